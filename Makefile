@@ -1,0 +1,78 @@
+# adapterdb — build, test, demo and benchmarks.
+#
+#   make demo    the main job on the embedded default model (installs what it lacks)
+#   make test    every test, fuzz targets for a few seconds each, end-to-end scripts
+#   make bench   the featurizer, kernel, adapter and SQL benchmarks
+#   make lint    go vet + gofmt check
+#   make ptx     rebuild the committed CUDA PTX (needs nvcc; see docs/cuda.md)
+
+GO        ?= go
+BIN       := bin/adapterdb
+PKGS      := ./...
+FUZZTIME  ?= 4s
+# Debian packages the project needs at run or test time: OpenBLAS (the CPU GEMM,
+# loaded at run time), the MariaDB client and PyMySQL (end-to-end SQL tests and
+# the demo), sqlite3 (comparison figures and crash checks).
+APT_PKGS  := libopenblas0-pthread mariadb-client python3-pymysql sqlite3 gcc
+
+.PHONY: all build test demo bench lint deps godeps aptdeps ptx fuzz e2e clean
+
+all: build
+
+## deps: install what a fresh Debian machine lacks (apt packages, Go modules)
+deps: aptdeps godeps
+
+aptdeps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+godeps:
+	@$(GO) mod download
+
+build: godeps
+	@mkdir -p bin
+	$(GO) build -o $(BIN) ./cmd/adapterdb
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+test: deps lint build
+	$(GO) test -race -timeout 25m $(PKGS)
+	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory e2e
+
+## fuzz: every fuzz target for $(FUZZTIME) (untrusted input: files, text, packets)
+fuzz:
+	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  dir=$$(dirname $$spec); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec | sed 's/func //'); do \
+	    echo "fuzz $$dir $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir >/dev/null || \
+	      { $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; exit 1; }; \
+	  done; \
+	done
+
+## e2e: end-to-end scripts against the real binary
+e2e: build
+	@for s in testdata/e2e/*.sh; do [ -f "$$s" ] || continue; echo "e2e $$s"; bash "$$s" $(BIN) || exit 1; done
+
+demo: deps build
+	bash testdata/demo.sh $(BIN)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 3 ./kernels/cpu/ ./engine/...
+	bash testdata/bench.sh $(BIN)
+
+ptx:
+	$(MAKE) -C kernels/cuda ptx
+
+clean:
+	rm -rf bin

@@ -1,0 +1,329 @@
+// Package catalog is adapterdb's database file: one SQLite file (WAL mode,
+// synchronous=FULL, so a crash loses nothing committed) holding the adapter
+// catalog and, for the SQL layer, user tables.
+//
+// Adapters are stored as whole rows — metadata columns plus the weights as one
+// safetensors blob — written in one transaction, so a crash mid-write leaves
+// the old version or nothing, never a torn adapter.
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/rs/zerolog"
+)
+
+// Catalog is an open database file. It is safe for concurrent use.
+type Catalog struct {
+	db   *sql.DB
+	path string
+	log  zerolog.Logger
+}
+
+// ErrNotFound reports an unknown adapter.
+var ErrNotFound = errors.New("no such adapter")
+
+// ErrExists reports a name clash.
+var ErrExists = errors.New("adapter already exists")
+
+const schema = `
+CREATE TABLE IF NOT EXISTS adapterdb_adapters (
+	name             TEXT PRIMARY KEY COLLATE NOCASE,
+	task             TEXT NOT NULL,
+	labels           TEXT NOT NULL,      -- JSON array
+	base_model       TEXT NOT NULL,      -- checkpoint path or "demo"
+	base_fingerprint TEXT NOT NULL,
+	model_type       TEXT NOT NULL,
+	hidden_size      INTEGER NOT NULL,
+	num_layers       INTEGER NOT NULL,
+	adapter_size     INTEGER NOT NULL,
+	activation       TEXT NOT NULL,
+	pool             TEXT NOT NULL,
+	options          TEXT NOT NULL,      -- JSON object
+	metrics          TEXT NOT NULL,      -- JSON object
+	params           INTEGER NOT NULL,
+	size_bytes       INTEGER NOT NULL,
+	sha256           TEXT NOT NULL,
+	created_at       TEXT NOT NULL,      -- RFC 3339, UTC
+	version          INTEGER NOT NULL,
+	weights          BLOB NOT NULL       -- safetensors file
+) STRICT;
+`
+
+// Open opens (creating if needed) a database file.
+func Open(path string, log zerolog.Logger) (*Catalog, error) {
+	if path == "" {
+		return nil, fmt.Errorf("open catalog: no database file given")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("open catalog %s: directory %s does not exist", path, dir)
+		}
+	}
+	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	c := &Catalog{db: db, path: path, log: log}
+	if err := c.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Catalog) init() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mode string
+	if err := c.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return friendly(err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %s, want wal", mode)
+	}
+	if _, err := c.db.ExecContext(ctx, schema); err != nil {
+		return friendly(err)
+	}
+	return nil
+}
+
+// friendly turns SQLite's errors for common file problems into plain words.
+func friendly(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrNotADB:
+			return fmt.Errorf("not an adapterdb/SQLite database file: %w", err)
+		case sqlite3.ErrCorrupt:
+			return fmt.Errorf("database file is corrupt: %w", err)
+		case sqlite3.ErrReadonly:
+			return fmt.Errorf("database file is read-only: %w", err)
+		case sqlite3.ErrFull:
+			return fmt.Errorf("disk full: %w", err)
+		case sqlite3.ErrCantOpen:
+			return fmt.Errorf("cannot open database file: %w", err)
+		}
+	}
+	return err
+}
+
+// DB is the underlying database handle (user tables share the file).
+func (c *Catalog) DB() *sql.DB { return c.db }
+
+// Path is the database file.
+func (c *Catalog) Path() string { return c.path }
+
+// Close checkpoints the WAL and closes the file.
+func (c *Catalog) Close() error {
+	if _, err := c.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		c.log.Warn().Err(err).Msg("wal checkpoint on close")
+	}
+	return c.db.Close()
+}
+
+// Record is an adapter's catalog entry without its weights.
+type Record struct {
+	Name            string
+	Task            string
+	Labels          []string
+	BaseModel       string
+	BaseFingerprint string
+	ModelType       string
+	HiddenSize      int
+	NumLayers       int
+	AdapterSize     int
+	Activation      string
+	Pool            string
+	Options         map[string]string
+	Metrics         json.RawMessage
+	Params          int64
+	SizeBytes       int64
+	SHA256          string
+	CreatedAt       time.Time
+	// Version increases every time the name is written (caches key on it).
+	Version int64
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
+
+// CheckName validates an adapter name: a letter or underscore, then letters,
+// digits, '_', '.', '-'; at most 64 characters.
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("invalid adapter name %q: use a letter or _ then letters, digits, _ . - (at most 64)", name)
+	}
+	return nil
+}
+
+// PutMode says what Put does when the name exists.
+type PutMode int
+
+const (
+	Create      PutMode = iota // fail with ErrExists
+	Replace                    // overwrite atomically
+	IfNotExists                // keep the existing one, report created=false
+)
+
+// Put stores an adapter in one transaction. It reports whether it wrote.
+func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutMode) (bool, error) {
+	if err := CheckName(rec.Name); err != nil {
+		return false, err
+	}
+	labels, err := json.Marshal(nonNil(rec.Labels))
+	if err != nil {
+		return false, err
+	}
+	opts, err := json.Marshal(rec.Options)
+	if err != nil {
+		return false, err
+	}
+	metrics := rec.Metrics
+	if len(metrics) == 0 {
+		metrics = json.RawMessage("{}")
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, friendly(err)
+	}
+	defer tx.Rollback()
+	var version int64
+	err = tx.QueryRowContext(ctx, "SELECT version FROM adapterdb_adapters WHERE name = ?", rec.Name).Scan(&version)
+	switch {
+	case err == nil && mode == Create:
+		return false, fmt.Errorf("%w: %s", ErrExists, rec.Name)
+	case err == nil && mode == IfNotExists:
+		return false, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return false, friendly(err)
+	}
+	// Versions are write times in nanoseconds (and always increase per name),
+	// so a dropped and re-created adapter never matches a cached version, even
+	// in another process sharing the file.
+	version = max(version+1, time.Now().UnixNano())
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = time.Now()
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM adapterdb_adapters WHERE name = ?`, rec.Name)
+	if err != nil {
+		return false, friendly(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO adapterdb_adapters
+		(name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers, adapter_size,
+		 activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, weights)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		rec.Name, rec.Task, string(labels), rec.BaseModel, rec.BaseFingerprint, rec.ModelType, rec.HiddenSize,
+		rec.NumLayers, rec.AdapterSize, rec.Activation, rec.Pool, string(opts), string(metrics), rec.Params,
+		int64(len(weights)), rec.SHA256, rec.CreatedAt.UTC().Format(time.RFC3339Nano), version, weights)
+	if err != nil {
+		return false, friendly(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, friendly(err)
+	}
+	return true, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+const recordColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
+	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version`
+
+func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, error) {
+	var r Record
+	var labels, opts, metrics, created string
+	dst := append([]any{&r.Name, &r.Task, &labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &r.HiddenSize,
+		&r.NumLayers, &r.AdapterSize, &r.Activation, &r.Pool, &opts, &metrics, &r.Params, &r.SizeBytes, &r.SHA256,
+		&created, &r.Version}, extra...)
+	if err := row.Scan(dst...); err != nil {
+		return Record{}, err
+	}
+	if err := json.Unmarshal([]byte(labels), &r.Labels); err != nil {
+		return Record{}, fmt.Errorf("adapter %s: labels: %w", r.Name, err)
+	}
+	if err := json.Unmarshal([]byte(opts), &r.Options); err != nil {
+		return Record{}, fmt.Errorf("adapter %s: options: %w", r.Name, err)
+	}
+	r.Metrics = json.RawMessage(metrics)
+	t, err := time.Parse(time.RFC3339Nano, created)
+	if err != nil {
+		return Record{}, fmt.Errorf("adapter %s: created_at: %w", r.Name, err)
+	}
+	r.CreatedAt = t
+	return r, nil
+}
+
+// Get returns an adapter's record and weights.
+func (c *Catalog) Get(ctx context.Context, name string) (Record, []byte, error) {
+	var blob []byte
+	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+", weights FROM adapterdb_adapters WHERE name = ?", name)
+	r, err := scanRecord(row, &blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return Record{}, nil, friendly(err)
+	}
+	return r, blob, nil
+}
+
+// Info returns an adapter's record without reading its weights.
+func (c *Catalog) Info(ctx context.Context, name string) (Record, error) {
+	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM adapterdb_adapters WHERE name = ?", name)
+	r, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return r, friendly(err)
+}
+
+// List returns every adapter's record, by name.
+func (c *Catalog) List(ctx context.Context) ([]Record, error) {
+	rows, err := c.db.QueryContext(ctx, "SELECT "+recordColumns+" FROM adapterdb_adapters ORDER BY name")
+	if err != nil {
+		return nil, friendly(err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, friendly(rows.Err())
+}
+
+// Drop deletes an adapter. With ifExists an unknown name is not an error; the
+// result says whether a row was deleted.
+func (c *Catalog) Drop(ctx context.Context, name string, ifExists bool) (bool, error) {
+	res, err := c.db.ExecContext(ctx, "DELETE FROM adapterdb_adapters WHERE name = ?", name)
+	if err != nil {
+		return false, friendly(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 0 && !ifExists {
+		return false, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return n > 0, nil
+}

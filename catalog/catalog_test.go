@@ -1,0 +1,171 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func open(t *testing.T) *Catalog {
+	t.Helper()
+	c, err := Open(filepath.Join(t.TempDir(), "db.sqlite"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func record(name string, blob []byte) Record {
+	sum := sha256.Sum256(blob)
+	return Record{Name: name, Task: "classification", Labels: []string{"a", "b"}, BaseModel: "demo",
+		BaseFingerprint: "fp", ModelType: "bert", HiddenSize: 8, NumLayers: 2, AdapterSize: 4,
+		Activation: "gelu", Pool: "cls", Options: map[string]string{"epochs": "1"}, Metrics: []byte(`{"x":1}`),
+		Params: int64(len(blob) / 4), SHA256: hex.EncodeToString(sum[:])}
+}
+
+func TestPutGetListDrop(t *testing.T) {
+	c := open(t)
+	ctx := context.Background()
+	blob := bytes.Repeat([]byte{1, 2, 3, 4}, 100)
+	if ok, err := c.Put(ctx, record("sentiment", blob), blob, Create); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	rec, got, err := c.Get(ctx, "SENTIMENT") // names are case-insensitive
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, blob) || rec.Name != "sentiment" || rec.SizeBytes != 400 || rec.Labels[1] != "b" ||
+		rec.Options["epochs"] != "1" || string(rec.Metrics) != `{"x":1}` || rec.Version == 0 {
+		t.Fatalf("record %+v", rec)
+	}
+	if _, err := c.Put(ctx, record("Sentiment", blob), blob, Create); !errors.Is(err, ErrExists) {
+		t.Fatalf("name clash: %v", err)
+	}
+	if ok, err := c.Put(ctx, record("sentiment", blob), blob, IfNotExists); err != nil || ok {
+		t.Fatalf("if not exists: %v %v", ok, err)
+	}
+	blob2 := bytes.Repeat([]byte{9}, 8)
+	if ok, err := c.Put(ctx, record("sentiment", blob2), blob2, Replace); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	rec2, got2, _ := c.Get(ctx, "sentiment")
+	if !bytes.Equal(got2, blob2) || rec2.Version <= rec.Version {
+		t.Fatalf("replace: version %d after %d", rec2.Version, rec.Version)
+	}
+	c.Put(ctx, record("topic", blob), blob, Create)
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "sentiment" || list[1].Name != "topic" {
+		t.Fatalf("list %v %v", list, err)
+	}
+	if ok, err := c.Drop(ctx, "topic", false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, err := c.Drop(ctx, "topic", false); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("drop missing: %v", err)
+	}
+	if ok, err := c.Drop(ctx, "topic", true); err != nil || ok {
+		t.Fatalf("drop if exists: %v %v", ok, err)
+	}
+	if _, _, err := c.Get(ctx, "topic"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get dropped: %v", err)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, ok := range []string{"a", "sentiment_v2", "_x", "topic-model.1"} {
+		if err := CheckName(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1abc", "has space", "a;drop", string(make([]byte, 65)), "naïve"} {
+		if err := CheckName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 1000), 0o644)
+	if _, err := Open(junk, zerolog.Nop()); err == nil {
+		t.Error("opened a junk file")
+	}
+	if _, err := Open(filepath.Join(dir, "missing", "x.db"), zerolog.Nop()); err == nil {
+		t.Error("opened a file in a missing directory")
+	}
+}
+
+// TestCrashDuringWrites kills a process that is replacing adapters in a loop
+// and checks that every adapter in the file is whole (its blob matches its
+// checksum) and the database passes SQLite's integrity check.
+func TestCrashDuringWrites(t *testing.T) {
+	if os.Getenv("CATALOG_CRASH_CHILD") != "" {
+		crashChild(os.Getenv("CATALOG_CRASH_CHILD"))
+		return
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestCrashDuringWrites$")
+		cmd.Env = append(os.Environ(), "CATALOG_CRASH_CHILD="+path)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(300+200*round) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		c, err := Open(path, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var check string
+		if err := c.DB().QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+			t.Fatalf("integrity check: %q %v", check, err)
+		}
+		list, err := c.List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range list {
+			_, blob, err := c.Get(context.Background(), r.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(blob)
+			if hex.EncodeToString(sum[:]) != r.SHA256 {
+				t.Fatalf("round %d: adapter %s is torn", round, r.Name)
+			}
+		}
+		t.Logf("round %d: %d adapters intact", round, len(list))
+		c.Close()
+	}
+}
+
+func crashChild(path string) {
+	c, err := Open(path, zerolog.Nop())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for i := 0; ; i++ {
+		blob := bytes.Repeat([]byte(strconv.Itoa(i)), 200_000+i%7*1000)
+		name := "a" + strconv.Itoa(i%5)
+		if _, err := c.Put(context.Background(), record(name, blob), blob, Replace); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+// Command adapterdb is the adapterdb command line: the MySQL-wire server, and
+// tools to tokenize, embed, benchmark, train and predict without SQL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every command gets: its output streams and logger.
+type env struct {
+	stdout io.Writer
+	stderr io.Writer
+	log    zerolog.Logger
+}
+
+var commands []command
+
+func register(c command) { commands = append(commands, c) }
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "adapterdb: a SQL-queryable inference engine (one frozen transformer, many small adapters)\n\n")
+	fmt.Fprintf(w, "Usage: adapterdb COMMAND [flags] [args]\n\nCommands:\n")
+	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'adapterdb COMMAND --help' for a command's flags. Reference: docs/cli.md\n")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	level := zerolog.InfoLevel
+	if v := os.Getenv("ADAPTERDB_LOG"); v != "" {
+		if l, err := zerolog.ParseLevel(v); err == nil {
+			level = l
+		}
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).
+		Level(level).With().Timestamp().Logger()
+	e := &env{stdout: stdout, stderr: stderr, log: log}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err := c.run(ctx, e, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "adapterdb %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "adapterdb %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "adapterdb: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+var errUsage = errors.New("usage")
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+// parseArgs parses flags anywhere among the arguments (GNU style), except
+// that everything after "--" is positional: texts are never taken for flags.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageErr("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return append(pos, tail...), nil
+}
+
+// newFlags makes a flag set whose errors and help go to stderr.
+func newFlags(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: adapterdb %s\n\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// indent formats help text blocks.
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ")
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/engine/train"
+)
+
+func init() {
+	register(command{name: "train", summary: "train an adapter on a CSV file (text,target) and store it in the catalog", run: runTrain})
+	register(command{name: "predict", summary: "predict with a stored adapter, one JSON object per text", run: runPredict})
+}
+
+// setFlags collects repeated --set key=value options.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ",") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+const trainHelp = `Trains an adapter on FILE.csv (a header row, then text in the first column and
+the target in the second) and stores it under NAME in the database file.
+Options (--set key=value, repeatable; the same keys as SQL's OPTIONS (...)):
+  task                 classification | regression | multilabel (default: inferred)
+  adapter_size         bottleneck size (64)
+  activation           gelu | gelu_tanh | relu | tanh (gelu)
+  epochs               (10)          learning_rate   (1e-3)
+  batch_size           (32)          max_length      tokens per text (128)
+  weight_decay         AdamW (0.01)  warmup_fraction linear warm-up share of steps (0.1)
+  validation_fraction  held out for early stopping (0.1)
+  early_stopping       patience in epochs, or true/false (3)
+  class_weights        none | balanced (none)
+  seed                 (42)          trainable       adapters | head (adapters)
+  pool                 cls | first | mean | last (the model type's default)
+  max_grad_norm        gradient clipping (1)`
+
+func runTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--set key=value ...] [--replace] FILE.csv\n\n"+indent(trainHelp))
+	dbPath := fs.String("db", "", "database file (created if missing)")
+	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
+	name := fs.String("name", "", "adapter name")
+	replace := fs.Bool("replace", false, "replace an adapter of the same name")
+	var sets setFlags
+	fs.Var(&sets, "set", "training option key=value (repeatable)")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if *dbPath == "" || *name == "" || len(rest) != 1 {
+		return usageErr("need --db, --name and one CSV file")
+	}
+	opts := train.DefaultOptions()
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return usageErr("--set %q: want key=value", kv)
+		}
+		if err := opts.Set(k, v); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if err := catalog.CheckName(*name); err != nil {
+		return usageErr("%v", err)
+	}
+	examples, err := readTrainingCSV(rest[0])
+	if err != nil {
+		return err
+	}
+	reg, closeAll, err := openRegistry(e, *dbPath, *modelDir, engine.Config{})
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	mode := catalog.Create
+	if *replace {
+		mode = catalog.Replace
+	}
+	bar := newTrainBar(e)
+	rec, _, err := reg.Train(ctx, registry.TrainRequest{Name: *name, Examples: examples, Options: opts, Mode: mode,
+		Progress: bar.update})
+	bar.finish()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("training cancelled; nothing was stored")
+		}
+		return err
+	}
+	e.log.Info().Str("adapter", rec.Name).Str("task", rec.Task).Int64("bytes", rec.SizeBytes).Msg("adapter stored")
+	return writeJSONLine(e, map[string]any{"name": rec.Name, "task": rec.Task, "labels": rec.Labels,
+		"params": rec.Params, "size_bytes": rec.SizeBytes, "metrics": rec.Metrics})
+}
+
+// trainBar draws training progress on stderr.
+type trainBar struct {
+	e   *env
+	bar *progressbar.ProgressBar
+}
+
+func newTrainBar(e *env) *trainBar { return &trainBar{e: e} }
+
+func (t *trainBar) update(p train.Progress) {
+	if t.bar == nil {
+		t.bar = progressbar.NewOptions(p.Steps, progressbar.OptionSetWriter(t.e.stderr),
+			progressbar.OptionSetDescription("training"), progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish())
+	}
+	desc := fmt.Sprintf("epoch %d/%d loss %.4f", p.Epoch, p.Epochs, p.Loss)
+	if p.ValLoss == p.ValLoss { // not NaN
+		desc += fmt.Sprintf(" val %.4f", p.ValLoss)
+	}
+	if p.ExamplesPerSec > 0 {
+		desc += fmt.Sprintf(" %.0f ex/s", p.ExamplesPerSec)
+	}
+	t.bar.Describe(desc)
+	t.bar.Set(p.Step)
+	if p.Phase == "validating" {
+		t.e.log.Info().Int("epoch", p.Epoch).Float64("train_loss", p.Loss).Msg("epoch done")
+	}
+}
+
+func (t *trainBar) finish() {
+	if t.bar != nil {
+		t.bar.Finish()
+	}
+}
+
+// readTrainingCSV reads text,target rows after a header. Errors name the line.
+func readTrainingCSV(path string) ([]train.Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: empty file (want a header row, then text,target rows)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(header) < 2 {
+		return nil, fmt.Errorf("%s: header has %d column(s), want text,target", path, len(header))
+	}
+	var out []train.Example
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		line, _ := r.FieldPos(0)
+		if len(rec) < 2 {
+			return nil, fmt.Errorf("%s:%d: %d column(s), want text,target", path, line, len(rec))
+		}
+		out = append(out, train.Example{Text: rec[0], Target: rec[1]})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no rows after the header", path)
+	}
+	return out, nil
+}
+
+func openRegistry(e *env, dbPath, modelDir string, cfg engine.Config) (*registry.Registry, func(), error) {
+	cat, err := catalog.Open(dbPath, e.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Model, cfg.Log = modelDir, e.log
+	eng, err := engine.Open(cfg)
+	if err != nil {
+		cat.Close()
+		return nil, nil, err
+	}
+	return registry.New(eng, cat, e.log, 0), func() { eng.Close(); cat.Close() }, nil
+}
+
+func runPredict(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--csv FILE.csv | [--] TEXT...]")
+	dbPath := fs.String("db", "", "database file")
+	name := fs.String("name", "", "adapter name")
+	modelDir := fs.String("model", "", "base model (default: the one the adapter was trained on)")
+	csvPath := fs.String("csv", "", "CSV file with a header row; texts in the first column")
+	texts, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if *dbPath == "" || *name == "" {
+		return usageErr("need --db and --name")
+	}
+	if (*csvPath == "") == (len(texts) == 0) {
+		return usageErr("give either --csv FILE or texts")
+	}
+	if _, err := os.Stat(*dbPath); err != nil {
+		return fmt.Errorf("database %s: %w", *dbPath, err)
+	}
+	if *csvPath != "" {
+		ex, err := readTextCSV(*csvPath)
+		if err != nil {
+			return err
+		}
+		texts = ex
+	}
+	cat, err := catalog.Open(*dbPath, e.log)
+	if err != nil {
+		return err
+	}
+	rec, err := cat.Info(ctx, *name)
+	cat.Close()
+	if err != nil {
+		return err
+	}
+	base := *modelDir
+	if base == "" {
+		base = rec.BaseModel
+	}
+	reg, closeAll, err := openRegistry(e, *dbPath, base, engine.Config{})
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	l, err := reg.Get(ctx, *name)
+	if err != nil {
+		return err
+	}
+	items := make([]registry.Item, len(texts))
+	for i, t := range texts {
+		items[i] = registry.Item{Adapter: l, Text: t}
+	}
+	preds, err := reg.Predict(ctx, items)
+	if err != nil {
+		return err
+	}
+	for _, p := range preds {
+		if err := writeJSONLine(e, predictionJSON(l.Set.Task, p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// predictionJSON is the fixed output contract of predict: label and proba
+// (classification), value (regression), labels and proba (multilabel).
+func predictionJSON(task adapter.Task, p adapter.Prediction) map[string]any {
+	m := map[string]any{}
+	switch task {
+	case adapter.Classification:
+		m["label"], m["proba"] = p.Label, p.Proba
+	case adapter.Regression:
+		m["value"] = p.Value
+	case adapter.Multilabel:
+		m["labels"], m["proba"] = p.Labels, p.Proba
+	}
+	return m
+}
+
+// readTextCSV reads the first column of a CSV file after its header.
+func readTextCSV(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	if _, err := r.Read(); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s: empty file", path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []string
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, rec[0])
+	}
+}

@@ -1,0 +1,271 @@
+package adapter_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/internal/testmodels"
+	"github.com/adapterdb/adapterdb/engine/model"
+	"github.com/adapterdb/adapterdb/engine/safetensors"
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// The goldens in testdata/adapters fix the adapter spec: forward values,
+// losses and gradients computed in float64 by an independent reference
+// (testdata/adapters/README.md).
+
+type adapterGolden struct {
+	Batch struct {
+		InputIDs  [][]int32 `json:"input_ids"`
+		Mask      [][]uint8 `json:"attention_mask"`
+		TypeIDs   [][]int32 `json:"token_type_ids"`
+		PosIDs    [][]int32 `json:"position_ids"`
+		LastIndex []int     `json:"last_token_index"`
+	} `json:"batch"`
+	Tests []struct {
+		Name         string            `json:"name"`
+		AdapterFile  string            `json:"adapter_file"`
+		AdapterFiles map[string]string `json:"adapter_files"`
+		GoldenFile   string            `json:"golden_file"`
+		Labels       []int             `json:"labels"`
+		Targets      json.RawMessage   `json:"targets"`
+		Loss         float64           `json:"loss"`
+		RowAdapter   []string          `json:"row_adapter"`
+		ZeroGrads    []string          `json:"exactly_zero_gradients"`
+	} `json:"tests"`
+	Tolerance struct {
+		Forward float64 `json:"forward_max_abs_diff"`
+		Grad    float64 `json:"gradient_max_relative_l2"`
+	} `json:"tolerance"`
+}
+
+// specPool is the pooled feature the adapter spec uses per model type.
+var specPool = map[model.Type]model.Pool{model.BERT: model.PoolCLS, model.RoBERTa: model.PoolCLS,
+	model.DistilBERT: model.PoolFirst, model.GPT2: model.PoolLast}
+
+func loadSet(t *testing.T, dir, file string, m *model.Model) *adapter.Set {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _, err := adapter.Decode(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	set.Pool = specPool[m.Cfg.Type]
+	if err := set.Align(m); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return set
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+func relL2(g, ref []float32) float64 {
+	var num, den float64
+	for i := range g {
+		e := float64(g[i]) - float64(ref[i])
+		num += e * e
+		den += float64(ref[i]) * float64(ref[i])
+	}
+	if den == 0 {
+		return math.Sqrt(num)
+	}
+	return math.Sqrt(num / den)
+}
+
+// rowsBatch builds a batch from the golden batch's rows in the given order.
+func rowsBatch(g *adapterGolden, order []int, segs []model.Segment) *model.Batch {
+	T := len(g.Batch.InputIDs[0])
+	b := &model.Batch{Seqs: len(order), Len: T, Segs: segs}
+	for _, r := range order {
+		b.IDs = append(b.IDs, g.Batch.InputIDs[r]...)
+		b.Mask = append(b.Mask, g.Batch.Mask[r]...)
+		b.PosIDs = append(b.PosIDs, g.Batch.PosIDs[r]...)
+		if g.Batch.TypeIDs != nil {
+			b.TypeIDs = append(b.TypeIDs, g.Batch.TypeIDs[r]...)
+		}
+	}
+	return b
+}
+
+func TestAdapterGoldens(t *testing.T) {
+	testmodels.ForEachBackend(t, func(t *testing.T, be kernels.Backend) {
+		for _, name := range testmodels.Names {
+			t.Run(name, func(t *testing.T) {
+				m := testmodels.Load(t, name, be)
+				dir := filepath.Join(testmodels.Root(), "adapters", name)
+				raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var g adapterGolden
+				if err := json.Unmarshal(raw, &g); err != nil {
+					t.Fatal(err)
+				}
+				for _, tc := range g.Tests {
+					t.Run(tc.Name, func(t *testing.T) {
+						gf, err := safetensors.Open(filepath.Join(dir, tc.GoldenFile))
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer gf.Close()
+						want := func(n string) []float32 {
+							v, err := gf.Float32(n)
+							if err != nil {
+								t.Fatal(err)
+							}
+							return v
+						}
+						if tc.Name == "mixed" {
+							checkMixed(t, m, dir, &g, tc.AdapterFiles, tc.RowAdapter, want, g.Tolerance.Forward)
+							return
+						}
+						set := loadSet(t, dir, tc.AdapterFile, m)
+						B := len(g.Batch.InputIDs)
+						order := make([]int, B)
+						for i := range order {
+							order[i] = i
+						}
+						bound := set.Bind(be)
+						b := rowsBatch(&g, order, []model.Segment{{Seqs: B, Adapter: bound}})
+						pass, err := m.Forward(context.Background(), b, true)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer pass.Release()
+						pd, err := pass.Pool(set.Pool)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if d := maxDiff(pd.Values, want("pooled")); d > g.Tolerance.Forward {
+							t.Errorf("pooled differs by %g", d)
+						}
+						logits := set.Logits(pd.Values, B)
+						if d := maxDiff(logits, want("logits")); d > g.Tolerance.Forward {
+							t.Errorf("logits differ by %g", d)
+						}
+						var targets adapter.Targets
+						switch set.Task {
+						case adapter.Classification:
+							targets.Class = tc.Labels
+						case adapter.Regression:
+							if err := json.Unmarshal(tc.Targets, &targets.Value); err != nil {
+								t.Fatal(err)
+							}
+						case adapter.Multilabel:
+							var rows [][]float32
+							if err := json.Unmarshal(tc.Targets, &rows); err != nil {
+								t.Fatal(err)
+							}
+							for _, r := range rows {
+								targets.Multi = append(targets.Multi, r...)
+							}
+						}
+						loss, dLogits, err := set.Loss(logits, B, targets)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if d := math.Abs(loss - tc.Loss); d > g.Tolerance.Forward {
+							t.Errorf("loss %g, want %g", loss, tc.Loss)
+						}
+						// Backward through head, pooling and network.
+						grad := set.ZeroLike()
+						gb := grad.Bind(be)
+						dPooled := set.HeadBackward(grad, pd.Values, dLogits, B)
+						dHidden, err := pd.Backward(pass, dPooled)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := pass.Backward(context.Background(), dHidden, bound, gb); err != nil {
+							t.Fatal(err)
+						}
+						zero := map[string]bool{}
+						for _, n := range tc.ZeroGrads {
+							zero[n] = true
+						}
+						for _, p := range grad.Params() {
+							ref := want("grad." + p.Name)
+							if zero[p.Name] {
+								var n float64
+								for _, x := range p.Data {
+									n += float64(x) * float64(x)
+								}
+								if math.Sqrt(n) > 1e-6 {
+									t.Errorf("grad %s: norm %g, want exactly zero", p.Name, math.Sqrt(n))
+								}
+								continue
+							}
+							if e := relL2(p.Data, ref); e > g.Tolerance.Grad {
+								t.Errorf("grad %s: relative error %g", p.Name, e)
+							}
+						}
+					})
+				}
+			})
+		}
+	})
+}
+
+// checkMixed runs the mixed test: rows of sets A and B in one pass (grouped
+// into two segments), compared with the golden rows.
+func checkMixed(t *testing.T, m *model.Model, dir string, g *adapterGolden, files map[string]string, rowAdapter []string,
+	want func(string) []float32, tol float64) {
+	sets := map[string]*adapter.Set{}
+	bound := map[string]*model.Adapter{}
+	for k, f := range files {
+		sets[k] = loadSet(t, dir, f, m)
+		bound[k] = sets[k].Bind(m.Be)
+	}
+	var order []int
+	var segs []model.Segment
+	for _, k := range []string{"A", "B"} {
+		n := 0
+		for r, a := range rowAdapter {
+			if a == k {
+				order = append(order, r)
+				n++
+			}
+		}
+		segs = append(segs, model.Segment{Seqs: n, Adapter: bound[k]})
+	}
+	b := rowsBatch(g, order, segs)
+	pass, err := m.Forward(context.Background(), b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pass.Release()
+	pool := specPool[m.Cfg.Type]
+	pd, err := pass.Pool(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	H := m.Cfg.Hidden
+	wantPooled, wantLogits := want("pooled"), want("logits")
+	n := len(wantLogits) / len(rowAdapter)
+	for i, r := range order {
+		set := sets[rowAdapter[r]]
+		if d := maxDiff(pd.Values[i*H:(i+1)*H], wantPooled[r*H:(r+1)*H]); d > tol {
+			t.Errorf("row %d (%s): pooled differs by %g", r, rowAdapter[r], d)
+		}
+		logits := set.Logits(pd.Values[i*H:(i+1)*H], 1)
+		if d := maxDiff(logits, wantLogits[r*n:(r+1)*n]); d > tol {
+			t.Errorf("row %d (%s): logits differ by %g", r, rowAdapter[r], d)
+		}
+	}
+}

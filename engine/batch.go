@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/adapterdb/adapterdb/engine/model"
+)
+
+// Sequence is one tokenized text: token ids with special tokens, and token
+// type ids (nil when all zero).
+type Sequence struct {
+	IDs, TypeIDs []int32
+}
+
+// Pack lays sequences out, in the given order, as one batch right-padded to
+// the longest. segs groups consecutive sequences by adapter (nil: every
+// sequence on the base model).
+func Pack(cfg model.Config, seqs []Sequence, segs []model.Segment) *model.Batch {
+	T := 1
+	hasTypes := false
+	for _, q := range seqs {
+		T = max(T, len(q.IDs))
+		hasTypes = hasTypes || q.TypeIDs != nil
+	}
+	B := len(seqs)
+	b := &model.Batch{Seqs: B, Len: T, Segs: segs,
+		IDs: make([]int32, B*T), PosIDs: make([]int32, B*T), Mask: make([]uint8, B*T)}
+	if hasTypes {
+		b.TypeIDs = make([]int32, B*T)
+	}
+	for i, q := range seqs {
+		row := i * T
+		for t := 0; t < T; t++ {
+			if t < len(q.IDs) {
+				b.IDs[row+t] = q.IDs[t]
+				b.Mask[row+t] = 1
+				b.PosIDs[row+t] = int32(cfg.PosOffset + t)
+				if q.TypeIDs != nil {
+					b.TypeIDs[row+t] = q.TypeIDs[t]
+				}
+				continue
+			}
+			b.IDs[row+t] = cfg.PadID
+			if cfg.Type == model.RoBERTa {
+				b.PosIDs[row+t] = cfg.PadID // RoBERTa's padding_idx row
+			}
+		}
+	}
+	return b
+}
+
+// pack lays queued sequences out as one batch. They are grouped by adapter
+// (each group becomes one segment: the base GEMMs run over all rows, adapter
+// blocks per segment) and sorted by length inside a group. order[i] is the
+// index in seqs of the batch's i-th sequence.
+func pack(cfg model.Config, seqs []*seq) (*model.Batch, []int) {
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	// Adapters are ordered by first appearance so the layout is deterministic.
+	rank := map[*model.Adapter]int{}
+	for _, q := range seqs {
+		if _, ok := rank[q.adapter]; !ok {
+			rank[q.adapter] = len(rank)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		qa, qb := seqs[order[a]], seqs[order[b]]
+		if ra, rb := rank[qa.adapter], rank[qb.adapter]; ra != rb {
+			return ra < rb
+		}
+		return len(qa.IDs) < len(qb.IDs)
+	})
+	ordered := make([]Sequence, len(seqs))
+	var segs []model.Segment
+	for i, k := range order {
+		q := seqs[k]
+		ordered[i] = q.Sequence
+		if i == 0 || seqs[order[i-1]].adapter != q.adapter {
+			segs = append(segs, model.Segment{Adapter: q.adapter})
+		}
+		segs[len(segs)-1].Seqs++
+	}
+	return Pack(cfg, ordered, segs), order
+}
+
+// runBatch runs one forward pass over seqs and returns each sequence's pooled
+// feature, in the order of seqs.
+func runBatch(ctx context.Context, m *model.Model, seqs []*seq, observe func(seqs, tokens, padded int)) ([][]float32, error) {
+	b, order := pack(m.Cfg, seqs)
+	if observe != nil {
+		tokens := 0
+		for _, q := range seqs {
+			tokens += len(q.IDs)
+		}
+		observe(len(seqs), tokens, b.Seqs*b.Len)
+	}
+	pass, err := m.Forward(ctx, b, false)
+	if err != nil {
+		return nil, fmt.Errorf("forward pass: %w", err)
+	}
+	defer pass.Release()
+	H := m.Cfg.Hidden
+	out := make([][]float32, len(seqs))
+	pooled := map[model.Pool]*model.Pooled{}
+	for i, k := range order {
+		q := seqs[k]
+		pd, ok := pooled[q.pool]
+		if !ok {
+			if pd, err = pass.Pool(q.pool); err != nil {
+				return nil, err
+			}
+			pooled[q.pool] = pd
+		}
+		out[k] = pd.Values[i*H : (i+1)*H : (i+1)*H]
+	}
+	return out, nil
+}

@@ -1,0 +1,87 @@
+// Package testmodels gives tests the checkpoints in testdata/models on every
+// cpu backend variant.
+package testmodels
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/engine/model"
+	"github.com/adapterdb/adapterdb/engine/safetensors"
+	"github.com/adapterdb/adapterdb/kernels"
+	"github.com/adapterdb/adapterdb/kernels/cpu"
+)
+
+// Names are the golden checkpoints, one per supported model type.
+var Names = []string{"bert-tiny", "distilbert-tiny", "roberta-tiny", "gpt2-tiny"}
+
+// Root is the repository's testdata directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata")
+}
+
+// Dir is a checkpoint directory of testdata/models.
+func Dir(name string) string { return filepath.Join(Root(), "models", name) }
+
+var (
+	once     sync.Once
+	backends []kernels.Backend
+	err      error
+)
+
+// Backends is the BLAS-backed cpu backend (OpenBLAS when installed) and the
+// pure-Go fallback: both must give the same answers.
+func Backends(t testing.TB) []kernels.Backend {
+	t.Helper()
+	once.Do(func() {
+		for _, opts := range []cpu.Options{{}, {DisableBLAS: true}} {
+			be, e := cpu.New(zerolog.Nop(), opts)
+			if e != nil {
+				err = e
+				return
+			}
+			backends = append(backends, be)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backends
+}
+
+// ForEachBackend runs f as a subtest on every backend.
+func ForEachBackend(t *testing.T, f func(t *testing.T, be kernels.Backend)) {
+	for _, b := range Backends(t) {
+		t.Run(b.Name(), func(t *testing.T) { f(t, b) })
+	}
+}
+
+// Load loads a checkpoint of testdata/models onto a backend.
+func Load(t testing.TB, name string, be kernels.Backend) *model.Model {
+	t.Helper()
+	dir := Dir(name)
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := model.ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := safetensors.OpenCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ck.Close() })
+	w, err := model.LoadWeights(ck, be, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.New(cfg, w, be)
+}

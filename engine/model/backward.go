@@ -1,0 +1,191 @@
+package model
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// Backward propagates ∂L/∂Hidden (host, [B·T, H]) through the network of a
+// training pass and accumulates (+=) the gradients of the trainable tensors of
+// adapter a — its bottleneck blocks and LayerNorm copies — into grad, which has
+// a's shapes. Base weights are frozen: only their input gradients are formed.
+// Rows of segments that do not use a contribute no parameter gradients.
+func (p *Pass) Backward(ctx context.Context, dHidden []float32, a, grad *Adapter) error {
+	if !p.train {
+		return fmt.Errorf("backward needs a pass run for training")
+	}
+	tr, ok := p.m.Be.(kernels.Trainer)
+	if !ok {
+		return fmt.Errorf("backend %s cannot train", p.m.Be.Name())
+	}
+	b := &backward{p: p, tr: tr, a: a, g: grad}
+	defer b.release()
+	return b.run(ctx, dHidden)
+}
+
+type backward struct {
+	p     *Pass
+	tr    kernels.Trainer
+	a, g  *Adapter
+	owned []kernels.Buffer
+}
+
+func (b *backward) alloc(n int) kernels.Buffer {
+	buf := b.tr.Alloc(n)
+	b.owned = append(b.owned, buf)
+	return buf
+}
+
+func (b *backward) release() {
+	for _, buf := range b.owned {
+		b.tr.Free(buf)
+	}
+}
+
+// normGrads pairs each segment's gain with where its gradients go.
+func (b *backward) normGrads(idx int) []kernels.NormGrad {
+	p := b.p
+	segs := make([]kernels.NormGrad, len(p.segs))
+	for i, s := range p.segs {
+		n := p.m.W.Norms[idx]
+		segs[i] = kernels.NormGrad{Rows: s.Seqs * p.b.Len, Gamma: n.Gamma}
+		if s.Adapter != nil {
+			segs[i].Gamma = s.Adapter.Norms[idx].Gamma
+			if s.Adapter == b.a {
+				segs[i].DGamma = b.g.Norms[idx].Gamma
+				segs[i].DBeta = b.g.Norms[idx].Beta
+			}
+		}
+	}
+	return segs
+}
+
+// blockGrads gives the up and down projections of one adapter block with their
+// gradient destinations.
+func (b *backward) blockGrads(layer int, ffn bool) (down, up []kernels.LinearGrad) {
+	p := b.p
+	down = make([]kernels.LinearGrad, len(p.segs))
+	up = make([]kernels.LinearGrad, len(p.segs))
+	for i, s := range p.segs {
+		rows := s.Seqs * p.b.Len
+		down[i].Rows, up[i].Rows = rows, rows
+		if s.Adapter == nil {
+			continue
+		}
+		blk, gb := s.Adapter.Layers[layer].Attn, Bottleneck{}
+		if ffn {
+			blk = s.Adapter.Layers[layer].FFN
+		}
+		if s.Adapter == b.a {
+			gb = b.g.Layers[layer].Attn
+			if ffn {
+				gb = b.g.Layers[layer].FFN
+			}
+		}
+		down[i] = kernels.LinearGrad{Rows: rows, W: blk.Down, DW: gb.Down, DBias: gb.DownB}
+		up[i] = kernels.LinearGrad{Rows: rows, W: blk.Up, DW: gb.Up, DBias: gb.UpB}
+	}
+	return down, up
+}
+
+// adaptBackward is the backward of zA = z + up(act(down(z))): given dzA it
+// writes dz and accumulates the block's parameter gradients. d and dAct are the
+// forward's pre- and post-activation of the bottleneck; scratch is [M,m].
+func (b *backward) adaptBackward(dz, dzA, z, d, dAct, scratch kernels.Buffer, layer int, ffn bool) {
+	tr, p := b.tr, b.p
+	H, M := p.m.Cfg.Hidden, p.b.rows()
+	tr.Copy(dz, dzA) // the skip connection
+	for _, g := range adapterGroups(p.segs) {
+		down, up := b.blockGrads(layer, ffn)
+		n := M * g.size
+		dh := tr.View(scratch, 0, n)
+		// up: y = h·Wupᵀ + b → dh = dy·Wup, dWup += dyᵀ·h
+		tr.SegLinearBackward(dh, dzA, tr.View(dAct, 0, n), H, g.size, up, false)
+		tr.ActivateBackward(dh, tr.View(d, 0, n), dh, n, g.act)
+		// down: h = z·Wdownᵀ + b → dz += dh·Wdown, dWdown += dhᵀ·z
+		tr.SegLinearBackward(dz, dh, z, g.size, H, down, true)
+	}
+}
+
+// linearInputGrad forms dx = dy · (∂y/∂x) for a frozen base linear map,
+// dx = beta·dx + dy·W (OutIn) or dy·Wᵀ (InOut). dy has leading dimension ldy.
+func (b *backward) linearInputGrad(dx kernels.Buffer, ldx int, dy kernels.Buffer, ldy, M int, lin Linear, beta float32) {
+	if lin.Layout == kernels.OutIn {
+		b.tr.Gemm(false, false, M, lin.In, lin.Out, 1, dy, ldy, lin.W, lin.In, beta, dx, ldx)
+	} else {
+		b.tr.Gemm(false, true, M, lin.In, lin.Out, 1, dy, ldy, lin.W, lin.Out, beta, dx, ldx)
+	}
+}
+
+func (b *backward) run(ctx context.Context, dHidden []float32) error {
+	p, tr := b.p, b.tr
+	cfg, w := p.m.Cfg, p.m.W
+	M, H, I := p.b.rows(), cfg.Hidden, cfg.FFN
+	if len(dHidden) != M*H {
+		return fmt.Errorf("hidden-state gradient has %d values, want %d", len(dHidden), M*H)
+	}
+	attn := p.m.attnArgs(p.b)
+
+	dX := b.alloc(M * H) // gradient w.r.t. the current block's output
+	dS := b.alloc(M * H) // gradient w.r.t. a residual sum / LN input
+	dT := b.alloc(M * H) // second [M,H] scratch
+	dF := b.alloc(M * I)
+	dF1 := b.alloc(M * I)
+	dQKV := b.alloc(M * 3 * H)
+	var scratch kernels.Buffer
+	if p.mSize > 0 {
+		scratch = b.alloc(M * p.mSize)
+	}
+	tr.Copy(dX, tr.Upload(dHidden))
+	if cfg.PreLN {
+		// Hidden = ln_f(final)
+		tr.NormBackward(dS, dX, p.final, H, cfg.Eps, b.normGrads(w.Final), false)
+		dX, dS = dS, dX
+	}
+	for l := cfg.Layers - 1; l >= 0; l-- {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a, ly := &p.layers[l], w.Layers[l]
+		if cfg.PreLN {
+			// out = sum1 + A2(f2), f2 = mlp(h1), h1 = ln_2(sum1)
+			b.adaptBackward(dT, dX, a.f2, a.fd, a.fdAct, scratch, l, true) // dT = dF2
+			b.linearInputGrad(dF, I, dT, H, M, ly.FC2, 0)
+			tr.ActivateBackward(dF1, a.f1, dF, M*I, cfg.Act)
+			b.linearInputGrad(dT, H, dF1, I, M, ly.FC1, 0) // dT = dH1
+			tr.Copy(dS, dX)                                // dS = dSum1 via the residual
+			tr.NormBackward(dS, dT, a.sum1, H, cfg.Eps, b.normGrads(ly.Norm2), true)
+			// sum1 = in + A1(attn), attn = proj(attention(ln_1(in)))
+			b.adaptBackward(dT, dS, a.attn, a.ad, a.adAct, scratch, l, false) // dT = dAttn
+			dCtx := tr.View(dF, 0, M*H)                                       // dF is free again: reuse it as [M,H]
+			b.linearInputGrad(dCtx, H, dT, H, M, ly.O, 0)
+			tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
+			b.linearInputGrad(dT, H, dQKV, 3*H, M, ly.QKV, 0) // dT = dLn1
+			tr.Copy(dX, dS)                                   // dIn via the residual
+			tr.NormBackward(dX, dT, a.in, H, cfg.Eps, b.normGrads(ly.Norm1), true)
+			continue
+		}
+		// out = LN2(sum2), sum2 = h1 + A2(f2), f2 = ffn(h1)
+		tr.NormBackward(dS, dX, a.sum2, H, cfg.Eps, b.normGrads(ly.Norm2), false)
+		b.adaptBackward(dT, dS, a.f2, a.fd, a.fdAct, scratch, l, true) // dT = dF2
+		b.linearInputGrad(dF, I, dT, H, M, ly.FC2, 0)
+		tr.ActivateBackward(dF1, a.f1, dF, M*I, cfg.Act)
+		b.linearInputGrad(dS, H, dF1, I, M, ly.FC1, 1) // dS = dH1 (residual + ffn)
+		// h1 = LN1(sum1), sum1 = in + A1(attn)
+		tr.NormBackward(dX, dS, a.sum1, H, cfg.Eps, b.normGrads(ly.Norm1), false) // dX = dSum1
+		b.adaptBackward(dT, dX, a.attn, a.ad, a.adAct, scratch, l, false)         // dT = dAttn
+		dCtx := tr.View(dF, 0, M*H)
+		b.linearInputGrad(dCtx, H, dT, H, M, ly.O, 0)
+		tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
+		for j, lin := range []Linear{ly.Q, ly.K, ly.V} {
+			b.linearInputGrad(dX, H, tr.View(dQKV, j*H, M*3*H-j*H), 3*H, M, lin, 1)
+		}
+	}
+	if !cfg.PreLN {
+		// Embeddings are frozen: only the embedding LayerNorm copy gets gradients.
+		tr.NormBackward(dS, dX, p.emb, H, cfg.Eps, b.normGrads(w.EmbNorm), false)
+	}
+	return nil
+}

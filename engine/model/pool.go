@@ -1,0 +1,187 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// Pool selects how a sequence's hidden states become one feature vector.
+type Pool uint8
+
+const (
+	PoolDefault Pool = iota // the model type's default (Config.DefaultPool)
+	PoolCLS                 // BERT/RoBERTa pooler: tanh(dense(h[first]))
+	PoolFirst               // hidden state of the first real token
+	PoolMean                // mean over real tokens (special tokens included)
+	PoolLast                // hidden state of the last real token (GPT-2)
+)
+
+var poolNames = map[Pool]string{PoolDefault: "default", PoolCLS: "cls", PoolFirst: "first", PoolMean: "mean", PoolLast: "last"}
+
+func (p Pool) String() string { return poolNames[p] }
+
+// ParsePool reads a pooling name: cls, first, mean, last (or "" / default).
+func ParsePool(s string) (Pool, error) {
+	if s == "" {
+		return PoolDefault, nil
+	}
+	for p, n := range poolNames {
+		if n == s {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown pooling %q (cls, first, mean, last)", s)
+}
+
+// Resolve turns PoolDefault into the model's default and checks that the
+// pooling is available (cls needs a pooler).
+func (m *Model) Resolve(p Pool) (Pool, error) {
+	if p == PoolDefault {
+		p = m.Cfg.DefaultPool(m.W.Pooler != nil)
+	}
+	if p == PoolCLS && m.W.Pooler == nil {
+		return 0, fmt.Errorf("pooling cls needs a pooler, and this %s checkpoint has none (use first, mean or last)", m.Cfg.Type)
+	}
+	if _, ok := poolNames[p]; !ok {
+		return 0, fmt.Errorf("unknown pooling %d", p)
+	}
+	return p, nil
+}
+
+// Pooled is a pass's pooled features [B, H] on the host, with what the
+// backward pass needs to send gradients back into the hidden states.
+type Pooled struct {
+	Pool   Pool
+	Values []float32 // [B, H]
+	rows   []int32   // cls/first/last: the hidden-state row of each sequence
+	pre    []float32 // cls: dense output before tanh [B, H]
+	weight [][]float32
+}
+
+// Pool computes the pooled feature of every sequence.
+func (p *Pass) Pool(pool Pool) (*Pooled, error) {
+	m, b := p.m, p.b
+	pool, err := m.Resolve(pool)
+	if err != nil {
+		return nil, err
+	}
+	be, H, B, T := m.Be, m.Cfg.Hidden, b.Seqs, b.Len
+	out := &Pooled{Pool: pool, Values: make([]float32, B*H)}
+	switch pool {
+	case PoolCLS, PoolFirst, PoolLast:
+		out.rows = make([]int32, B)
+		for s := 0; s < B; s++ {
+			first, last, ok := realSpan(b.Mask[s*T : (s+1)*T])
+			if !ok {
+				return nil, fmt.Errorf("sequence %d has no tokens to pool", s)
+			}
+			r := first
+			if pool == PoolLast {
+				r = last
+			}
+			out.rows[s] = int32(s*T + r)
+		}
+		g := be.Alloc(B * H)
+		defer be.Free(g)
+		be.Embed(g, p.Hidden, out.rows, H, false) // gather rows
+		if pool != PoolCLS {
+			be.Download(out.Values, g)
+			return out, nil
+		}
+		pl := m.W.Pooler
+		y := be.Alloc(B * H)
+		defer be.Free(y)
+		be.Linear(y, H, g, B, H, H, pl.W, pl.Layout, pl.B, kernels.ActNone)
+		out.pre = make([]float32, B*H)
+		be.Download(out.pre, y)
+		be.Activate(y, y, B*H, kernels.ActTanh)
+		be.Download(out.Values, y)
+	case PoolMean:
+		out.weight = make([][]float32, B)
+		y := be.Alloc(B * H)
+		defer be.Free(y)
+		for s := 0; s < B; s++ {
+			mask := b.Mask[s*T : (s+1)*T]
+			n := 0
+			for _, v := range mask {
+				n += int(v)
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("sequence %d has no tokens to pool", s)
+			}
+			w := make([]float32, T)
+			for t, v := range mask {
+				if v != 0 {
+					w[t] = 1 / float32(n)
+				}
+			}
+			out.weight[s] = w
+			// y[s] = w[1,T] · hidden[s] [T,H]
+			wb := be.Upload(w)
+			be.Gemm(false, false, 1, H, T, 1, wb, T, be.View(p.Hidden, s*T*H, T*H), H, 0, be.View(y, s*H, H), H)
+			be.Free(wb)
+		}
+		be.Download(out.Values, y)
+	}
+	return out, nil
+}
+
+// realSpan finds the first and last real token of one sequence's mask.
+func realSpan(mask []uint8) (first, last int, ok bool) {
+	first, last = -1, -1
+	for t, v := range mask {
+		if v != 0 {
+			if first < 0 {
+				first = t
+			}
+			last = t
+		}
+	}
+	return first, last, first >= 0
+}
+
+// Backward returns ∂L/∂Hidden [B·T, H] on the host given ∂L/∂pooled [B, H].
+func (pd *Pooled) Backward(p *Pass, dPooled []float32) ([]float32, error) {
+	m, b := p.m, p.b
+	H, B, T := m.Cfg.Hidden, b.Seqs, b.Len
+	dHidden := make([]float32, B*T*H)
+	switch pd.Pool {
+	case PoolFirst, PoolLast:
+		for s, r := range pd.rows {
+			copy(dHidden[int(r)*H:int(r+1)*H], dPooled[s*H:(s+1)*H])
+		}
+	case PoolCLS:
+		// pooled = tanh(pre), pre = g·Wᵀ + b: dpre = dpooled·(1 − pooled²), dg = dpre·W.
+		tr, ok := m.Be.(kernels.Trainer)
+		if !ok {
+			return nil, fmt.Errorf("backend %s cannot train", m.Be.Name())
+		}
+		dpre := tr.Upload(append([]float32(nil), dPooled...))
+		tr.ActivateBackward(dpre, tr.Upload(pd.pre), dpre, B*H, kernels.ActTanh)
+		dg := tr.Alloc(B * H)
+		pl := m.W.Pooler
+		tr.Gemm(false, pl.Layout == kernels.InOut, B, H, H, 1, dpre, H, pl.W, H, 0, dg, H)
+		host := make([]float32, B*H)
+		tr.Download(host, dg)
+		tr.Free(dg)
+		for s, r := range pd.rows {
+			copy(dHidden[int(r)*H:int(r+1)*H], host[s*H:(s+1)*H])
+		}
+	case PoolMean:
+		for s := 0; s < B; s++ {
+			for t, w := range pd.weight[s] {
+				if w == 0 {
+					continue
+				}
+				row := dHidden[(s*T+t)*H : (s*T+t+1)*H]
+				for j := range row {
+					row[j] = w * dPooled[s*H+j]
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("no backward for pooling %v", pd.Pool)
+	}
+	return dHidden, nil
+}

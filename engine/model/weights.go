@@ -1,0 +1,302 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// Source yields a checkpoint's tensors by name. Float32 may return a slice that
+// aliases a memory mapping; it must stay valid while the model is in use.
+type Source interface {
+	Names() []string
+	Float32(name string) (data []float32, shape []int, err error)
+}
+
+// Linear is a dense layer: y = x·W + b with W stored as Layout says.
+type Linear struct {
+	W, B    kernels.Buffer
+	Layout  kernels.Layout
+	In, Out int
+}
+
+// Norm is a LayerNorm's gain and bias, with the checkpoint name it came from
+// (adapters store their copies under the same names).
+type Norm struct {
+	Name        string // e.g. "encoder.layer.0.output.LayerNorm"
+	Gamma, Beta kernels.Buffer
+}
+
+// Layer is one transformer block. Norm1/Norm2 index Weights.Norms:
+// post-LN models normalise after attention and after the feed-forward network
+// (attention.output.LayerNorm, output.LayerNorm); GPT-2 normalises before them
+// (ln_1, ln_2).
+type Layer struct {
+	Q, K, V Linear // BERT family: separate [H,H] projections (OutIn)
+	QKV     Linear // GPT-2: fused c_attn [H,3H] (InOut), columns q | k | v
+	O       Linear // attention output projection
+	FC1     Linear // [H → I]
+	FC2     Linear // [I → H]
+	Norm1   int
+	Norm2   int
+}
+
+// Weights are a base model's tensors on a backend.
+type Weights struct {
+	Word    kernels.Buffer // [Vocab, H]
+	Pos     kernels.Buffer // [MaxPos, H]
+	TokType kernels.Buffer // [TypeVocab, H] or nil
+	Layers  []Layer
+	Norms   []Norm // every LayerNorm, in forward order
+	EmbNorm int    // index in Norms of the embedding LayerNorm, -1 for GPT-2
+	Final   int    // index in Norms of GPT-2's ln_f, -1 for the BERT family
+	Pooler  *Linear
+}
+
+// loader resolves checkpoint names: hub checkpoints saved from task models carry a
+// prefix ("bert.", "roberta.", "distilbert.", "transformer.") and old BERT
+// checkpoints name LayerNorm parameters gamma/beta.
+type loader struct {
+	src    Source
+	hash   io.Writer // receives every tensor used: the model's fingerprint
+	be     kernels.Backend
+	cfg    Config
+	prefix string
+	names  map[string]bool
+	used   map[string]bool
+}
+
+func newLoader(src Source, be kernels.Backend, cfg Config, hash io.Writer) (*loader, error) {
+	l := &loader{src: src, be: be, cfg: cfg, hash: hash, names: map[string]bool{}, used: map[string]bool{}}
+	for _, n := range src.Names() {
+		l.names[n] = true
+	}
+	anchor := "embeddings.word_embeddings.weight"
+	if cfg.Type == GPT2 {
+		anchor = "wte.weight"
+	}
+	found := false
+	var candidates []string
+	for n := range l.names {
+		if n == anchor || strings.HasSuffix(n, "."+anchor) {
+			candidates = append(candidates, strings.TrimSuffix(n, anchor))
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("no tensor %q: is this a %s checkpoint?", anchor, cfg.Type)
+	}
+	sort.Strings(candidates) // shortest (usually "") first, deterministic
+	l.prefix = candidates[0]
+	return l, nil
+}
+
+func (l *loader) lookup(name string) (string, bool) {
+	try := []string{l.prefix + name}
+	if strings.HasSuffix(name, "LayerNorm.weight") {
+		try = append(try, l.prefix+strings.TrimSuffix(name, "weight")+"gamma")
+	}
+	if strings.HasSuffix(name, "LayerNorm.bias") {
+		try = append(try, l.prefix+strings.TrimSuffix(name, "bias")+"beta")
+	}
+	for _, n := range try {
+		if l.names[n] {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// tensor loads name and checks its shape.
+func (l *loader) tensor(name string, shape ...int) (kernels.Buffer, error) {
+	full, ok := l.lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("missing tensor %q", l.prefix+name)
+	}
+	data, got, err := l.src.Float32(full)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", full, err)
+	}
+	if !sameShape(got, shape) {
+		return nil, fmt.Errorf("tensor %q has shape %v, want %v for this config", full, got, shape)
+	}
+	l.used[full] = true
+	if l.hash != nil {
+		fmt.Fprintf(l.hash, "%s%v\n", name, shape)
+		l.hash.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data)))
+	}
+	return l.be.Upload(data), nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *loader) linear(name string, in, out int, layout kernels.Layout) (Linear, error) {
+	shape := []int{out, in}
+	if layout == kernels.InOut {
+		shape = []int{in, out}
+	}
+	w, err := l.tensor(name+".weight", shape...)
+	if err != nil {
+		return Linear{}, err
+	}
+	b, err := l.tensor(name+".bias", out)
+	if err != nil {
+		return Linear{}, err
+	}
+	return Linear{W: w, B: b, Layout: layout, In: in, Out: out}, nil
+}
+
+func (l *loader) norm(ws *Weights, name string) (int, error) {
+	g, err := l.tensor(name+".weight", l.cfg.Hidden)
+	if err != nil {
+		return 0, err
+	}
+	b, err := l.tensor(name+".bias", l.cfg.Hidden)
+	if err != nil {
+		return 0, err
+	}
+	ws.Norms = append(ws.Norms, Norm{Name: name, Gamma: g, Beta: b})
+	return len(ws.Norms) - 1, nil
+}
+
+// LoadWeights maps a checkpoint's tensors onto the backend, checking every
+// shape against cfg. Tensors the featurizer does not use (task heads, buffers
+// such as position_ids) are ignored. When hash is not nil it receives the name,
+// shape and float32 bytes of every tensor used, in a fixed order (the model's
+// fingerprint does not depend on file layout or sharding).
+func LoadWeights(src Source, be kernels.Backend, cfg Config, hash io.Writer) (*Weights, error) {
+	l, err := newLoader(src, be, cfg, hash)
+	if err != nil {
+		return nil, err
+	}
+	H, I := cfg.Hidden, cfg.FFN
+	ws := &Weights{EmbNorm: -1, Final: -1}
+	switch cfg.Type {
+	case BERT, RoBERTa, DistilBERT:
+		err = l.loadEncoder(ws, H, I)
+	case GPT2:
+		err = l.loadGPT2(ws, H, I)
+	default:
+		err = fmt.Errorf("model type %q is not supported", cfg.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+func (l *loader) loadEncoder(ws *Weights, H, I int) error {
+	cfg := l.cfg
+	var err error
+	if ws.Word, err = l.tensor("embeddings.word_embeddings.weight", cfg.Vocab, H); err != nil {
+		return err
+	}
+	if ws.Pos, err = l.tensor("embeddings.position_embeddings.weight", cfg.MaxPos, H); err != nil {
+		return err
+	}
+	if cfg.Type != DistilBERT && cfg.TypeVocab > 0 {
+		if ws.TokType, err = l.tensor("embeddings.token_type_embeddings.weight", cfg.TypeVocab, H); err != nil {
+			return err
+		}
+	}
+	if ws.EmbNorm, err = l.norm(ws, "embeddings.LayerNorm"); err != nil {
+		return err
+	}
+	for i := 0; i < cfg.Layers; i++ {
+		var ly Layer
+		p := "encoder.layer." + strconv.Itoa(i) + "."
+		names := [...]string{"attention.self.query", "attention.self.key", "attention.self.value",
+			"attention.output.dense", "intermediate.dense", "output.dense",
+			"attention.output.LayerNorm", "output.LayerNorm"}
+		if cfg.Type == DistilBERT {
+			p = "transformer.layer." + strconv.Itoa(i) + "."
+			names = [...]string{"attention.q_lin", "attention.k_lin", "attention.v_lin",
+				"attention.out_lin", "ffn.lin1", "ffn.lin2", "sa_layer_norm", "output_layer_norm"}
+		}
+		lin := []*Linear{&ly.Q, &ly.K, &ly.V, &ly.O, &ly.FC1, &ly.FC2}
+		dims := [][2]int{{H, H}, {H, H}, {H, H}, {H, H}, {H, I}, {I, H}}
+		for j, dst := range lin {
+			if *dst, err = l.linear(p+names[j], dims[j][0], dims[j][1], kernels.OutIn); err != nil {
+				return err
+			}
+		}
+		if ly.Norm1, err = l.norm(ws, p+names[6]); err != nil {
+			return err
+		}
+		if ly.Norm2, err = l.norm(ws, p+names[7]); err != nil {
+			return err
+		}
+		ws.Layers = append(ws.Layers, ly)
+	}
+	if cfg.Type != DistilBERT {
+		if _, ok := l.lookup("pooler.dense.weight"); ok {
+			p, err := l.linear("pooler.dense", H, H, kernels.OutIn)
+			if err != nil {
+				return err
+			}
+			ws.Pooler = &p
+		}
+	}
+	return nil
+}
+
+func (l *loader) loadGPT2(ws *Weights, H, I int) error {
+	cfg := l.cfg
+	var err error
+	if ws.Word, err = l.tensor("wte.weight", cfg.Vocab, H); err != nil {
+		return err
+	}
+	if ws.Pos, err = l.tensor("wpe.weight", cfg.MaxPos, H); err != nil {
+		return err
+	}
+	for i := 0; i < cfg.Layers; i++ {
+		var ly Layer
+		p := "h." + strconv.Itoa(i) + "."
+		if ly.Norm1, err = l.norm(ws, p+"ln_1"); err != nil {
+			return err
+		}
+		if ly.QKV, err = l.linear(p+"attn.c_attn", H, 3*H, kernels.InOut); err != nil {
+			return err
+		}
+		if ly.O, err = l.linear(p+"attn.c_proj", H, H, kernels.InOut); err != nil {
+			return err
+		}
+		if ly.Norm2, err = l.norm(ws, p+"ln_2"); err != nil {
+			return err
+		}
+		if ly.FC1, err = l.linear(p+"mlp.c_fc", H, I, kernels.InOut); err != nil {
+			return err
+		}
+		if ly.FC2, err = l.linear(p+"mlp.c_proj", I, H, kernels.InOut); err != nil {
+			return err
+		}
+		ws.Layers = append(ws.Layers, ly)
+	}
+	ws.Final, err = l.norm(ws, "ln_f")
+	return err
+}
+
+// NormIndex finds a LayerNorm by its checkpoint name.
+func (w *Weights) NormIndex(name string) (int, bool) {
+	for i, n := range w.Norms {
+		if n.Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,214 @@
+// Package train fits an adapter to labelled texts: backpropagation through
+// the frozen base model into the adapter blocks, LayerNorm copies and head
+// (or the head alone, the linear-probe baseline), with AdamW, linear warm-up
+// and decay, validation, early stopping and class weighting.
+package train
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/model"
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// Options are the training settings. Their keys (Set, Map) are the same on
+// the command line (--set key=value) and in SQL (OPTIONS (key = value)).
+//
+// Defaults follow the adapter literature (Houlsby et al. 2019, "Parameter-
+// Efficient Transfer Learning for NLP"): bottleneck 64, Adam with a linear
+// warm-up over the first 10% of steps then linear decay to zero, batch 32, and
+// a learning rate inside their swept range 3e-5…3e-3 (1e-3: small bottleneck
+// weights learn fast, and the datasets users train on in a database are small).
+// AdamW's decoupled weight decay 0.01 and gradient clipping at norm 1 are the
+// usual transformer fine-tuning settings.
+type Options struct {
+	Task               adapter.Task // "" infers it from the targets
+	AdapterSize        int
+	Activation         kernels.Act
+	Epochs             int
+	LearningRate       float64
+	BatchSize          int
+	MaxLength          int // tokens per text, special tokens included
+	WeightDecay        float64
+	WarmupFraction     float64
+	ValidationFraction float64
+	EarlyStopping      int    // patience in epochs without a better validation loss; 0 disables
+	ClassWeights       string // none | balanced
+	Seed               uint64
+	Trainable          string     // adapters | head
+	Pool               model.Pool // PoolDefault: the model's default
+	MaxGradNorm        float64
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		AdapterSize:        adapter.DefaultSize,
+		Activation:         kernels.ActGELU,
+		Epochs:             10,
+		LearningRate:       1e-3,
+		BatchSize:          32,
+		MaxLength:          128,
+		WeightDecay:        0.01,
+		WarmupFraction:     0.1,
+		ValidationFraction: 0.1,
+		EarlyStopping:      3,
+		ClassWeights:       "none",
+		Seed:               42,
+		Trainable:          "adapters",
+		MaxGradNorm:        1,
+	}
+}
+
+// Keys lists the option keys Set accepts, sorted.
+func Keys() []string {
+	keys := make([]string, 0, len(setters))
+	for k := range setters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var setters = map[string]func(o *Options, v string) error{
+	"task": func(o *Options, v string) (err error) {
+		if v == "" || v == "auto" {
+			o.Task = ""
+			return nil
+		}
+		o.Task, err = adapter.ParseTask(v)
+		return err
+	},
+	"adapter_size": intOpt(func(o *Options) *int { return &o.AdapterSize }, 1, 4096),
+	"activation": func(o *Options, v string) error {
+		switch v {
+		case "gelu":
+			o.Activation = kernels.ActGELU
+		case "gelu_tanh", "gelu_new":
+			o.Activation = kernels.ActGELUTanh
+		case "relu":
+			o.Activation = kernels.ActReLU
+		case "tanh":
+			o.Activation = kernels.ActTanh
+		default:
+			return fmt.Errorf("unknown activation %q (gelu, gelu_tanh, relu, tanh)", v)
+		}
+		return nil
+	},
+	"epochs":        intOpt(func(o *Options) *int { return &o.Epochs }, 1, 10000),
+	"learning_rate": floatOpt(func(o *Options) *float64 { return &o.LearningRate }, 0, 10, false),
+	"batch_size":    intOpt(func(o *Options) *int { return &o.BatchSize }, 1, 4096),
+	"max_length":    intOpt(func(o *Options) *int { return &o.MaxLength }, 2, 1<<16),
+	"weight_decay":  floatOpt(func(o *Options) *float64 { return &o.WeightDecay }, 0, 1, true),
+	"warmup_fraction": floatOpt(func(o *Options) *float64 {
+		return &o.WarmupFraction
+	}, 0, 1, true),
+	"validation_fraction": func(o *Options, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f >= 1 || math.IsNaN(f) {
+			return fmt.Errorf("validation_fraction %q must be a number in [0, 1)", v)
+		}
+		o.ValidationFraction = f
+		return nil
+	},
+	"early_stopping": func(o *Options, v string) error {
+		switch strings.ToLower(v) {
+		case "true", "on", "yes":
+			o.EarlyStopping = 3
+			return nil
+		case "false", "off", "no":
+			o.EarlyStopping = 0
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("early_stopping %q must be true, false or a patience in epochs", v)
+		}
+		o.EarlyStopping = n
+		return nil
+	},
+	"class_weights": func(o *Options, v string) error {
+		if v != "none" && v != "balanced" {
+			return fmt.Errorf("class_weights %q must be none or balanced", v)
+		}
+		o.ClassWeights = v
+		return nil
+	},
+	"seed": func(o *Options, v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("seed %q must be a non-negative integer", v)
+		}
+		o.Seed = n
+		return nil
+	},
+	"trainable": func(o *Options, v string) error {
+		if v != "adapters" && v != "head" {
+			return fmt.Errorf("trainable %q must be adapters or head", v)
+		}
+		o.Trainable = v
+		return nil
+	},
+	"pool": func(o *Options, v string) (err error) {
+		o.Pool, err = model.ParsePool(v)
+		return err
+	},
+	"max_grad_norm": floatOpt(func(o *Options) *float64 { return &o.MaxGradNorm }, 0, 1e6, true),
+}
+
+func intOpt(field func(*Options) *int, lo, hi int) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%q must be an integer in [%d, %d]", v, lo, hi)
+		}
+		*field(o) = n
+		return nil
+	}
+}
+
+func floatOpt(field func(*Options) *float64, lo, hi float64, zeroOK bool) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || math.IsNaN(f) || f < lo || f > hi || (!zeroOK && f == 0) {
+			return fmt.Errorf("%q must be a number in [%g, %g]", v, lo, hi)
+		}
+		*field(o) = f
+		return nil
+	}
+}
+
+// Set applies one key=value option.
+func (o *Options) Set(key, value string) error {
+	f, ok := setters[strings.ToLower(strings.TrimSpace(key))]
+	if !ok {
+		return fmt.Errorf("unknown option %q (known: %s)", key, strings.Join(Keys(), ", "))
+	}
+	if err := f(o, strings.TrimSpace(value)); err != nil {
+		return fmt.Errorf("option %s: %w", key, err)
+	}
+	return nil
+}
+
+// Map renders the options as key → value strings (stored with the adapter).
+func (o Options) Map() map[string]string {
+	task := string(o.Task)
+	if task == "" {
+		task = "auto"
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	return map[string]string{
+		"task": task, "adapter_size": strconv.Itoa(o.AdapterSize), "activation": o.Activation.String(),
+		"epochs": strconv.Itoa(o.Epochs), "learning_rate": f(o.LearningRate),
+		"batch_size": strconv.Itoa(o.BatchSize), "max_length": strconv.Itoa(o.MaxLength),
+		"weight_decay": f(o.WeightDecay), "warmup_fraction": f(o.WarmupFraction),
+		"validation_fraction": f(o.ValidationFraction), "early_stopping": strconv.Itoa(o.EarlyStopping),
+		"class_weights": o.ClassWeights, "seed": strconv.FormatUint(o.Seed, 10),
+		"trainable": o.Trainable, "pool": o.Pool.String(), "max_grad_norm": f(o.MaxGradNorm),
+	}
+}

@@ -1,0 +1,303 @@
+package train_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/internal/testmodels"
+	"github.com/adapterdb/adapterdb/engine/rng"
+	"github.com/adapterdb/adapterdb/engine/train"
+)
+
+var (
+	demoOnce sync.Once
+	demoEng  *engine.Engine
+	demoErr  error
+)
+
+// demoEngine is the embedded demo model, shared by the tests of this package.
+func demoEngine(t testing.TB) *engine.Engine {
+	t.Helper()
+	demoOnce.Do(func() { demoEng, demoErr = engine.Open(engine.Config{Model: "demo", Log: zerolog.Nop()}) })
+	if demoErr != nil {
+		t.Fatal(demoErr)
+	}
+	return demoEng
+}
+
+func fortunes(t testing.TB, split string) []train.Example {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testmodels.Root(), "datasets", "fortunes_"+split+".csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []train.Example
+	for _, r := range rows[1:] {
+		out = append(out, train.Example{Text: r[0], Target: r[1]})
+	}
+	// The files are sorted by label: shuffle (fixed seed) so prefixes mix labels.
+	rng.New(1).Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func opts(kv ...string) train.Options {
+	o := train.DefaultOptions()
+	for i := 0; i < len(kv); i += 2 {
+		if err := o.Set(kv[i], kv[i+1]); err != nil {
+			panic(err)
+		}
+	}
+	return o
+}
+
+// Overfitting a small set proves the gradients and the optimiser: 256 rows
+// of 10 classes are learnt to ≥ 98% training accuracy.
+func TestOverfit256(t *testing.T) {
+	if testing.Short() {
+		t.Skip("learning test")
+	}
+	eng := demoEngine(t)
+	ex := fortunes(t, "train")[:256]
+	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown,
+		opts("epochs", "40", "validation_fraction", "0", "max_length", "64", "learning_rate", "2e-3", "batch_size", "16"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("training accuracy %.4f after %d epochs (loss %.4f)", *ev.Accuracy, res.Metrics.Epochs, res.Metrics.TrainLoss)
+	if *ev.Accuracy < 0.98 {
+		t.Errorf("training accuracy %.4f, want ≥ 0.98", *ev.Accuracy)
+	}
+}
+
+// Regression learns a quantity of the text (its word count), well beyond
+// predicting the mean.
+func TestRegressionLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("learning test")
+	}
+	eng := demoEngine(t)
+	var ex []train.Example
+	for _, e := range fortunes(t, "train")[:400] {
+		words := len(strings.Fields(e.Text))
+		ex = append(ex, train.Example{Text: e.Text, Target: fmt.Sprint(math.Min(float64(words), 60))})
+	}
+	res, err := train.Train(context.Background(), eng, ex[:320], train.KindUnknown,
+		opts("epochs", "15", "max_length", "96", "validation_fraction", "0.15"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Set.Task != adapter.Regression {
+		t.Fatalf("task %s inferred, want regression", res.Set.Task)
+	}
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex[320:], 96)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std := res.Set.TargetStd
+	t.Logf("held-out RMSE %.2f words (target std %.2f)", *ev.RMSE, std)
+	if *ev.RMSE > 0.6*std {
+		t.Errorf("RMSE %.2f is not well below the target's std %.2f", *ev.RMSE, std)
+	}
+}
+
+// Multilabel learns which of several words a text contains.
+func TestMultilabelLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("learning test")
+	}
+	eng := demoEngine(t)
+	words := []string{"you", "the", "love", "computer"}
+	var ex []train.Example
+	for _, e := range fortunes(t, "train")[:500] {
+		var labels []string
+		lower := " " + strings.ToLower(e.Text) + " "
+		for _, w := range words {
+			if strings.Contains(lower, " "+w+" ") {
+				labels = append(labels, w)
+			}
+		}
+		ex = append(ex, train.Example{Text: e.Text, Target: strings.Join(labels, "|")})
+	}
+	res, err := train.Train(context.Background(), eng, ex[:400], train.KindUnknown,
+		opts("task", "multilabel", "epochs", "15", "max_length", "96"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex[400:], 96)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("held-out micro-F1 %.3f, exact-set accuracy %.3f", *ev.MicroF1, *ev.SubsetAccuracy)
+	if *ev.MicroF1 < 0.8 {
+		t.Errorf("micro-F1 %.3f, want ≥ 0.8", *ev.MicroF1)
+	}
+}
+
+// Same seed, data and thread count give the same adapter bytes.
+func TestDeterministic(t *testing.T) {
+	eng := demoEngine(t)
+	ex := fortunes(t, "train")[:48]
+	o := opts("epochs", "2", "max_length", "32", "batch_size", "8")
+	var files [][]byte
+	for i := 0; i < 2; i++ {
+		res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := adapter.Encode(res.Set, adapter.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Error("two runs with the same seed gave different adapters")
+	}
+	o.Seed++
+	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := adapter.Encode(res.Set, adapter.Meta{})
+	if bytes.Equal(files[0], b) {
+		t.Error("another seed gave the same adapter")
+	}
+}
+
+func TestHeadOnly(t *testing.T) {
+	eng := demoEngine(t)
+	ex := fortunes(t, "train")[:64]
+	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, opts("trainable", "head", "epochs", "3", "max_length", "32"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the head moved: a fresh set of the same seed has the same body.
+	fresh, err := adapter.New(eng.Model(), res.Set.Spec, train.DefaultOptions().Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := res.Set.Params(), fresh.Params()
+	for i := range got {
+		same := true
+		for j := range got[i].Data {
+			same = same && got[i].Data[j] == want[i].Data[j]
+		}
+		if got[i].Head == same {
+			t.Errorf("tensor %s: changed=%v", got[i].Name, !same)
+		}
+	}
+}
+
+func TestCancel(t *testing.T) {
+	eng := demoEngine(t)
+	ex := fortunes(t, "train")[:200]
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := 0
+	_, err := train.Train(ctx, eng, ex, train.KindUnknown, opts("epochs", "50", "max_length", "32"), func(p train.Progress) {
+		steps++
+		if steps == 3 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	eng := demoEngine(t)
+	ex := fortunes(t, "train")[:40]
+	var last train.Progress
+	_, err := train.Train(context.Background(), eng, ex, train.KindUnknown, opts("epochs", "2", "max_length", "32", "batch_size", "8"), func(p train.Progress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Epoch != 2 || last.Steps == 0 || last.Step != last.Steps {
+		t.Errorf("last progress %+v", last)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	eng := demoEngine(t)
+	two := []train.Example{{Text: "a b", Target: "x"}, {Text: "c d", Target: "y"}}
+	cases := []struct {
+		name string
+		ex   []train.Example
+		o    train.Options
+		want string
+	}{
+		{"empty set", nil, opts(), "no training rows"},
+		{"one class", []train.Example{{Text: "a", Target: "x"}, {Text: "b", Target: "x"}}, opts(), "at least two classes"},
+		{"null text", append([]train.Example{{TextNull: true, Target: "x"}}, two...), opts(), "row 1: text is NULL"},
+		{"empty text", append(append([]train.Example{}, two...), train.Example{Text: "  ", Target: "x"}), opts(), "row 3: text is empty"},
+		{"null target", append(append([]train.Example{}, two...), train.Example{Text: "e", TargetNull: true}), opts(), "row 3: target is NULL"},
+		{"non-numeric regression", []train.Example{{Text: "a", Target: "1"}, {Text: "b", Target: "two"}}, opts("task", "regression"), "row 2: regression target \"two\" is not a number"},
+		{"nan target", []train.Example{{Text: "a", Target: "1"}, {Text: "b", Target: "NaN"}}, opts("task", "regression"), "not finite"},
+		{"inf target", []train.Example{{Text: "a", Target: "+Inf"}, {Text: "b", Target: "2"}}, opts("task", "regression"), "not finite"},
+		{"constant regression", []train.Example{{Text: "a", Target: "1"}, {Text: "b", Target: "1.0"}}, opts("task", "regression"), "targets that vary"},
+		{"bad multilabel", []train.Example{{Text: "a", Target: "[1,"}, {Text: "b", Target: "x"}}, opts("task", "multilabel"), "not a JSON array"},
+		{"invalid utf8", []train.Example{{Text: "a\xff", Target: "x"}, {Text: "b", Target: "y"}}, opts(), "UTF-8"},
+	}
+	for _, c := range cases {
+		_, err := train.Train(context.Background(), eng, c.ex, train.KindUnknown, c.o, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestInferTask(t *testing.T) {
+	ex := func(targets ...string) []train.Example {
+		var out []train.Example
+		for _, t := range targets {
+			out = append(out, train.Example{Text: "x", Target: t})
+		}
+		return out
+	}
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = fmt.Sprint(i)
+	}
+	cases := []struct {
+		ex   []train.Example
+		kind train.TargetKind
+		want adapter.Task
+	}{
+		{ex("pos", "neg"), train.KindUnknown, adapter.Classification},
+		{ex("1", "0", "1"), train.KindUnknown, adapter.Classification},
+		{ex("1.5", "2.25"), train.KindUnknown, adapter.Regression},
+		{ex(many...), train.KindUnknown, adapter.Regression},
+		{ex(many...), train.KindText, adapter.Classification},
+		{ex("1", "2"), train.KindFloat, adapter.Regression},
+		{ex(`["a"]`, `["a","b"]`), train.KindUnknown, adapter.Multilabel},
+		{ex(`["a"]`), train.KindJSON, adapter.Multilabel},
+		{ex("a|b", "c"), train.KindUnknown, adapter.Classification},
+	}
+	for i, c := range cases {
+		if got := train.InferTask(c.ex, c.kind); got != c.want {
+			t.Errorf("case %d: %s, want %s", i, got, c.want)
+		}
+	}
+}

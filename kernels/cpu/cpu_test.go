@@ -1,0 +1,152 @@
+package cpu
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/kernels"
+	"github.com/adapterdb/adapterdb/kernels/kerneltest"
+)
+
+func newBackend(t testing.TB, opts Options) *Backend {
+	t.Helper()
+	be, err := New(zerolog.Nop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
+// TestConformanceBLAS runs the suite on the default setup: OpenBLAS where it
+// is installed and the best kernels the CPU runs.
+func TestConformanceBLAS(t *testing.T) {
+	be := newBackend(t, Options{})
+	if be.blas == nil {
+		t.Logf("OpenBLAS not found: testing %s", be.Name())
+	}
+	kerneltest.RunTrainer(t, be)
+}
+
+// TestConformanceGo runs the suite with GEMM on gonum's pure-Go BLAS.
+func TestConformanceGo(t *testing.T) {
+	kerneltest.RunTrainer(t, newBackend(t, Options{DisableBLAS: true}))
+}
+
+// TestConformanceISA runs the suite on each narrower instruction set this
+// CPU can run, so that every compiled variant of the C kernels is checked.
+func TestConformanceISA(t *testing.T) {
+	best := newBackend(t, Options{}).ISA()
+	for _, isa := range []string{"avx2", "generic"} {
+		if isa == best {
+			continue
+		}
+		be, err := New(zerolog.Nop(), Options{ISA: isa})
+		if err != nil {
+			t.Logf("%s: %v", isa, err)
+			continue
+		}
+		t.Run(isa, func(t *testing.T) { kerneltest.RunTrainer(t, be) })
+	}
+}
+
+// TestSingleThread runs the suite with one thread (no work splitting).
+func TestSingleThread(t *testing.T) {
+	kerneltest.RunTrainer(t, newBackend(t, Options{Threads: 1, DisableBLAS: true}))
+}
+
+// TestGELUAccuracy sweeps the erf form densely: the result must match
+// x·Φ(x) to 1e-6 relative wherever it is a normal float32, including the
+// negative tail where 1 + erf(x/√2) would cancel.
+func TestGELUAccuracy(t *testing.T) {
+	for _, isa := range []string{"", "avx2", "generic"} {
+		be, err := New(zerolog.Nop(), Options{DisableBLAS: true, ISA: isa})
+		if err != nil {
+			t.Logf("%s: %v", isa, err)
+			continue
+		}
+		geluAccuracy(t, be)
+	}
+}
+
+func geluAccuracy(t *testing.T, be *Backend) {
+	const n = 1 << 20
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(-13 + 26*float64(i)/n)
+	}
+	for _, act := range []kernels.Act{kernels.ActGELU, kernels.ActGELUTanh} {
+		y := make([]float32, n)
+		be.Activate(be.Upload(y), be.Upload(x), n, act)
+		worst, at := 0.0, 0.0
+		for i, xv := range x {
+			xd := float64(xv)
+			var want float64
+			if act == kernels.ActGELU {
+				want = xd * 0.5 * math.Erfc(-xd/math.Sqrt2)
+			} else {
+				want = xd / (1 + math.Exp(-2*math.Sqrt(2/math.Pi)*(xd+0.044715*xd*xd*xd)))
+			}
+			if math.Abs(want) < 1e-30 {
+				continue
+			}
+			if r := math.Abs(float64(y[i])-want) / math.Abs(want); r > worst {
+				worst, at = r, xd
+			}
+		}
+		t.Logf("%v (%s): max relative error %.3g at x = %.4f", act, be.ISA(), worst, at)
+		limit := 1e-6
+		if act == kernels.ActGELUTanh {
+			// The tanh form is defined on float32 u = √(2/π)(x + 0.044715x³):
+			// rounding u alone costs |2u|·6e-8 of e^{−2u} in the tail (x ≈ −9).
+			limit = 2e-5
+		}
+		if worst > limit {
+			t.Errorf("%v (%s): max relative error %.3g at x = %.4f, want ≤ %g", act, be.ISA(), worst, at, limit)
+		}
+	}
+}
+
+func TestCoreType(t *testing.T) {
+	cases := []struct {
+		f    x86Features
+		want string
+	}{
+		{x86Features{AVX512: true, AVX2: true, AVX: true}, "SkylakeX"},
+		{x86Features{AVX2: true, AVX: true}, "Haswell"},
+		{x86Features{AVX: true}, "Sandybridge"},
+		{x86Features{}, ""},
+	}
+	for _, c := range cases {
+		if got := coreTypeFor(c.f); got != c.want {
+			t.Errorf("coreTypeFor(%+v) = %q, want %q", c.f, got, c.want)
+		}
+	}
+}
+
+// TestOpenBLASCore checks, where OpenBLAS is installed, that it loaded with
+// the fast kernels for this CPU rather than a misdetected old core.
+func TestOpenBLASCore(t *testing.T) {
+	be := newBackend(t, Options{})
+	if be.blas == nil {
+		t.Skip("OpenBLAS not installed")
+	}
+	t.Logf("%s: %s, %d threads, %s", be.Name(), be.blas.config, be.blas.threads(), be.blas.path)
+	if want := coreTypeFor(hostFeatures()); want != "" && !strings.EqualFold(be.blas.core, want) {
+		t.Errorf("OpenBLAS core %q, want %q", be.blas.core, want)
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	if _, err := New(zerolog.Nop(), Options{ISA: "sse9"}); err == nil {
+		t.Error("unknown ISA: no error")
+	}
+	if _, err := New(zerolog.Nop(), Options{Threads: -1}); err == nil {
+		t.Error("negative threads: no error")
+	}
+	if _, err := New(zerolog.Nop(), Options{Library: "/nonexistent/libopenblas.so.0"}); err == nil {
+		t.Error("missing explicit library: no error")
+	}
+}

@@ -1,0 +1,119 @@
+package cpu
+
+/*
+#cgo CFLAGS: -O3 -std=gnu11 -Wno-psabi
+#cgo LDFLAGS: -lm
+#include "kern.h"
+
+// Go cannot call C function pointers; these forward to the chosen table.
+static void k_act_fwd(const kern_ops *o, float *y, const float *x, long n, int act) { o->act_fwd(y, x, n, act); }
+static void k_act_bwd(const kern_ops *o, float *dx, const float *x, const float *dy, long n, int act) { o->act_bwd(dx, x, dy, n, act); }
+static void k_bias_act(const kern_ops *o, float *y, long ldy, long rows, long n, const float *bias, int act) { o->bias_act(y, ldy, rows, n, bias, act); }
+static void k_bias_fill(const kern_ops *o, float *y, long ldy, long rows, long n, const float *bias) { o->bias_fill(y, ldy, rows, n, bias); }
+static void k_add(const kern_ops *o, float *y, const float *a, const float *b, long n) { o->add(y, a, b, n); }
+static int k_addnorm(const kern_ops *o, float *y, float *sum, const float *a, const float *b, long rows, long cols, float eps, const float *g, const float *be) { return o->addnorm(y, sum, a, b, rows, cols, eps, g, be); }
+static void k_norm_bwd(const kern_ops *o, float *dx, const float *dy, const float *x, long rows, long cols, float eps, const float *g, float *dg, float *db, int acc) { o->norm_bwd(dx, dy, x, rows, cols, eps, g, dg, db, acc); }
+static void k_colsum(const kern_ops *o, float *out, const float *y, long rows, long n) { o->colsum(out, y, rows, n); }
+static void k_embed(const kern_ops *o, float *y, const float *t, const int32_t *ids, long count, long cols, int add) { o->embed(y, t, ids, count, cols, add); }
+static int k_attn_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, float *probs, long B, long T, long H, long hd, int causal, float scale, long u0, long u1) {
+	kattn a = {B, T, H, hd, causal, scale};
+	return o->attn_fwd(ctx, qkv, mask, probs, &a, u0, u1);
+}
+static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, long B, long T, long H, long hd, int causal, float scale, long u0, long u1) {
+	kattn a = {B, T, H, hd, causal, scale};
+	return o->attn_bwd(dqkv, dctx, qkv, probs, mask, &a, u0, u1);
+}
+*/
+import "C"
+
+import (
+	"unsafe"
+)
+
+// kern is one instruction set's table of C kernels. Each method runs one
+// chunk on the calling thread; callers split work across goroutines.
+type kern struct{ o *C.kern_ops }
+
+func kernFor(level int) kern { return kern{C.kern_ops_for(C.int(level))} }
+
+func (k kern) isa() string { return C.GoString(k.o.isa) }
+
+// fp is the address of s[0], or nil for an empty slice.
+func fp(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+func oom(what string) {
+	panic("cpu: out of memory in " + what)
+}
+
+func (k kern) actFwd(y, x []float32, n int, act int) {
+	C.k_act_fwd(k.o, fp(y), fp(x), C.long(n), C.int(act))
+}
+
+func (k kern) actBwd(dx, x, dy []float32, n int, act int) {
+	C.k_act_bwd(k.o, fp(dx), fp(x), fp(dy), C.long(n), C.int(act))
+}
+
+func (k kern) biasAct(y []float32, ldy, rows, n int, bias []float32, act int) {
+	C.k_bias_act(k.o, fp(y), C.long(ldy), C.long(rows), C.long(n), fp(bias), C.int(act))
+}
+
+func (k kern) biasFill(y []float32, ldy, rows, n int, bias []float32) {
+	C.k_bias_fill(k.o, fp(y), C.long(ldy), C.long(rows), C.long(n), fp(bias))
+}
+
+func (k kern) add(y, a, b []float32, n int) {
+	C.k_add(k.o, fp(y), fp(a), fp(b), C.long(n))
+}
+
+func (k kern) addNorm(y, sum, a, b []float32, rows, cols int, eps float32, gamma, beta []float32) {
+	if C.k_addnorm(k.o, fp(y), fp(sum), fp(a), fp(b), C.long(rows), C.long(cols), C.float(eps), fp(gamma), fp(beta)) != 0 {
+		oom("AddNorm")
+	}
+}
+
+func (k kern) normBwd(dx, dy, x []float32, rows, cols int, eps float32, gamma, dgamma, dbeta []float32, acc bool) {
+	C.k_norm_bwd(k.o, fp(dx), fp(dy), fp(x), C.long(rows), C.long(cols), C.float(eps), fp(gamma), fp(dgamma), fp(dbeta), cbool(acc))
+}
+
+func (k kern) colSum(out, y []float32, rows, n int) {
+	C.k_colsum(k.o, fp(out), fp(y), C.long(rows), C.long(n))
+}
+
+func (k kern) embed(y, table []float32, ids []int32, cols int, add bool) {
+	if len(ids) == 0 {
+		return
+	}
+	C.k_embed(k.o, fp(y), fp(table), (*C.int32_t)(unsafe.Pointer(&ids[0])), C.long(len(ids)), C.long(cols), cbool(add))
+}
+
+type attnShape struct {
+	B, T, H, hd int
+	causal      bool
+	scale       float32
+}
+
+func (k kern) attnFwd(ctx, qkv []float32, mask []uint8, probs []float32, a attnShape, u0, u1 int) {
+	if C.k_attn_fwd(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), fp(probs),
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
+		oom("Attention")
+	}
+}
+
+func (k kern) attnBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, a attnShape, u0, u1 int) {
+	if C.k_attn_bwd(k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
+		oom("AttentionBackward")
+	}
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,59 @@
+/* kern.h: the C kernels of the cpu backend. Each function is compiled three
+   times (kern_avx512.c, kern_avx2.c, kern_generic.c) from kern_impl.h; the Go
+   side picks one table at run time from the CPU's features. Sizes are long;
+   every matrix is row-major float32 with an explicit row stride. */
+#ifndef ADAPTERDB_KERN_H
+#define ADAPTERDB_KERN_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KACT_NONE = 0, KACT_GELU = 1, KACT_GELU_TANH = 2, KACT_TANH = 3, KACT_RELU = 4 };
+
+/* One multi-head attention call; see kernels.Attn. */
+typedef struct {
+	long batch, seq, heads, hd;
+	int causal;
+	float scale;
+} kattn;
+
+typedef struct {
+	const char *isa;
+	/* y[i] = act(x[i]), y may alias x. */
+	void (*act_fwd)(float *y, const float *x, long n, int act);
+	/* dx[i] = dy[i]·act'(x[i]), dx may alias dy. */
+	void (*act_bwd)(float *dx, const float *x, const float *dy, long n, int act);
+	/* y[r,:n] = act(y[r,:n] + bias) for r < rows; bias may be NULL. */
+	void (*bias_act)(float *y, long ldy, long rows, long n, const float *bias, int act);
+	/* y[r,:n] = bias for r < rows. */
+	void (*bias_fill)(float *y, long ldy, long rows, long n, const float *bias);
+	/* y = a + b. */
+	void (*add)(float *y, const float *a, const float *b, long n);
+	/* Row-wise s = a + b (b may be NULL), sum = s (sum may be NULL),
+	   y = LayerNorm(s)·gamma + beta. Returns -1 when out of memory. */
+	int (*addnorm)(float *y, float *sum, const float *a, const float *b, long rows, long cols,
+	               float eps, const float *gamma, const float *beta);
+	/* Backward of y = LayerNorm(x)·gamma + beta over rows: dx (+)= ∂L/∂x,
+	   dgamma += Σ dy·x̂ and dbeta += Σ dy (each may be NULL). */
+	void (*norm_bwd)(float *dx, const float *dy, const float *x, long rows, long cols, float eps,
+	                 const float *gamma, float *dgamma, float *dbeta, int accumulate);
+	/* out[j] += Σ_r y[r*n + j]. */
+	void (*colsum)(float *out, const float *y, long rows, long n);
+	/* y[i,:] (+)= table[ids[i],:] for i < count. */
+	void (*embed)(float *y, const float *table, const int32_t *ids, long count, long cols, int add);
+	/* Attention over the (batch, head) units [u0, u1), unit = b*heads + h.
+	   Returns -1 when out of memory. */
+	int (*attn_fwd)(float *ctx, const float *qkv, const uint8_t *mask, float *probs, const kattn *a,
+	                long u0, long u1);
+	/* Its backward: writes dq, dk, dv of the units' rows and heads in dqkv. */
+	int (*attn_bwd)(float *dqkv, const float *dctx, const float *qkv, const float *probs,
+	                const uint8_t *mask, const kattn *a, long u0, long u1);
+} kern_ops;
+
+/* kern_ops_for returns the table for level 2 (AVX-512), 1 (AVX2+FMA) or 0
+   (baseline x86-64 or any other architecture). */
+const kern_ops *kern_ops_for(int level);
+
+#endif

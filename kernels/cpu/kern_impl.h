@@ -1,0 +1,647 @@
+/* kern_impl.h: the cpu backend's C kernels, written once with GCC vector
+   extensions and compiled once per instruction set by the file that includes
+   it (KNAME suffixes the exported table, MM_R/MM_NV size the matmul tile).
+   A v16 is 16 floats: one zmm register with AVX-512, two ymm with AVX2, four
+   xmm otherwise, so the same source vectorises for every target. */
+
+#ifndef KNAME
+#error "kern_impl.h is included by kern_avx512.c, kern_avx2.c and kern_generic.c"
+#endif
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#define VW 16
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int32_t i16 __attribute__((vector_size(64)));
+typedef uint32_t u16 __attribute__((vector_size(64)));
+
+#define KI static inline __attribute__((always_inline))
+
+KI v16 vld(const float *p) { return *(const v16u *)p; }
+KI void vst(float *p, v16 v) { *(v16u *)p = v; }
+KI v16 vset(float x) { return (v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+/* vld_part loads n < 16 floats, the other lanes zero. */
+KI v16 vld_part(const float *p, long n) {
+	float t[VW] = {0};
+	memcpy(t, p, (size_t)n * sizeof(float));
+	return vld(t);
+}
+KI void vst_part(float *p, v16 v, long n) {
+	float t[VW];
+	vst(t, v);
+	memcpy(p, t, (size_t)n * sizeof(float));
+}
+/* vsel picks a where m is all ones, b where it is zero (bitwise, so NaN in the
+   discarded input never leaks through). */
+KI v16 vsel(i16 m, v16 a, v16 b) { return (v16)((m & (i16)a) | (~m & (i16)b)); }
+KI v16 vmax(v16 a, v16 b) { return vsel(a > b, a, b); }
+KI v16 vmin(v16 a, v16 b) { return vsel(a < b, a, b); }
+KI v16 vabs(v16 x) { return (v16)((i16)x & 0x7fffffff); }
+/* vrcp is 1/d. With AVX-512: rcp14 and one Newton step (~1 ulp), several
+   times the throughput of vdivps, which dominated GELU. */
+KI v16 vrcp(v16 d) {
+#if defined(__AVX512F__)
+	v16 r = (v16)_mm512_rcp14_ps((__m512)d);
+	return r + r * (vset(1.0f) - d * r);
+#else
+	return vset(1.0f) / d;
+#endif
+}
+/* vsquare splits x² into hi + lo exactly: with FMA lo = fma(x, x, −hi), else
+   Dekker's product of 12-bit halves. (Plain x*x − hi is folded to 0.) */
+KI v16 vsquare(v16 x, v16 *lo) {
+	v16 hi = x * x;
+#ifdef __FMA__
+	v16 r;
+	for (int i = 0; i < VW; i++) r[i] = __builtin_fmaf(x[i], x[i], -hi[i]);
+	*lo = r;
+#else
+	v16 c = x * vset(4097.0f);
+	v16 xh = c - (c - x), xl = x - xh;
+	*lo = ((xh * xh - hi) + vset(2.0f) * xh * xl) + xl * xl;
+#endif
+	return hi;
+}
+KI float hsum(v16 v) {
+	float s = 0;
+	for (int i = 0; i < VW; i++) s += v[i];
+	return s;
+}
+KI float hmax(v16 v) {
+	float m = v[0];
+	for (int i = 1; i < VW; i++) m = v[i] > m ? v[i] : m;
+	return m;
+}
+KI i16 lane_index(long base) {
+	return (i16){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + (int32_t)base;
+}
+KI long round16(long n) { return (n + VW - 1) & ~(long)(VW - 1); }
+
+/* vexp2 is exp(x + lo) for a small correction lo, to about 2 ulp, for
+   x ≤ 88.37 (e^x ≈ 2.5e38): Cody–Waite reduction x = n·ln2 + r and a
+   degree-6 polynomial for e^r on |r| ≤ ln2/2 (fitted to 1e-8 relative).
+   Lanes below −87.33 (e^x < 2^-126, −inf included) are set to 0 at the end,
+   which also discards whatever the reduction made of them. */
+KI v16 vexp2(v16 x, v16 lo) {
+	const v16 magic = vset(12582912.0f);
+	v16 t = x * vset(1.44269504088896341f) + magic;
+	v16 n = t - magic;
+	v16 r = x - n * vset(0.693359375f);
+	r = r - n * vset(-2.12194440e-4f);
+	r = r + lo;
+	v16 p = vset(0.00139261761199f);
+	p = p * r + vset(0.00836317307451f);
+	p = p * r + vset(0.0416665546621f);
+	p = p * r + vset(0.166665770256f);
+	p = p * r + vset(0.5f);
+	v16 e = (r * r) * p + r + vset(1.0f);
+	u16 ni = (u16)((i16)t - (i16)magic);
+	v16 res = (v16)((u16)e + (ni << 23));
+	return vsel(x < vset(-87.33f), vset(0.0f), res);
+}
+KI v16 vexp(v16 x) { return vexp2(vmin(x, vset(88.37f)), vset(0.0f)); }
+/* vexp_neg is exp(x) for x ≤ 0 (softmax), no clamp needed. */
+KI v16 vexp_neg(v16 x) { return vexp2(x, vset(0.0f)); }
+
+/* vtanh: an odd polynomial x + x³·P(x²) below |x| = 0.625 (relative error
+   2e-8), 1 − 2/(e^{2|x|} + 1) above, where there is no cancellation. */
+KI v16 vtanh(v16 x) {
+	v16 ax = vabs(x);
+	v16 s = x * x;
+	v16 p = vset(-0.00609671416591f);
+	p = p * s + vset(0.0209971789991f);
+	p = p * s + vset(-0.0538509095785f);
+	p = p * s + vset(0.13332769737f);
+	p = p * s + vset(-0.333333289441f);
+	v16 small = x + (x * s) * p;
+	v16 big = vset(1.0f) - vset(2.0f) * vrcp(vexp(ax + ax) + vset(1.0f));
+	big = (v16)((i16)big | ((i16)x & (i16)vset(-0.0f))); /* copy the sign of x */
+	return vsel(ax < vset(0.625f), small, big);
+}
+
+/* gelu_phi returns Φ(x), the standard normal CDF, and e = exp(−x²/2).
+   The tail h = ½·erfc(|x|/√2) = e·t·F(t) with t = 1/(1 + 0.35|x|) and F a
+   degree-8 polynomial fitted for relative error 4e-8 on |x| ≤ 14 (beyond,
+   e underflows and Φ is exactly 0 or 1 in float32). Φ = h for x < 0 and
+   1 − h otherwise, so both sides stay accurate relative to their size.
+   −x²/2 is split into hi + lo so that e keeps full precision even at
+   |x| ≈ 10, where rounding x² alone would cost 3e-6 relative. */
+KI v16 gelu_phi(v16 x, v16 *e_out) {
+	v16 ax = vabs(x);
+	v16 lo, hi = vsquare(x, &lo);
+	v16 e = vexp2(hi * vset(-0.5f), lo * vset(-0.5f));
+	v16 t = vrcp(vset(0.35f) * ax + vset(1.0f));
+	v16 f = vset(-0.0296795220045f);
+	f = f * t + vset(0.146545830293f);
+	f = f * t + vset(-0.260961228295f);
+	f = f * t + vset(0.165050995857f);
+	f = f * t + vset(-0.0270466082671f);
+	f = f * t + vset(0.107114587597f);
+	f = f * t + vset(0.119444916846f);
+	f = f * t + vset(0.139912298125f);
+	f = f * t + vset(0.139618712561f);
+	v16 h = e * (t * f);
+	*e_out = e;
+	return vsel(x < vset(0.0f), h, vset(1.0f) - h);
+}
+
+#define INV_SQRT_2PI 0.398942280401432678f
+#define SQRT_2_OVER_PI 0.797884560802865355f
+#define GELU_C 0.044715f
+
+KI v16 f_none(v16 x) { return x; }
+KI v16 f_gelu(v16 x) {
+	v16 e;
+	return x * gelu_phi(x, &e);
+}
+KI v16 f_gelu_tanh(v16 x) {
+	/* 0.5·x·(1 + tanh(u)) = x·sigmoid(2u) = x / (1 + e^{−2u}): no cancellation for u < 0 */
+	v16 u = vset(SQRT_2_OVER_PI) * (x + vset(GELU_C) * x * x * x);
+	return x * vrcp(vset(1.0f) + vexp(vset(-2.0f) * u));
+}
+KI v16 f_tanh(v16 x) { return vtanh(x); }
+KI v16 f_relu(v16 x) { return vsel(x > vset(0.0f), x, vset(0.0f)); }
+
+/* Derivatives, multiplied by the incoming gradient g. */
+KI v16 d_none(v16 x, v16 g) {
+	(void)x;
+	return g;
+}
+KI v16 d_gelu(v16 x, v16 g) {
+	v16 e;
+	v16 phi = gelu_phi(x, &e);
+	return g * (phi + x * e * vset(INV_SQRT_2PI));
+}
+KI v16 d_gelu_tanh(v16 x, v16 g) {
+	v16 x2 = x * x;
+	v16 u = vset(SQRT_2_OVER_PI) * (x + vset(GELU_C) * x2 * x);
+	v16 s = vrcp(vset(1.0f) + vexp(vset(-2.0f) * u)); /* s = ½(1 + tanh u) */
+	v16 du = vset(SQRT_2_OVER_PI) * (vset(1.0f) + vset(3.0f * GELU_C) * x2);
+	return g * (s + vset(2.0f) * x * s * (vset(1.0f) - s) * du);
+}
+KI v16 d_tanh(v16 x, v16 g) {
+	v16 t = vtanh(x);
+	return g * (vset(1.0f) - t * t);
+}
+KI v16 d_relu(v16 x, v16 g) { return vsel(x > vset(0.0f), g, vset(0.0f)); }
+
+/* ---- element-wise maps ---- */
+
+#define MAP1(F)                                                                                  \
+	do {                                                                                     \
+		long i = 0;                                                                      \
+		for (; i + VW <= n; i += VW) vst(y + i, F(vld(x + i)));                          \
+		if (i < n) vst_part(y + i, F(vld_part(x + i, n - i)), n - i);                    \
+	} while (0)
+
+static void act_fwd(float *y, const float *x, long n, int act) {
+	switch (act) {
+	case KACT_GELU: MAP1(f_gelu); break;
+	case KACT_GELU_TANH: MAP1(f_gelu_tanh); break;
+	case KACT_TANH: MAP1(f_tanh); break;
+	case KACT_RELU: MAP1(f_relu); break;
+	default:
+		if (y != x) memmove(y, x, (size_t)n * sizeof(float));
+	}
+}
+
+#define MAP2(F)                                                                                  \
+	do {                                                                                     \
+		long i = 0;                                                                      \
+		for (; i + VW <= n; i += VW) vst(dx + i, F(vld(x + i), vld(dy + i)));            \
+		if (i < n) vst_part(dx + i, F(vld_part(x + i, n - i), vld_part(dy + i, n - i)), n - i); \
+	} while (0)
+
+static void act_bwd(float *dx, const float *x, const float *dy, long n, int act) {
+	switch (act) {
+	case KACT_GELU: MAP2(d_gelu); break;
+	case KACT_GELU_TANH: MAP2(d_gelu_tanh); break;
+	case KACT_TANH: MAP2(d_tanh); break;
+	case KACT_RELU: MAP2(d_relu); break;
+	default: MAP2(d_none);
+	}
+}
+
+/* One row of bias + activation, in place. */
+#define BIAS_ROW(F)                                                                              \
+	do {                                                                                     \
+		long i = 0;                                                                      \
+		if (bias) {                                                                      \
+			for (; i + VW <= n; i += VW) vst(yr + i, F(vld(yr + i) + vld(bias + i)));  \
+			if (i < n)                                                               \
+				vst_part(yr + i, F(vld_part(yr + i, n - i) + vld_part(bias + i, n - i)), n - i); \
+		} else {                                                                         \
+			for (; i + VW <= n; i += VW) vst(yr + i, F(vld(yr + i)));                  \
+			if (i < n) vst_part(yr + i, F(vld_part(yr + i, n - i)), n - i);            \
+		}                                                                                \
+	} while (0)
+
+static void bias_act(float *y, long ldy, long rows, long n, const float *bias, int act) {
+	for (long r = 0; r < rows; r++) {
+		float *yr = y + r * ldy;
+		switch (act) {
+		case KACT_GELU: BIAS_ROW(f_gelu); break;
+		case KACT_GELU_TANH: BIAS_ROW(f_gelu_tanh); break;
+		case KACT_TANH: BIAS_ROW(f_tanh); break;
+		case KACT_RELU: BIAS_ROW(f_relu); break;
+		default: BIAS_ROW(f_none);
+		}
+	}
+}
+
+static void bias_fill(float *y, long ldy, long rows, long n, const float *bias) {
+	for (long r = 0; r < rows; r++) memcpy(y + r * ldy, bias, (size_t)n * sizeof(float));
+}
+
+static void add(float *y, const float *a, const float *b, long n) {
+	long i = 0;
+	for (; i + VW <= n; i += VW) vst(y + i, vld(a + i) + vld(b + i));
+	for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
+/* ---- LayerNorm ---- */
+
+/* row_stats returns the mean and 1/sqrt(var + eps) of s[0:cols], two-pass. */
+KI void row_stats(const float *s, long cols, float eps, float *mean, float *rstd) {
+	v16 acc = vset(0.0f);
+	long j = 0;
+	for (; j + VW <= cols; j += VW) acc += vld(s + j);
+	float tot = hsum(acc);
+	for (; j < cols; j++) tot += s[j];
+	float m = tot / (float)cols;
+	v16 vm = vset(m);
+	acc = vset(0.0f);
+	for (j = 0; j + VW <= cols; j += VW) {
+		v16 d = vld(s + j) - vm;
+		acc += d * d;
+	}
+	float var = hsum(acc);
+	for (; j < cols; j++) var += (s[j] - m) * (s[j] - m);
+	*mean = m;
+	*rstd = 1.0f / sqrtf(var / (float)cols + eps);
+}
+
+static int addnorm(float *y, float *sum, const float *a, const float *b, long rows, long cols, float eps,
+                   const float *gamma, const float *beta) {
+	/* Each row is first gathered into s, so y and sum may alias a or b. */
+	float *s = malloc((size_t)cols * sizeof(float));
+	if (!s) return -1;
+	for (long r = 0; r < rows; r++) {
+		const float *ar = a + r * cols;
+		long j = 0;
+		if (b) {
+			const float *br = b + r * cols;
+			for (; j + VW <= cols; j += VW) vst(s + j, vld(ar + j) + vld(br + j));
+			for (; j < cols; j++) s[j] = ar[j] + br[j];
+		} else {
+			memcpy(s, ar, (size_t)cols * sizeof(float));
+		}
+		float mean, rstd;
+		row_stats(s, cols, eps, &mean, &rstd);
+		if (sum) memcpy(sum + r * cols, s, (size_t)cols * sizeof(float));
+		float *yr = y + r * cols;
+		v16 vm = vset(mean), vr = vset(rstd);
+		for (j = 0; j + VW <= cols; j += VW)
+			vst(yr + j, (vld(s + j) - vm) * vr * vld(gamma + j) + vld(beta + j));
+		for (; j < cols; j++) yr[j] = (s[j] - mean) * rstd * gamma[j] + beta[j];
+	}
+	free(s);
+	return 0;
+}
+
+static void norm_bwd(float *dx, const float *dy, const float *x, long rows, long cols, float eps,
+                     const float *gamma, float *dgamma, float *dbeta, int accumulate) {
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * cols, *gr = dy + r * cols;
+		float *dr = dx ? dx + r * cols : NULL;
+		float mean, rstd;
+		row_stats(xr, cols, eps, &mean, &rstd);
+		v16 vm = vset(mean), vr = vset(rstd);
+		v16 a1 = vset(0.0f), a2 = vset(0.0f);
+		long j = 0;
+		for (; j + VW <= cols; j += VW) {
+			v16 xh = (vld(xr + j) - vm) * vr;
+			v16 g = vld(gr + j);
+			v16 gg = g * vld(gamma + j);
+			a1 += gg;
+			a2 += gg * xh;
+			if (dgamma) vst(dgamma + j, vld(dgamma + j) + g * xh);
+			if (dbeta) vst(dbeta + j, vld(dbeta + j) + g);
+		}
+		float s1 = hsum(a1), s2 = hsum(a2);
+		for (; j < cols; j++) {
+			float xh = (xr[j] - mean) * rstd, g = gr[j], gg = g * gamma[j];
+			s1 += gg;
+			s2 += gg * xh;
+			if (dgamma) dgamma[j] += g * xh;
+			if (dbeta) dbeta[j] += g;
+		}
+		if (!dr) continue;
+		float m1 = s1 / (float)cols, m2 = s2 / (float)cols;
+		v16 vm1 = vset(m1), vm2 = vset(m2);
+		for (j = 0; j + VW <= cols; j += VW) {
+			v16 xh = (vld(xr + j) - vm) * vr;
+			v16 d = vr * (vld(gr + j) * vld(gamma + j) - vm1 - xh * vm2);
+			vst(dr + j, accumulate ? vld(dr + j) + d : d);
+		}
+		for (; j < cols; j++) {
+			float xh = (xr[j] - mean) * rstd;
+			float d = rstd * (gr[j] * gamma[j] - m1 - xh * m2);
+			dr[j] = accumulate ? dr[j] + d : d;
+		}
+	}
+}
+
+static void colsum(float *out, const float *y, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		const float *yr = y + r * n;
+		long j = 0;
+		for (; j + VW <= n; j += VW) vst(out + j, vld(out + j) + vld(yr + j));
+		for (; j < n; j++) out[j] += yr[j];
+	}
+}
+
+static void embed(float *y, const float *table, const int32_t *ids, long count, long cols, int accumulate) {
+	for (long i = 0; i < count; i++) {
+		const float *src = table + (long)ids[i] * cols;
+		float *dst = y + i * cols;
+		if (accumulate)
+			add(dst, dst, src, cols);
+		else
+			memcpy(dst, src, (size_t)cols * sizeof(float));
+	}
+}
+
+/* ---- small matrix products for attention ---- */
+
+#ifndef MM_R
+#define MM_R 2
+#endif
+#ifndef MM_NV
+#define MM_NV 1
+#endif
+
+/* mm_tile: C[R, NV·16] (+)= A[R, K]·B[K, NV·16] with A's elements broadcast and
+   B's rows loaded as vectors; R and NV are constants at each call site, so the
+   accumulators live in registers. rs, when not NULL, scales row r by rs[r]. */
+KI void mm_tile(const int R, const int NV, long K, const float *A, long lda, const float *B, long ldb,
+                float *C, long ldc, int acc, const float *rs) {
+	v16 c[8][2];
+	for (int r = 0; r < R; r++)
+		for (int v = 0; v < NV; v++) c[r][v] = vset(0.0f);
+	for (long k = 0; k < K; k++) {
+		v16 b[2];
+		for (int v = 0; v < NV; v++) b[v] = vld(B + k * ldb + v * VW);
+		for (int r = 0; r < R; r++) {
+			v16 a = vset(A[r * lda + k]);
+			for (int v = 0; v < NV; v++) c[r][v] += a * b[v];
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int v = 0; v < NV; v++) {
+			float *p = C + r * ldc + v * VW;
+			v16 x = rs ? c[r][v] * vset(rs[r]) : c[r][v];
+			vst(p, acc ? vld(p) + x : x);
+		}
+}
+
+/* mm_rows runs mm_tile over all M rows, in blocks of MM_R and a remainder. */
+KI void mm_rows(const int NV, long M, long K, const float *A, long lda, const float *B, long ldb, float *C,
+                long ldc, int acc, const float *rs) {
+	long i = 0;
+	for (; i + MM_R <= M; i += MM_R)
+		mm_tile(MM_R, NV, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, rs ? rs + i : NULL);
+	const float *a = A + i * lda, *r = rs ? rs + i : NULL;
+	float *c = C + i * ldc;
+	switch (M - i) {
+	case 7: if (MM_R > 7) mm_tile(7, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	case 6: if (MM_R > 6) mm_tile(6, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	case 5: if (MM_R > 5) mm_tile(5, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	case 4: if (MM_R > 4) mm_tile(4, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	case 3: if (MM_R > 3) mm_tile(3, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	case 2: if (MM_R > 2) mm_tile(2, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	case 1: mm_tile(1, NV, K, a, lda, B, ldb, c, ldc, acc, r); break;
+	default: break;
+	}
+}
+
+/* mm_nn: C[M,N] = A[M,K]·B[K,N] (acc: C +=), row r scaled by rs[r] when rs is
+   not NULL. Operands should be contiguous or nearly: rows of a strided qkv
+   (4.5 KiB apart at H = 384) map to few L1 sets and evict each other, so the
+   attention kernels pack them first. When N is not a multiple of 16, tail
+   (K·16 floats of scratch) holds the last columns of B zero-padded. */
+static void mm_nn(long M, long N, long K, const float *A, long lda, const float *B, long ldb, float *C,
+                  long ldc, int acc, const float *rs, float *tail) {
+	long n0 = 0;
+	if (MM_NV == 2)
+		for (; n0 + 2 * VW <= N; n0 += 2 * VW) mm_rows(2, M, K, A, lda, B + n0, ldb, C + n0, ldc, acc, rs);
+	for (; n0 + VW <= N; n0 += VW) mm_rows(1, M, K, A, lda, B + n0, ldb, C + n0, ldc, acc, rs);
+	if (n0 == N) return;
+	long nt = N - n0;
+	for (long k = 0; k < K; k++) {
+		memset(tail + k * VW, 0, VW * sizeof(float));
+		memcpy(tail + k * VW, B + k * ldb + n0, (size_t)nt * sizeof(float));
+	}
+	float tmp[MM_R * VW];
+	for (long i = 0; i < M; i += MM_R) {
+		long r = M - i < MM_R ? M - i : MM_R;
+		mm_rows(1, r, K, A + i * lda, lda, tail, VW, tmp, VW, 0, rs ? rs + i : NULL);
+		for (long rr = 0; rr < r; rr++) {
+			float *c = C + (i + rr) * ldc + n0;
+			for (long j = 0; j < nt; j++) c[j] = acc ? c[j] + tmp[rr * VW + j] : tmp[rr * VW + j];
+		}
+	}
+}
+
+/* pack copies rows×cols of a strided matrix into a contiguous one, times scale. */
+KI void pack(float *dst, const float *src, long rows, long cols, long ld, float scale) {
+	for (long r = 0; r < rows; r++) {
+		const float *s = src + r * ld;
+		float *d = dst + r * cols;
+		long j = 0;
+		for (; j + VW <= cols; j += VW) vst(d + j, vld(s + j) * vset(scale));
+		for (; j < cols; j++) d[j] = s[j] * scale;
+	}
+}
+
+/* pack_t writes the transpose of rows×cols of a strided matrix: dst[c][r],
+   with row stride ldd (columns rows..ldd zero). */
+KI void pack_t(float *dst, long ldd, const float *src, long rows, long cols, long ld) {
+	for (long r = 0; r < rows; r++)
+		for (long c = 0; c < cols; c++) dst[c * ldd + r] = src[r * ld + c];
+	for (long c = 0; c < cols; c++) memset(dst + c * ldd + rows, 0, (size_t)(ldd - rows) * sizeof(float));
+}
+
+/* valid_keys is one past the last real key of a sequence: right padding is
+   skipped entirely. */
+KI long valid_keys(const uint8_t *mask, long T) {
+	long L = T;
+	while (L > 0 && !mask[L - 1]) L--;
+	return L;
+}
+
+/* softmax_row turns the (already scaled) scores s[0:Lp) of one query into
+   unnormalised weights e^{s−max} in place and returns 1/Σ, by which the
+   caller scales the row of p·v. mb (NULL when no key before L is padding)
+   adds 0 or −inf per key; keys at or past lim (the causal limit, or L) get
+   weight 0. A row with no visible key becomes zeros, and 0 is returned. */
+KI float softmax_row(float *s, const float *mb, long Lp, long lim) {
+	const long lv = round16(lim);
+	const v16 ninf = vset(-INFINITY);
+	v16 m = ninf;
+	for (long j = 0; j < lv; j += VW) {
+		v16 x = vld(s + j);
+		if (mb) x += vld(mb + j);
+		if (j + VW > lim) x = vsel(lane_index(j) >= (int32_t)lim, ninf, x);
+		if (mb || j + VW > lim) vst(s + j, x);
+		m = vmax(m, x);
+	}
+	float mx = hmax(m);
+	if (!(mx > -INFINITY)) {
+		memset(s, 0, (size_t)Lp * sizeof(float));
+		return 0;
+	}
+	v16 vmx = vset(mx), acc = vset(0.0f);
+	for (long j = 0; j < lv; j += VW) {
+		v16 e = vexp_neg(vld(s + j) - vmx);
+		vst(s + j, e);
+		acc += e;
+	}
+	memset(s + lv, 0, (size_t)(Lp - lv) * sizeof(float));
+	return 1.0f / hsum(acc);
+}
+
+/* Attention for one (sequence, head) unit at a time. Per unit: pack
+   q·scale [L, hd], kᵀ [hd, Lp] and v [L, hd] contiguously (L = last real key
+   + 1, Lp = L rounded up to 16); s = q·kᵀ [L, Lp]; softmax rows; ctx = p·v,
+   normalised as it is stored. With a causal mask, row blocks of 16 queries
+   stop at their last visible key. */
+static int attn_fwd(float *ctx, const float *qkv, const uint8_t *mask, float *probs, const kattn *a, long u0,
+                    long u1) {
+	const long T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D, Tp = round16(T);
+	float *ws = malloc((size_t)(2 * T * hd + hd * Tp + T * Tp + Tp + T + T * VW) * sizeof(float));
+	if (!ws) return -1;
+	float *qs = ws, *vs = qs + T * hd, *kt = vs + T * hd, *s = kt + hd * Tp, *mb = s + T * Tp, *rs = mb + Tp,
+	      *tail = rs + T;
+	for (long u = u0; u < u1; u++) {
+		const long b = u / H, h = u % H;
+		const uint8_t *mk = mask + b * T;
+		const float *q = qkv + b * T * ld + h * hd, *k = q + D, *v = q + 2 * D;
+		float *o = ctx + b * T * D + h * hd;
+		float *pr = probs ? probs + u * T * T : NULL;
+		const long L = valid_keys(mk, T), Lp = round16(L);
+		for (long i = L; i < T; i++) memset(o + i * D, 0, (size_t)hd * sizeof(float));
+		if (pr) memset(pr + L * T, 0, (size_t)((T - L) * T) * sizeof(float));
+		if (L == 0) continue;
+		int holes = 0;
+		for (long j = 0; j < L; j++) holes |= !mk[j];
+		if (holes)
+			for (long j = 0; j < Lp; j++) mb[j] = (j < L && mk[j]) ? 0.0f : -INFINITY;
+		pack(qs, q, L, hd, ld, a->scale);
+		pack(vs, v, L, hd, ld, 1.0f);
+		pack_t(kt, Lp, k, L, hd, ld);
+		const long blk = a->causal ? 16 : L;
+		for (long i0 = 0; i0 < L; i0 += blk) {
+			long i1 = i0 + blk < L ? i0 + blk : L;
+			long n = a->causal && round16(i1) < Lp ? round16(i1) : Lp;
+			mm_nn(i1 - i0, n, hd, qs + i0 * hd, hd, kt, Lp, s + i0 * Lp, Lp, 0, NULL, NULL);
+			for (long i = i0; i < i1; i++) {
+				float *si = s + i * Lp;
+				if (!mk[i]) { /* a padding query: its output is ignored, make it zero */
+					memset(si, 0, (size_t)Lp * sizeof(float));
+					rs[i] = 0;
+					continue;
+				}
+				long lim = a->causal && i + 1 < L ? i + 1 : L;
+				rs[i] = softmax_row(si, holes ? mb : NULL, Lp, lim);
+			}
+			mm_nn(i1 - i0, hd, a->causal ? i1 : L, s + i0 * Lp, Lp, vs, hd, o + i0 * D, D, 0, rs + i0, tail);
+		}
+		if (pr)
+			for (long i = 0; i < L; i++) {
+				float *p = pr + i * T;
+				const float *si = s + i * Lp;
+				v16 r = vset(rs[i]);
+				long j = 0;
+				for (; j + VW <= L; j += VW) vst(p + j, vld(si + j) * r);
+				for (; j < L; j++) p[j] = si[j] * rs[i];
+				memset(p + L, 0, (size_t)(T - L) * sizeof(float));
+			}
+	}
+	free(ws);
+	return 0;
+}
+
+/* attn_bwd: with P the weights, dO = dctx and S = scale·q·kᵀ:
+   dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dq = scale·dS·k,
+   dk = scale·dSᵀ·q. Rows past the last real key get zero gradients. Operands
+   are packed contiguously first (see mm_nn). */
+static int attn_bwd(float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask,
+                    const kattn *a, long u0, long u1) {
+	const long T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D, Tp = round16(T);
+	/* pt [T, Tp] (Pᵀ, then dSᵀ), ds [T, Tp], vt [hd, Tp], qs, ks, os [T, hd], tail [T, 16] */
+	float *ws = malloc((size_t)(2 * T * Tp + hd * Tp + 3 * T * hd + T * VW) * sizeof(float));
+	if (!ws) return -1;
+	float *pt = ws, *ds = pt + T * Tp, *vt = ds + T * Tp, *qs = vt + hd * Tp, *ks = qs + T * hd,
+	      *os = ks + T * hd, *tail = os + T * hd;
+	for (long u = u0; u < u1; u++) {
+		const long b = u / H, h = u % H;
+		const long L = valid_keys(mask + b * T, T), Lp = round16(L);
+		const float *q = qkv + b * T * ld + h * hd, *k = q + D, *v = q + 2 * D;
+		const float *P = probs + u * T * T;
+		float *dq = dqkv + b * T * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
+		for (long i = L; i < T; i++) {
+			memset(dq + i * ld, 0, (size_t)hd * sizeof(float));
+			memset(dk + i * ld, 0, (size_t)hd * sizeof(float));
+			memset(dv + i * ld, 0, (size_t)hd * sizeof(float));
+		}
+		if (L == 0) continue;
+		pack(os, dctx + b * T * D + h * hd, L, hd, D, 1.0f);
+		pack(qs, q, L, hd, ld, a->scale);
+		pack(ks, k, L, hd, ld, a->scale);
+		/* dv = Pᵀ·dO */
+		pack_t(pt, Lp, P, L, L, T);
+		mm_nn(L, hd, L, pt, Lp, os, hd, dv, ld, 0, NULL, tail);
+		/* dP = dO·vᵀ into ds */
+		pack_t(vt, Lp, v, L, hd, ld);
+		mm_nn(L, Lp, hd, os, hd, vt, Lp, ds, Lp, 0, NULL, NULL);
+		/* dS = P ⊙ (dP − rowsum(P ⊙ dP)) */
+		for (long i = 0; i < L; i++) {
+			const float *pi = P + i * T;
+			float *di = ds + i * Lp;
+			v16 acc = vset(0.0f);
+			long j = 0;
+			for (; j + VW <= L; j += VW) acc += vld(pi + j) * vld(di + j);
+			float dot = hsum(acc);
+			for (; j < L; j++) dot += pi[j] * di[j];
+			v16 vdot = vset(dot);
+			for (j = 0; j + VW <= L; j += VW) vst(di + j, vld(pi + j) * (vld(di + j) - vdot));
+			for (; j < L; j++) di[j] = pi[j] * (di[j] - dot);
+			memset(di + L, 0, (size_t)(Lp - L) * sizeof(float));
+		}
+		/* dq = dS·(scale·k), dk = dSᵀ·(scale·q) */
+		mm_nn(L, hd, L, ds, Lp, ks, hd, dq, ld, 0, NULL, tail);
+		pack_t(pt, Lp, ds, L, L, Lp);
+		mm_nn(L, hd, L, pt, Lp, qs, hd, dk, ld, 0, NULL, tail);
+	}
+	free(ws);
+	return 0;
+}
+
+const kern_ops KNAME(kern_ops) = {
+    .isa = KISA,
+    .act_fwd = act_fwd,
+    .act_bwd = act_bwd,
+    .bias_act = bias_act,
+    .bias_fill = bias_fill,
+    .add = add,
+    .addnorm = addnorm,
+    .norm_bwd = norm_bwd,
+    .colsum = colsum,
+    .embed = embed,
+    .attn_fwd = attn_fwd,
+    .attn_bwd = attn_bwd,
+};

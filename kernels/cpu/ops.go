@@ -1,0 +1,257 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// elemGrain is the fewest values worth a goroutine and a cgo call of their
+// own (~30 µs of GELU, ~5 µs of an add).
+const elemGrain = 1 << 15
+
+// Activate computes y = act(x) over n values.
+func (be *Backend) Activate(y, x kernels.Buffer, n int, act kernels.Act) {
+	checkAct(act)
+	ys, xs := need(y, n, "activate y"), need(x, n, "activate x")
+	be.parallel(n, elemGrain, 16, func(lo, hi int) {
+		be.k.actFwd(ys[lo:hi], xs[lo:hi], hi-lo, int(act))
+	})
+}
+
+// ActivateBackward computes dx = dy ⊙ act'(x).
+func (be *Backend) ActivateBackward(dx, x, dy kernels.Buffer, n int, act kernels.Act) {
+	checkAct(act)
+	dxs, xs, dys := need(dx, n, "activate backward dx"), need(x, n, "activate backward x"), need(dy, n, "activate backward dy")
+	be.parallel(n, elemGrain, 16, func(lo, hi int) {
+		be.k.actBwd(dxs[lo:hi], xs[lo:hi], dys[lo:hi], hi-lo, int(act))
+	})
+}
+
+// Add computes y = a + b over n values.
+func (be *Backend) Add(y, a, b kernels.Buffer, n int) {
+	ys, as, bs := need(y, n, "add y"), need(a, n, "add a"), need(b, n, "add b")
+	be.parallel(n, 4*elemGrain, 16, func(lo, hi int) {
+		be.k.add(ys[lo:hi], as[lo:hi], bs[lo:hi], hi-lo)
+	})
+}
+
+// segRows checks that segments are non-negative and returns their total.
+func segRows[S any](segs []S, rows func(S) int) int {
+	total := 0
+	for _, s := range segs {
+		r := rows(s)
+		if r < 0 {
+			panic(fmt.Sprintf("cpu: segment of %d rows", r))
+		}
+		total += r
+	}
+	return total
+}
+
+// forSegs calls fn for the part [r0, r1) of segment i that overlaps rows
+// [lo, hi); starts[i] is the first row of segment i.
+func forSegs(starts []int, lo, hi int, fn func(i, r0, r1 int)) {
+	for i := 0; i+1 < len(starts); i++ {
+		r0, r1 := max(lo, starts[i]), min(hi, starts[i+1])
+		if r0 < r1 {
+			fn(i, r0, r1)
+		}
+	}
+}
+
+func segStarts[S any](segs []S, rows func(S) int) []int {
+	starts := make([]int, len(segs)+1)
+	for i, s := range segs {
+		starts[i+1] = starts[i] + rows(s)
+	}
+	return starts
+}
+
+// AddNorm computes sum = a + b and y = LayerNorm(sum) per segment.
+func (be *Backend) AddNorm(y, sum, a, b kernels.Buffer, cols int, eps float32, segs []kernels.NormSeg) {
+	segN := func(s kernels.NormSeg) int { return s.Rows }
+	rows := segRows(segs, segN)
+	if cols <= 0 {
+		if rows > 0 && cols < 0 {
+			panic(fmt.Sprintf("cpu: AddNorm over %d columns", cols))
+		}
+		return
+	}
+	n := rows * cols
+	ys, as := need(y, n, "addnorm y"), need(a, n, "addnorm a")
+	var ss, bs []float32
+	if sum != nil {
+		ss = need(sum, n, "addnorm sum")
+	}
+	if b != nil {
+		bs = need(b, n, "addnorm b")
+	}
+	gains := make([][2][]float32, len(segs))
+	for i, s := range segs {
+		if s.Rows > 0 {
+			gains[i] = [2][]float32{need(s.Gamma, cols, "addnorm gamma"), need(s.Beta, cols, "addnorm beta")}
+		}
+	}
+	starts := segStarts(segs, segN)
+	at := func(s []float32, r int) []float32 {
+		if s == nil {
+			return nil
+		}
+		return s[r*cols:]
+	}
+	be.parallel(rows, rowGrain(cols), 1, func(lo, hi int) {
+		forSegs(starts, lo, hi, func(i, r0, r1 int) {
+			be.k.addNorm(at(ys, r0), at(ss, r0), at(as, r0), at(bs, r0), r1-r0, cols, eps, gains[i][0], gains[i][1])
+		})
+	})
+}
+
+// NormBackward is the backward of y = LayerNorm(x) per segment.
+func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32, segs []kernels.NormGrad, accumulate bool) {
+	segN := func(s kernels.NormGrad) int { return s.Rows }
+	rows := segRows(segs, segN)
+	if cols <= 0 {
+		if rows > 0 && cols < 0 {
+			panic(fmt.Sprintf("cpu: NormBackward over %d columns", cols))
+		}
+		return
+	}
+	n := rows * cols
+	dys, xs := need(dy, n, "normbackward dy"), need(x, n, "normbackward x")
+	var dxs []float32
+	if dx != nil {
+		dxs = need(dx, n, "normbackward dx")
+	}
+	off := 0
+	for _, s := range segs {
+		r := s.Rows
+		if r == 0 {
+			continue
+		}
+		gamma := need(s.Gamma, cols, "normbackward gamma")
+		var dg, db []float32
+		if s.DGamma != nil {
+			dg = need(s.DGamma, cols, "normbackward DGamma")
+		}
+		if s.DBeta != nil {
+			db = need(s.DBeta, cols, "normbackward DBeta")
+		}
+		seg := func(s []float32, lo int) []float32 {
+			if s == nil {
+				return nil
+			}
+			return s[(off+lo)*cols:]
+		}
+		if dg == nil && db == nil {
+			be.parallel(r, rowGrain(cols), 1, func(lo, hi int) {
+				be.k.normBwd(seg(dxs, lo), seg(dys, lo), seg(xs, lo), hi-lo, cols, eps, gamma, dg, db, accumulate)
+			})
+			off += r
+			continue
+		}
+		// Parameter gradients: partial sums per chunk, added up after.
+		chunks := min(be.threads, max(1, r/rowGrain(cols)))
+		part := make([]float32, 2*chunks*cols)
+		be.parallel(chunks, 1, 1, func(clo, chi int) {
+			for c := clo; c < chi; c++ {
+				lo, hi := r*c/chunks, r*(c+1)/chunks
+				var pg, pb []float32
+				if dg != nil {
+					pg = part[2*c*cols : (2*c+1)*cols]
+				}
+				if db != nil {
+					pb = part[(2*c+1)*cols : (2*c+2)*cols]
+				}
+				be.k.normBwd(seg(dxs, lo), seg(dys, lo), seg(xs, lo), hi-lo, cols, eps, gamma, pg, pb, accumulate)
+			}
+		})
+		for c := range chunks {
+			if dg != nil {
+				be.k.add(dg, dg, part[2*c*cols:(2*c+1)*cols], cols)
+			}
+			if db != nil {
+				be.k.add(db, db, part[(2*c+1)*cols:(2*c+2)*cols], cols)
+			}
+		}
+		off += r
+	}
+}
+
+// Embed writes (add: adds) y[i,:] = table[ids[i],:].
+func (be *Backend) Embed(y kernels.Buffer, table kernels.Buffer, ids []int32, cols int, add bool) {
+	if cols < 0 {
+		panic(fmt.Sprintf("cpu: embedding of %d columns", cols))
+	}
+	if cols == 0 || len(ids) == 0 {
+		return
+	}
+	ys := need(y, len(ids)*cols, "embed y")
+	ts := data(table)
+	rows := len(ts) / cols
+	for i, id := range ids {
+		if id < 0 || int(id) >= rows {
+			panic(fmt.Sprintf("cpu: embedding id %d at %d outside a table of %d rows", id, i, rows))
+		}
+	}
+	be.parallel(len(ids), rowGrain(cols), 1, func(lo, hi int) {
+		be.k.embed(ys[lo*cols:hi*cols], ts, ids[lo:hi], cols, add)
+	})
+}
+
+// attnCheck validates an Attn and the buffer sizes of one call.
+func attnCheck(a kernels.Attn) (attnShape, bool) {
+	if a.Batch < 0 || a.Seq < 0 || a.Heads < 0 || a.HeadDim < 0 {
+		panic(fmt.Sprintf("cpu: attention of negative size %+v", a))
+	}
+	s := attnShape{B: a.Batch, T: a.Seq, H: a.Heads, hd: a.HeadDim, causal: a.Causal, scale: a.Scale}
+	if s.B*s.T*s.H*s.hd == 0 {
+		return s, false
+	}
+	if len(a.KeyMask) < s.B*s.T {
+		panic(fmt.Sprintf("cpu: attention key mask has %d values, needs %d", len(a.KeyMask), s.B*s.T))
+	}
+	return s, true
+}
+
+// Attention runs multi-head attention, parallel over (sequence, head) pairs.
+func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kernels.Buffer) {
+	s, ok := attnCheck(a)
+	if !ok {
+		return
+	}
+	D := s.H * s.hd
+	cs := need(ctx, s.B*s.T*D, "attention ctx")
+	qs := need(qkv, s.B*s.T*3*D, "attention qkv")
+	var ps []float32
+	if probs != nil {
+		ps = need(probs, s.B*s.H*s.T*s.T, "attention probs")
+	}
+	units := s.B * s.H
+	be.parallelDynamic(units, attnStep(units, be.threads), func(lo, hi int) {
+		be.k.attnFwd(cs, qs, a.KeyMask, ps, s, lo, hi)
+	})
+}
+
+// AttentionBackward writes dqkv given dctx and the forward's qkv and probs.
+func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a kernels.Attn) {
+	s, ok := attnCheck(a)
+	if !ok {
+		return
+	}
+	D := s.H * s.hd
+	dqs := need(dqkv, s.B*s.T*3*D, "attention backward dqkv")
+	dcs := need(dctx, s.B*s.T*D, "attention backward dctx")
+	qs := need(qkv, s.B*s.T*3*D, "attention backward qkv")
+	ps := need(probs, s.B*s.H*s.T*s.T, "attention backward probs")
+	units := s.B * s.H
+	be.parallelDynamic(units, attnStep(units, be.threads), func(lo, hi int) {
+		be.k.attnBwd(dqs, dcs, qs, ps, a.KeyMask, s, lo, hi)
+	})
+}
+
+// attnStep hands out (sequence, head) units a few at a time: enough pieces
+// per worker to balance sequences of different lengths.
+func attnStep(units, threads int) int {
+	return max(1, units/(threads*8))
+}
