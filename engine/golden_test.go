@@ -18,7 +18,6 @@ import (
 // The goldens in testdata/golden were computed by an independent float64
 // PyTorch reference of Hugging Face's models (testdata/README.md).
 
-
 type goldenCase struct {
 	Name        string  `json:"name"`
 	Text        string  `json:"text"`

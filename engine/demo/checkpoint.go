@@ -22,7 +22,7 @@ var Presets = map[string]model.Config{
 type CheckpointOptions struct {
 	Seed   uint64
 	DType  safetensors.DType // F32 (default), F16 or BF16
-	Shards int              // > 1 writes model-0000i-of-0000n.safetensors and an index
+	Shards int               // > 1 writes model-0000i-of-0000n.safetensors and an index
 }
 
 // WriteCheckpoint writes a Hugging Face BERT checkpoint directory with random
