@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/adapterdb/adapterdb/engine/demo"
-	"github.com/adapterdb/adapterdb/engine/internal/testmodels"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/safetensors"
 )

@@ -5,7 +5,9 @@ import (
 	"runtime"
 
 	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/model"
+	"github.com/adapterdb/adapterdb/kernels"
 )
 
 func init() {
@@ -22,12 +24,15 @@ scores and context; a multiply-add counts 2; element-wise work, embeddings
 and the pooler are not counted), H hidden size, I intermediate size.`
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench", "bench [--model DIR] --batch B --seq L [--iters N]\n\n"+indent(benchHelp))
+	fs := newFlags(e, "bench", "bench [--model DIR] --batch B --seq L [--iters N] [--adapters K] [--device cpu|cuda]\n\n"+indent(benchHelp))
 	modelDir := fs.String("model", "demo", "Hugging Face checkpoint directory, or demo")
 	batch := fs.Int("batch", 32, "sequences per batch (B)")
 	seqLen := fs.Int("seq", 128, "real tokens per sequence (L)")
 	iters := fs.Int("iters", 10, "timed iterations after one warm-up")
 	poolName := fs.String("pool", "", "pooling (cls, first, mean, last; default: the model's)")
+	nAdapters := fs.Int("adapters", 0, "run the batch through K random adapters in one mixed pass (0: the plain featurizer)")
+	adapterSize := fs.Int("adapter-size", adapter.DefaultSize, "bottleneck size of the --adapters")
+	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -39,13 +44,27 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	eng, err := openEngine(e, *modelDir)
+	be, err := openBackend(*device, e.log)
+	if err != nil {
+		return err
+	}
+	eng, err := openEngine(e, *modelDir, func(c *engine.Config) { c.Backend = be })
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	m := eng.Model()
-	b, err := engine.SyntheticBatch(m.Cfg, *batch, *seqLen, nil)
+	var adapters []*model.Adapter
+	for i := 0; i < *nAdapters; i++ {
+		spec := adapter.Spec{Task: adapter.Classification, Labels: []string{"a", "b"}, Size: *adapterSize,
+			Act: kernels.ActGELU, Pool: m.Cfg.DefaultPool(m.W.Pooler != nil)}
+		set, err := adapter.Random(m, spec, uint64(i+1))
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		adapters = append(adapters, set.Bind(m.Be))
+	}
+	b, err := engine.SyntheticBatch(m.Cfg, *batch, *seqLen, adapters)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -57,6 +76,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		"model":           eng.Name(),
 		"backend":         eng.Backend(),
 		"batch":           *batch,
+		"adapters":        *nAdapters,
 		"seq":             *seqLen,
 		"iters":           r.Iters,
 		"seq_per_s":       round(r.SeqPerSec, 2),

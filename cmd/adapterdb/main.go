@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
 
@@ -64,7 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			level = l
 		}
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).
+	noColor := true
+	if f, ok := stderr.(*os.File); ok {
+		noColor = !isatty.IsTerminal(f.Fd())
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: noColor}).
 		Level(level).With().Timestamp().Logger()
 	e := &env{stdout: stdout, stderr: stderr, log: log}
 	for _, c := range commands {

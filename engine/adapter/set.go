@@ -298,3 +298,20 @@ func (s *Set) Align(m *model.Model) error {
 	s.Norms, s.Pool = norms, pool
 	return nil
 }
+
+// Random is a set with every tensor random (up projections included), for
+// benchmarks and tests that need adapters doing real work: a fresh set's zero
+// up projections would make every block the identity.
+func Random(m *model.Model, spec Spec, seed uint64) (*Set, error) {
+	s, err := New(m, spec, seed)
+	if err != nil {
+		return nil, err
+	}
+	r := rng.Named(seed, "random")
+	for _, p := range s.Params() {
+		for i := range p.Data {
+			p.Data[i] += float32(0.05 * r.Normal())
+		}
+	}
+	return s, nil
+}

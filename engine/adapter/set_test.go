@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
-	"github.com/adapterdb/adapterdb/engine/internal/testmodels"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/rng"
 	"github.com/adapterdb/adapterdb/kernels"
@@ -40,6 +40,20 @@ func perturb(s *adapter.Set, seed uint64) {
 		for i := range p.Data {
 			p.Data[i] += float32(0.1 * r.Normal())
 		}
+	}
+}
+
+func TestRandomChangesFeatures(t *testing.T) {
+	m := testmodels.Load(t, "bert-tiny", testmodels.Backends(t)[0])
+	spec := adapter.Spec{Task: adapter.Regression, Size: 4, Act: kernels.ActGELU, Pool: model.PoolMean}
+	s, err := adapter.Random(m, spec, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := pooled(t, m, batchOf(m, []int{5}, nil), model.PoolMean)
+	with := pooled(t, m, batchOf(m, []int{5}, []model.Segment{{Seqs: 1, Adapter: s.Bind(m.Be)}}), model.PoolMean)
+	if maxDiff(plain, with) < 1e-3 {
+		t.Error("a random adapter leaves features unchanged")
 	}
 }
 

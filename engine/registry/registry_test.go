@@ -14,7 +14,7 @@ import (
 	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/adapter"
-	"github.com/adapterdb/adapterdb/engine/internal/testmodels"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/engine/train"
 )

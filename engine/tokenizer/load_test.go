@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -259,8 +260,8 @@ func TestAddedTokenFlags(t *testing.T) {
 		t.Errorf("vocab size %d", tok.VocabSize())
 	}
 	for text, want := range map[string][]string{
-		"a <word> b": {"a", "<word>", "b"},
-		"a<word>b":   {"a", "<", "word", ">", "b"}, // inside a word: not matched
+		"a <word> b":  {"a", "<word>", "b"},
+		"a<word>b":    {"a", "<", "word", ">", "b"}, // inside a word: not matched
 		"<R>   hello": {"<R>", "hello"},
 		"mixed":       {"MiXeD"}, // matched after normalization (lowercased pattern)
 		"xMIXEDy":     {"x", "MiXeD", "y"},
@@ -269,5 +270,57 @@ func TestAddedTokenFlags(t *testing.T) {
 		if got := tok.Tokens(enc.IDs); !slices.Equal(got, want) {
 			t.Errorf("%q: %q, want %q", text, got, want)
 		}
+	}
+}
+
+// TestMinimalJSON: a hand-written tokenizer.json with only a model and a
+// pre-tokenizer, including BPE's ignore_merges and a normalizer sequence.
+func TestMinimalJSON(t *testing.T) {
+	vocab := byteVocab("ab", "bc", "abc")
+	for _, c := range []struct {
+		ignore bool
+		want   []string
+	}{{false, []string{"a", "bc"}}, {true, []string{"abc"}}} {
+		js := fmt.Sprintf(`{"model": {"type": "BPE", "vocab": %s, "merges": ["b c", "a b", ["ab", "c"]], "ignore_merges": %v},
+			"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false}}`, vocab, c.ignore)
+		tok, err := FromJSON(strings.NewReader(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok.Tokens(encode(t, tok, "abc", Options{AddSpecial: true}).IDs); !slices.Equal(got, c.want) {
+			t.Errorf("ignore_merges %v: %q, want %q", c.ignore, got, c.want)
+		}
+	}
+	js := `{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "fi": 1, "##ne": 2, "x": 3}},
+		"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]},
+		"pre_tokenizer": {"type": "BertPreTokenizer"}}`
+	tok, err := FromJSON(strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// NFKC turns the ligature "ﬁ" into "fi"; no post-processor adds nothing.
+	if got := tok.Tokens(encode(t, tok, "ﬁNE X", Options{AddSpecial: true}).IDs); !slices.Equal(got, []string{"fi", "##ne", "x"}) {
+		t.Errorf("normalizer sequence: %q", got)
+	}
+	if _, err := tok.Encode("a", Options{HasPair: true}); err != nil {
+		t.Errorf("pair without post-processor: %v", err)
+	}
+}
+
+func TestTemplateWithoutPair(t *testing.T) {
+	js := `{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "a": 2}},
+		"pre_tokenizer": {"type": "BertPreTokenizer"},
+		"post_processor": {"type": "TemplateProcessing",
+			"single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+			"special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]}}}}`
+	tok, err := FromJSON(strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(t, tok, "a a", Options{AddSpecial: true}).IDs; !slices.Equal(got, []int32{1, 2, 2}) {
+		t.Errorf("single: %v", got)
+	}
+	if _, err := tok.Encode("a", Options{Pair: "a", HasPair: true}); err == nil || !strings.Contains(err.Error(), "pairs") {
+		t.Errorf("pair: %v", err)
 	}
 }

@@ -65,15 +65,23 @@ KI v16 vsquare(v16 x, v16 *lo) {
 #endif
 	return hi;
 }
+/* Horizontal reductions by halving with shuffles (a scalar loop over the
+   lanes went through memory and cost more than the softmax's exponentials). */
+KI v16 vshuf(v16 v, i16 m) { return __builtin_shuffle(v, m); }
+#define HALVES                                                                                   \
+	(i16){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},                             \
+	(i16){4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11},                             \
+	(i16){2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13},                             \
+	(i16){1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14}
 KI float hsum(v16 v) {
-	float s = 0;
-	for (int i = 0; i < VW; i++) s += v[i];
-	return s;
+	const i16 m[4] = {HALVES};
+	for (int i = 0; i < 4; i++) v += vshuf(v, m[i]);
+	return v[0];
 }
 KI float hmax(v16 v) {
-	float m = v[0];
-	for (int i = 1; i < VW; i++) m = v[i] > m ? v[i] : m;
-	return m;
+	const i16 m[4] = {HALVES};
+	for (int i = 0; i < 4; i++) v = vmax(v, vshuf(v, m[i]));
+	return v[0];
 }
 KI i16 lane_index(long base) {
 	return (i16){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + (int32_t)base;
@@ -475,6 +483,16 @@ KI void pack_t(float *dst, long ldd, const float *src, long rows, long cols, lon
 	for (long c = 0; c < cols; c++) memset(dst + c * ldd + rows, 0, (size_t)(ldd - rows) * sizeof(float));
 }
 
+/* prefetch_seq asks for rows [r0, r1) of a sequence's qkv [T, 3D] and ctx
+   [T, D] blocks. A head's q, k, v are 128-byte pieces of rows 4.5 KiB apart,
+   which the hardware prefetchers do not follow, so each head would wait on
+   memory; instead each head of sequence b prefetches a share of sequence
+   b+1 while it computes (and a call's first unit fetches its own sequence). */
+KI void prefetch_seq(const float *qkv, const float *ctx, long r0, long r1, long D) {
+	for (long i = r0 * 3 * D; i < r1 * 3 * D; i += 16) __builtin_prefetch(qkv + i, 0, 2);
+	for (long i = r0 * D; i < r1 * D; i += 16) __builtin_prefetch(ctx + i, 1, 2);
+}
+
 /* valid_keys is one past the last real key of a sequence: right padding is
    skipped entirely. */
 KI long valid_keys(const uint8_t *mask, long T) {
@@ -533,6 +551,9 @@ static int attn_fwd(float *ctx, const float *qkv, const uint8_t *mask, float *pr
 		float *o = ctx + b * T * D + h * hd;
 		float *pr = probs ? probs + u * T * T : NULL;
 		const long L = valid_keys(mk, T), Lp = round16(L);
+		if (u == u0) prefetch_seq(qkv + b * T * ld, ctx + b * T * D, 0, L, D);
+		if (b + 1 < a->batch && (b + 1) * H < u1)
+			prefetch_seq(qkv + (b + 1) * T * ld, ctx + (b + 1) * T * D, h * T / H, (h + 1) * T / H, D);
 		for (long i = L; i < T; i++) memset(o + i * D, 0, (size_t)hd * sizeof(float));
 		if (pr) memset(pr + L * T, 0, (size_t)((T - L) * T) * sizeof(float));
 		if (L == 0) continue;
@@ -543,7 +564,7 @@ static int attn_fwd(float *ctx, const float *qkv, const uint8_t *mask, float *pr
 		pack(qs, q, L, hd, ld, a->scale);
 		pack(vs, v, L, hd, ld, 1.0f);
 		pack_t(kt, Lp, k, L, hd, ld);
-		const long blk = a->causal ? 16 : L;
+		const long blk = 32; /* query rows per block: the block of s stays in L1 */
 		for (long i0 = 0; i0 < L; i0 += blk) {
 			long i1 = i0 + blk < L ? i0 + blk : L;
 			long n = a->causal && round16(i1) < Lp ? round16(i1) : Lp;

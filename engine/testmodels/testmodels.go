@@ -23,7 +23,7 @@ var Names = []string{"bert-tiny", "distilbert-tiny", "roberta-tiny", "gpt2-tiny"
 // Root is the repository's testdata directory.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata")
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
 }
 
 // Dir is a checkpoint directory of testdata/models.
