@@ -129,29 +129,19 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := json.Unmarshal(data, &h); err != nil {
 		return Config{}, fmt.Errorf("config.json: %w", err)
 	}
-	need := func(p *int, name string) (int, error) {
+	// req copies a required size field, keeping the first missing one.
+	var missing string
+	req := func(dst *int, p *int, name string) {
 		if p == nil {
-			return 0, fmt.Errorf("config.json: %s model without %q", h.ModelType, name)
+			if missing == "" {
+				missing = name
+			}
+			return
 		}
-		return *p, nil
+		*dst = *p
 	}
 	var c Config
 	var err error
-	setAll := func(fields ...func() error) error {
-		for _, f := range fields {
-			if err := f(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	intField := func(dst *int, p *int, name string) func() error {
-		return func() error {
-			v, err := need(p, name)
-			*dst = v
-			return err
-		}
-	}
 	act := func(p *string, def string) (kernels.Act, error) {
 		name := def
 		if p != nil {
@@ -171,17 +161,12 @@ func ParseConfig(data []byte) (Config, error) {
 	switch Type(h.ModelType) {
 	case BERT, RoBERTa:
 		c.Type = Type(h.ModelType)
-		err = setAll(
-			intField(&c.Hidden, h.HiddenSize, "hidden_size"),
-			intField(&c.Layers, h.NumHiddenLayers, "num_hidden_layers"),
-			intField(&c.Heads, h.NumAttnHeads, "num_attention_heads"),
-			intField(&c.FFN, h.IntermediateSize, "intermediate_size"),
-			intField(&c.MaxPos, h.MaxPosEmb, "max_position_embeddings"),
-			intField(&c.Vocab, h.VocabSize, "vocab_size"),
-		)
-		if err != nil {
-			return Config{}, err
-		}
+		req(&c.Hidden, h.HiddenSize, "hidden_size")
+		req(&c.Layers, h.NumHiddenLayers, "num_hidden_layers")
+		req(&c.Heads, h.NumAttnHeads, "num_attention_heads")
+		req(&c.FFN, h.IntermediateSize, "intermediate_size")
+		req(&c.MaxPos, h.MaxPosEmb, "max_position_embeddings")
+		req(&c.Vocab, h.VocabSize, "vocab_size")
 		c.TypeVocab = 2
 		if h.TypeVocabSize != nil {
 			c.TypeVocab = *h.TypeVocabSize
@@ -207,17 +192,12 @@ func ParseConfig(data []byte) (Config, error) {
 		}
 	case DistilBERT:
 		c.Type = DistilBERT
-		err = setAll(
-			intField(&c.Hidden, h.Dim, "dim"),
-			intField(&c.Layers, h.NLayers, "n_layers"),
-			intField(&c.Heads, h.NHeads, "n_heads"),
-			intField(&c.FFN, h.HiddenDim, "hidden_dim"),
-			intField(&c.MaxPos, h.MaxPosEmb, "max_position_embeddings"),
-			intField(&c.Vocab, h.VocabSize, "vocab_size"),
-		)
-		if err != nil {
-			return Config{}, err
-		}
+		req(&c.Hidden, h.Dim, "dim")
+		req(&c.Layers, h.NLayers, "n_layers")
+		req(&c.Heads, h.NHeads, "n_heads")
+		req(&c.FFN, h.HiddenDim, "hidden_dim")
+		req(&c.MaxPos, h.MaxPosEmb, "max_position_embeddings")
+		req(&c.Vocab, h.VocabSize, "vocab_size")
 		c.Eps = 1e-12 // hard-coded in transformers' DistilBERT
 		if c.Act, err = act(h.Activation, "gelu"); err != nil {
 			return Config{}, err
@@ -230,16 +210,11 @@ func ParseConfig(data []byte) (Config, error) {
 	case GPT2:
 		c.Type = GPT2
 		c.PreLN = true
-		err = setAll(
-			intField(&c.Hidden, h.NEmbd, "n_embd"),
-			intField(&c.Layers, h.NLayer, "n_layer"),
-			intField(&c.Heads, h.NHead, "n_head"),
-			intField(&c.MaxPos, h.NPositions, "n_positions"),
-			intField(&c.Vocab, h.VocabSize, "vocab_size"),
-		)
-		if err != nil {
-			return Config{}, err
-		}
+		req(&c.Hidden, h.NEmbd, "n_embd")
+		req(&c.Layers, h.NLayer, "n_layer")
+		req(&c.Heads, h.NHead, "n_head")
+		req(&c.MaxPos, h.NPositions, "n_positions")
+		req(&c.Vocab, h.VocabSize, "vocab_size")
 		c.FFN = 4 * c.Hidden
 		if h.NInner != nil {
 			c.FFN = *h.NInner
@@ -265,6 +240,9 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("config.json: no model_type")
 	default:
 		return Config{}, fmt.Errorf("config.json: model_type %q is not supported (bert, roberta, distilbert, gpt2 are)", h.ModelType)
+	}
+	if missing != "" {
+		return Config{}, fmt.Errorf("config.json: %s model without %q", h.ModelType, missing)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config.json: %w", err)

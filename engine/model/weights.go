@@ -68,11 +68,10 @@ type loader struct {
 	cfg    Config
 	prefix string
 	names  map[string]bool
-	used   map[string]bool
 }
 
 func newLoader(src Source, be kernels.Backend, cfg Config, hash io.Writer) (*loader, error) {
-	l := &loader{src: src, be: be, cfg: cfg, hash: hash, names: map[string]bool{}, used: map[string]bool{}}
+	l := &loader{src: src, be: be, cfg: cfg, hash: hash, names: map[string]bool{}}
 	for _, n := range src.Names() {
 		l.names[n] = true
 	}
@@ -125,7 +124,6 @@ func (l *loader) tensor(name string, shape ...int) (kernels.Buffer, error) {
 	if !sameShape(got, shape) {
 		return nil, fmt.Errorf("tensor %q has shape %v, want %v for this config", full, got, shape)
 	}
-	l.used[full] = true
 	if l.hash != nil {
 		fmt.Fprintf(l.hash, "%s%v\n", name, shape)
 		l.hash.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data)))

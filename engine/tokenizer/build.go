@@ -1,9 +1,6 @@
 package tokenizer
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
 
 // maxVocab bounds ids read from files so a corrupt id cannot make us
 // allocate gigabytes.
@@ -68,16 +65,10 @@ func (s *spec) build() (*Tokenizer, error) {
 	}
 	t.tokens = make([]string, size)
 	filled := make([]bool, size)
-	// Sorted so a duplicate id is reported the same way every time.
-	toks := make([]string, 0, len(s.vocab))
-	for tok := range s.vocab {
-		toks = append(toks, tok)
-	}
-	sort.Strings(toks)
-	for _, tok := range toks {
-		id := s.vocab[tok]
+	for tok, id := range s.vocab {
 		if filled[id] {
-			return nil, fmt.Errorf("id %d is used by both %q and %q", id, t.tokens[id], tok)
+			a, b := min(t.tokens[id], tok), max(t.tokens[id], tok) // stable message
+			return nil, fmt.Errorf("id %d is used by both %q and %q", id, a, b)
 		}
 		t.tokens[id], filled[id] = tok, true
 	}
@@ -134,6 +125,15 @@ func (s *spec) build() (*Tokenizer, error) {
 	t.post = s.post
 	if t.post == nil {
 		t.post = plainPost()
+	}
+	for _, tmpl := range []*template{&t.post.single, &t.post.pair} {
+		for _, p := range tmpl.pieces {
+			for _, id := range p.ids {
+				if id < 0 || int(id) >= len(t.tokens) {
+					return nil, fmt.Errorf("post-processor: special token id %d is outside the vocabulary of %d tokens", id, len(t.tokens))
+				}
+			}
+		}
 	}
 	t.padID = s.resolvePad(t.ids)
 	return t, nil

@@ -2,70 +2,70 @@ package tokenizer
 
 import (
 	"hash/maphash"
-	"sync"
+	"math/bits"
+	"sync/atomic"
 )
 
-// wordCache maps a pre-token to its BPE ids. It is bounded (a full shard
-// evicts an arbitrary entry: Go map iteration starts at a random place) and
-// sharded so concurrent encoders rarely contend on a lock. Values are shared
-// and never modified.
+// wordCache maps a pre-token to its BPE ids. It is a fixed-size, 4-way
+// set-associative hash table of immutable entries behind atomic pointers:
+// bounded by construction, and readers take no lock (a mutex, even a
+// read lock, is a shared cache line every encoder would write). A new word
+// takes a free way of its set or replaces one, so the cache forgets under
+// pressure and never grows.
 type wordCache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [cacheShards]cacheShard
+	seed  maphash.Seed
+	mask  uint64 // slots - 1; a set is 4 adjacent slots (one cache line)
+	slots []atomic.Pointer[cacheEntry]
 }
 
-const cacheShards = 16
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string][]int32
-	_  [40]byte // keep shards on separate cache lines
+type cacheEntry struct {
+	word string
+	ids  []int32
 }
 
+// newWordCache holds at most capacity words (rounded up to a power of two,
+// at least one set).
 func newWordCache(capacity int) *wordCache {
-	c := &wordCache{seed: maphash.MakeSeed(), perShard: max(1, capacity/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string][]int32)
-	}
-	return c
+	n := 1 << bits.Len(uint(max(capacity, cacheWays)-1))
+	return &wordCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), slots: make([]atomic.Pointer[cacheEntry], n)}
 }
 
-func (c *wordCache) shard(word []byte) *cacheShard {
-	return &c.shards[maphash.Bytes(c.seed, word)%cacheShards]
-}
+const cacheWays = 4
 
 func (c *wordCache) get(word []byte) ([]int32, bool) {
-	s := c.shard(word)
-	s.mu.RLock()
-	ids, ok := s.m[string(word)]
-	s.mu.RUnlock()
-	return ids, ok
-}
-
-// put stores a copy of ids under a copy of word.
-func (c *wordCache) put(word []byte, ids []int32) {
-	s := c.shard(word)
-	v := append([]int32(nil), ids...)
-	s.mu.Lock()
-	if len(s.m) >= c.perShard {
-		for k := range s.m {
-			delete(s.m, k)
-			break
+	set := c.slots[maphash.Bytes(c.seed, word)&c.mask&^(cacheWays-1):][:cacheWays]
+	for i := range set {
+		if e := set[i].Load(); e != nil && e.word == string(word) {
+			return e.ids, true
 		}
 	}
-	s.m[string(word)] = v
-	s.mu.Unlock()
+	return nil, false
+}
+
+// put stores copies of word and ids.
+func (c *wordCache) put(word []byte, ids []int32) {
+	h := maphash.Bytes(c.seed, word)
+	set := c.slots[h&c.mask&^(cacheWays-1):][:cacheWays]
+	e := &cacheEntry{word: string(word), ids: append([]int32(nil), ids...)}
+	for i := range set {
+		if set[i].Load() == nil {
+			set[i].Store(e)
+			return
+		}
+	}
+	// Every way is taken: replace one, chosen by hash bits the set index
+	// does not use (concurrent puts may overwrite each other; either
+	// entry is correct).
+	set[h>>62].Store(e)
 }
 
 // len is the number of cached words (for tests).
 func (c *wordCache) len() int {
 	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
+	for i := range c.slots {
+		if c.slots[i].Load() != nil {
+			n++
+		}
 	}
 	return n
 }

@@ -75,7 +75,7 @@ func checkPair(t *testing.T, tok *Tokenizer, text, pair string, na, maxLen int) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	added := tok.SpecialTokens(true)
+	added := tok.NumSpecialTokens(true)
 	if maxLen < added {
 		maxLen = 0
 	}

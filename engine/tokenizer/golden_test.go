@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -62,8 +63,26 @@ func classicDir(t testing.TB, model string) string {
 	return dir
 }
 
-// loaders gives every way to build a model's tokenizer.
+var (
+	loadersMu    sync.Mutex
+	loadersCache = map[string]map[string]*Tokenizer{}
+)
+
+// loaders gives every way to build a model's tokenizer (built once per test
+// binary).
 func loaders(t testing.TB, model string) map[string]*Tokenizer {
+	t.Helper()
+	loadersMu.Lock()
+	defer loadersMu.Unlock()
+	if m, ok := loadersCache[model]; ok {
+		return m
+	}
+	m := buildLoaders(t, model)
+	loadersCache[model] = m
+	return m
+}
+
+func buildLoaders(t testing.TB, model string) map[string]*Tokenizer {
 	t.Helper()
 	dir := filepath.Join(testdata, "models", model)
 	out := map[string]*Tokenizer{}

@@ -14,7 +14,9 @@ import (
 // and Sequences of them; pre_tokenizer BertPreTokenizer or ByteLevel; model
 // WordPiece (with BertPreTokenizer) or BPE (byte-level); post_processor
 // TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel and
-// Sequences of them. Anything else is an error naming it.
+// Sequences of them. Anything else is an error naming it. The file's
+// truncation and padding settings are not applied (Encode's options decide),
+// except that padding's pad_id becomes PadID; the decoder is not used.
 func FromJSON(r io.Reader) (*Tokenizer, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {

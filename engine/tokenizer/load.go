@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -193,15 +194,15 @@ func (c *hfConfig) parse(tc, stm, mc map[string]json.RawMessage) error {
 			return fmt.Errorf("tokenizer_config.json added_tokens_decoder: %w", err)
 		}
 		for key, item := range dec {
-			var id int32
-			if _, err := fmt.Sscan(key, &id); err != nil || id < 0 {
+			id, err := strconv.ParseInt(key, 10, 32)
+			if err != nil || id < 0 {
 				return fmt.Errorf("tokenizer_config.json added_tokens_decoder: bad id %q", key)
 			}
 			tok, err := parseSpecialToken(item)
 			if err != nil {
 				return fmt.Errorf("tokenizer_config.json added_tokens_decoder[%s]: %w", key, err)
 			}
-			tok.ID = id
+			tok.ID = int32(id)
 			c.decoder = append(c.decoder, tok)
 		}
 		// Map order is random; HF keeps id order.

@@ -49,6 +49,82 @@ func editJSON(t *testing.T, model string, edit func(m map[string]any)) string {
 
 const smallVocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n"
 
+// smallWordPieceJSON is a BERT tokenizer.json (as HF writes it) over a tiny
+// vocabulary.
+func smallWordPieceJSON() map[string]any {
+	special := func(id int, content string) map[string]any {
+		return map[string]any{"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}
+	}
+	piece := func(kind, id string, typeID int) map[string]any {
+		return map[string]any{kind: map[string]any{"id": id, "type_id": typeID}}
+	}
+	return map[string]any{
+		"version": "1.0", "truncation": nil, "padding": nil,
+		"added_tokens":  []any{special(0, "[PAD]"), special(1, "[UNK]"), special(2, "[CLS]"), special(3, "[SEP]"), special(4, "[MASK]")},
+		"normalizer":    map[string]any{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": nil, "lowercase": true},
+		"pre_tokenizer": map[string]any{"type": "BertPreTokenizer"},
+		"post_processor": map[string]any{"type": "TemplateProcessing",
+			"single": []any{piece("SpecialToken", "[CLS]", 0), piece("Sequence", "A", 0), piece("SpecialToken", "[SEP]", 0)},
+			"pair": []any{piece("SpecialToken", "[CLS]", 0), piece("Sequence", "A", 0), piece("SpecialToken", "[SEP]", 0),
+				piece("Sequence", "B", 1), piece("SpecialToken", "[SEP]", 1)},
+			"special_tokens": map[string]any{
+				"[CLS]": map[string]any{"id": "[CLS]", "ids": []any{2}, "tokens": []any{"[CLS]"}},
+				"[SEP]": map[string]any{"id": "[SEP]", "ids": []any{3}, "tokens": []any{"[SEP]"}},
+			}},
+		"decoder": map[string]any{"type": "WordPiece", "prefix": "##", "cleanup": true},
+		"model": map[string]any{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+			"vocab": map[string]any{"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "hello": 5, "##lo": 6}},
+	}
+}
+
+// smallBPEJSON is a GPT-2 style tokenizer.json over the byte symbols and a
+// few merges.
+func smallBPEJSON() map[string]any {
+	vocab := map[string]any{}
+	for b := range 256 {
+		vocab[string(byteToRune[b])] = b
+	}
+	vocab["Ġt"], vocab["he"], vocab["Ġthe"], vocab["<|endoftext|>"] = 256, 257, 258, 259
+	return map[string]any{
+		"added_tokens": []any{map[string]any{"id": 259, "content": "<|endoftext|>", "single_word": false, "lstrip": false,
+			"rstrip": false, "normalized": true, "special": true}},
+		"normalizer":     nil,
+		"pre_tokenizer":  map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+		"post_processor": map[string]any{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": "",
+			"end_of_word_suffix": "", "fuse_unk": false, "byte_fallback": false, "vocab": vocab, "merges": []any{"Ġ t", "h e", "Ġt he"}},
+	}
+}
+
+// editSmall applies edit to a tokenizer.json object and encodes it.
+func editSmall(t *testing.T, m map[string]any, edit func(m map[string]any)) string {
+	t.Helper()
+	edit(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestSmallJSONs: the synthetic files the error tests start from are valid.
+func TestSmallJSONs(t *testing.T) {
+	wp, err := FromJSON(strings.NewReader(editSmall(t, smallWordPieceJSON(), func(map[string]any) {})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(t, wp, "HELLO hello", Options{AddSpecial: true}).IDs; !slices.Equal(got, []int32{2, 5, 5, 3}) {
+		t.Errorf("wordpiece: %v", got)
+	}
+	bpe, err := FromJSON(strings.NewReader(editSmall(t, smallBPEJSON(), func(map[string]any) {})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bpe.Tokens(encode(t, bpe, "at the<|endoftext|>", Options{AddSpecial: true}).IDs); !slices.Equal(got, []string{"a", "t", "Ġthe", "<|endoftext|>"}) {
+		t.Errorf("bpe: %q", got)
+	}
+}
+
 // byteVocab is a minimal byte-level BPE vocabulary: the 256 byte symbols and
 // extra tokens.
 func byteVocab(extra ...string) string {
@@ -66,8 +142,8 @@ func byteVocab(extra ...string) string {
 // TestLoadErrors: broken or unsupported files give errors that say what is
 // wrong (and never panic).
 func TestLoadErrors(t *testing.T) {
-	ws := func(f func(m map[string]any)) string { return editJSON(t, "bert-tiny", f) }
-	bs := func(f func(m map[string]any)) string { return editJSON(t, "gpt2-tiny", f) }
+	ws := func(f func(m map[string]any)) string { return editSmall(t, smallWordPieceJSON(), f) }
+	bs := func(f func(m map[string]any)) string { return editSmall(t, smallBPEJSON(), f) }
 	model := func(m map[string]any) map[string]any { return m["model"].(map[string]any) }
 	for _, c := range []struct {
 		name  string
@@ -95,9 +171,12 @@ func TestLoadErrors(t *testing.T) {
 		{"template special token", map[string]string{"tokenizer.json": ws(func(m map[string]any) {
 			delete(m["post_processor"].(map[string]any)["special_tokens"].(map[string]any), "[SEP]")
 		})}, `special token "[SEP]" is not in special_tokens`},
+		{"template id outside vocab", map[string]string{"tokenizer.json": ws(func(m map[string]any) {
+			m["post_processor"].(map[string]any)["special_tokens"].(map[string]any)["[SEP]"].(map[string]any)["ids"] = []any{102}
+		})}, "special token id 102 is outside the vocabulary of 7 tokens"},
 		{"no [UNK]", map[string]string{"tokenizer.json": ws(func(m map[string]any) { model(m)["unk_token"] = "<unk>" })}, `"<unk>" is not in the vocabulary`},
 		{"negative id", map[string]string{"tokenizer.json": ws(func(m map[string]any) { model(m)["vocab"].(map[string]any)["hello"] = -5 })}, `"hello" has id -5`},
-		{"duplicate id", map[string]string{"tokenizer.json": ws(func(m map[string]any) { model(m)["vocab"].(map[string]any)["hello"] = 101 })}, "id 101 is used by both"},
+		{"duplicate id", map[string]string{"tokenizer.json": ws(func(m map[string]any) { model(m)["vocab"].(map[string]any)["hello"] = 2 })}, "id 2 is used by both"},
 		{"added token without id", map[string]string{"tokenizer.json": ws(func(m map[string]any) {
 			m["added_tokens"] = []any{map[string]any{"content": "<new>", "special": true}}
 		})}, `added_tokens[0] ("<new>"): no id`},
@@ -125,6 +204,10 @@ func TestLoadErrors(t *testing.T) {
 		{"bad special token", map[string]string{"vocab.txt": smallVocab, "special_tokens_map.json": `{"unk_token": 7}`}, "unk_token"},
 		{"unknown custom unk", map[string]string{"vocab.txt": smallVocab, "special_tokens_map.json": `{"unk_token": "<oov>"}`}, "no <oov> token"},
 		{"corrupt config.json", map[string]string{"vocab.txt": smallVocab, "config.json": "nope"}, "config.json"},
+		{"bad added_tokens_decoder id", map[string]string{"vocab.txt": smallVocab,
+			"tokenizer_config.json": `{"added_tokens_decoder": {"1x": {"content": "[UNK]"}}}`}, `bad id "1x"`},
+		{"additional special token not in vocab", map[string]string{"vocab.txt": smallVocab,
+			"special_tokens_map.json": `{"additional_special_tokens": ["<new>"]}`}, `"<new>" is not in the vocabulary`},
 
 		{"vocab.json without merges.txt", map[string]string{"vocab.json": byteVocab()}, "merges.txt"},
 		{"merges.txt without vocab.json", map[string]string{"merges.txt": "#version: 0.2\n"}, "vocab.json"},
@@ -194,21 +277,37 @@ func TestSmallByteLevelBPE(t *testing.T) {
 
 // TestMergesAsPairs: tokenizers >= 0.20 writes merges as [a, b] pairs.
 func TestMergesAsPairs(t *testing.T) {
-	js := editJSON(t, "gpt2-tiny", func(m map[string]any) {
-		mod := m["model"].(map[string]any)
-		var pairs []any
-		for _, s := range mod["merges"].([]any) {
-			a, b, _ := strings.Cut(s.(string), " ")
-			pairs = append(pairs, []any{a, b})
-		}
-		mod["merges"] = pairs
-	})
-	tok, err := FromJSON(strings.NewReader(js))
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(readTestFile(t, "gpt2-tiny", "tokenizer.json")), &f); err != nil {
+		t.Fatal(err)
+	}
+	var model struct {
+		Vocab  json.RawMessage `json:"vocab"`
+		Merges []string        `json:"merges"`
+	}
+	if err := json.Unmarshal(f["model"], &model); err != nil {
+		t.Fatal(err)
+	}
+	pairs := make([][2]string, len(model.Merges))
+	for i, m := range model.Merges {
+		a, b, _ := strings.Cut(m, " ")
+		pairs[i] = [2]string{a, b}
+	}
+	mj, err := json.Marshal(map[string]any{"type": "BPE", "vocab": model.Vocab, "merges": pairs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f["model"] = mj
+	js, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := FromJSON(strings.NewReader(string(js)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := testTokenizer(t, "gpt2-tiny")
-	for _, s := range fortunes(t)[:200] {
+	for _, s := range fortunes(t)[:100] {
 		if a, b := encode(t, tok, s, Options{}), encode(t, ref, s, Options{}); !slices.Equal(a.IDs, b.IDs) {
 			t.Fatalf("%q: %v vs %v", s, a.IDs, b.IDs)
 		}
@@ -322,5 +421,26 @@ func TestTemplateWithoutPair(t *testing.T) {
 	}
 	if _, err := tok.Encode("a", Options{Pair: "a", HasPair: true}); err == nil || !strings.Contains(err.Error(), "pairs") {
 		t.Errorf("pair: %v", err)
+	}
+}
+
+// TestClassicSpecialTokens: special_tokens_map.json names the special
+// tokens (overriding tokenizer_config.json) and adds extra ones.
+func TestClassicSpecialTokens(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"vocab.txt":               "<pad>\n<oov>\n<c>\n<s>\nhello\n<extra>\n",
+		"tokenizer_config.json":   `{"unk_token": "[UNK]", "cls_token": "<c>", "do_lower_case": true}`,
+		"special_tokens_map.json": `{"unk_token": "<oov>", "sep_token": "<s>", "pad_token": {"content": "<pad>"}, "additional_special_tokens": ["<extra>"]}`,
+	})
+	tok, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := encode(t, tok, "HELLO<extra>zzz", Options{AddSpecial: true})
+	if got := tok.Tokens(enc.IDs); !slices.Equal(got, []string{"<c>", "hello", "<extra>", "<oov>", "<s>"}) {
+		t.Errorf("tokens %q", got)
+	}
+	if tok.PadID() != 0 {
+		t.Errorf("pad id %d", tok.PadID())
 	}
 }

@@ -25,13 +25,21 @@ const (
 // handle_chinese_chars, NFD+strip, lowercase; HF Sequence concatenates).
 type normalizer struct {
 	ops []normOp
+	// For the ASCII fast path: every op is the identity on ASCII text except
+	// clean_text and lowercase.
+	clean, lower bool
 }
 
 func newNormalizer(ops []normOp) *normalizer {
 	if len(ops) == 0 {
 		return nil
 	}
-	return &normalizer{ops: ops}
+	n := &normalizer{ops: ops}
+	for _, o := range ops {
+		n.clean = n.clean || o == opCleanText
+		n.lower = n.lower || o == opLowercase
+	}
+	return n
 }
 
 // bertOps are BertNormalizer's steps. stripAccents nil follows lowercase, as
@@ -57,24 +65,12 @@ func bertOps(cleanText, chineseChars bool, stripAccents *bool, lowercase bool) [
 	return ops
 }
 
-func (n *normalizer) has(op normOp) bool {
-	for _, o := range n.ops {
-		if o == op {
-			return true
-		}
-	}
-	return false
-}
-
 // apply normalizes src using a and b as buffers; res holds the result and
 // spare is the other buffer, both to be reused by the caller.
 func (n *normalizer) apply(src, a, b []byte) (res, spare []byte) {
-	// On ASCII input every op is the identity except clean_text and
-	// lowercase, which one byte pass does.
 	if isASCII(src) {
-		clean, lower := n.has(opCleanText), n.has(opLowercase)
 		for _, c := range src {
-			if clean {
+			if n.clean {
 				switch {
 				case c == '\t' || c == '\n' || c == '\r':
 					c = ' '
@@ -82,22 +78,21 @@ func (n *normalizer) apply(src, a, b []byte) (res, spare []byte) {
 					continue
 				}
 			}
-			if lower && 'A' <= c && c <= 'Z' {
+			if n.lower && 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
 			a = append(a, c)
 		}
 		return a, b
 	}
-	cur := src
-	out, other := a, b
+	// Ping-pong: each op reads the previous result and writes the buffer
+	// that does not hold it.
+	cur, dst, free := src, a, b
 	for _, op := range n.ops {
-		out = runOp(op, cur, out[:0])
-		cur = out
-		out, other = other, out
+		cur = runOp(op, cur, dst[:0])
+		dst, free = free, cur
 	}
-	// The last result is in cur, which is "other" after the swap.
-	return cur, out
+	return cur, dst
 }
 
 func isASCII(s []byte) bool {

@@ -128,9 +128,9 @@ func (t *Tokenizer) ID(token string) (int32, bool) {
 	return id, ok
 }
 
-// SpecialTokens is the number of special tokens AddSpecial adds to a single
+// NumSpecialTokens is the number of special tokens AddSpecial adds to a single
 // text (pair false) or a pair.
-func (t *Tokenizer) SpecialTokens(pair bool) int {
+func (t *Tokenizer) NumSpecialTokens(pair bool) int {
 	if pair {
 		return t.post.pair.added
 	}

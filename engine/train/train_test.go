@@ -141,7 +141,7 @@ func TestMultilabelLearns(t *testing.T) {
 		ex = append(ex, train.Example{Text: e.Text, Target: strings.Join(labels, "|")})
 	}
 	res, err := train.Train(context.Background(), eng, ex[:400], train.KindUnknown,
-		opts("task", "multilabel", "epochs", "15", "max_length", "96"), nil)
+		opts("task", "multilabel", "epochs", "15", "max_length", "96", "learning_rate", "3e-3", "pool", "mean"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

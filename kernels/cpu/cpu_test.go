@@ -2,8 +2,12 @@ package cpu
 
 import (
 	"math"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -148,5 +152,45 @@ func TestOptionsErrors(t *testing.T) {
 	}
 	if _, err := New(zerolog.Nop(), Options{Library: "/nonexistent/libopenblas.so.0"}); err == nil {
 		t.Error("missing explicit library: no error")
+	}
+}
+
+// TestOpenBLASIdle checks that OpenBLAS's threads go to sleep soon after a
+// GEMM (OPENBLAS_THREAD_TIMEOUT): by default they would busy-wait ~0.1 s
+// after each call, a whole core taken from the kernels that run between
+// GEMMs and from every other goroutine.
+func TestOpenBLASIdle(t *testing.T) {
+	if v, ok := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); ok && v != strconv.Itoa(threadTimeout) {
+		t.Skipf("OPENBLAS_THREAD_TIMEOUT=%s set by the user", v)
+	}
+	be := newBackend(t, Options{})
+	if be.blas == nil || be.blas.threads() < 2 {
+		t.Skip("needs OpenBLAS with 2 or more threads")
+	}
+	const m, n, k = 512, 512, 256
+	x, w, y := be.Alloc(m*k), be.Alloc(n*k), be.Alloc(m*n)
+	be.Gemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n)
+	c0 := processCPU()
+	time.Sleep(200 * time.Millisecond)
+	if used := processCPU() - c0; used > 50*time.Millisecond {
+		t.Errorf("the process used %v of CPU while idle for 200ms after a GEMM: OpenBLAS threads are spinning", used)
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestOpenLibraryErrors(t *testing.T) {
+	if _, err := openLibrary("/nonexistent/libopenblas.so.0"); err == nil {
+		t.Error("missing library: no error")
+	}
+	// A real shared library that is not OpenBLAS must be refused, not used.
+	if _, err := openLibrary("libm.so.6"); err == nil || !strings.Contains(err.Error(), "not an OpenBLAS") {
+		t.Errorf("libm: err = %v, want 'not an OpenBLAS library'", err)
 	}
 }

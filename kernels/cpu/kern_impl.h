@@ -564,7 +564,7 @@ static int attn_fwd(float *ctx, const float *qkv, const uint8_t *mask, float *pr
 		pack(qs, q, L, hd, ld, a->scale);
 		pack(vs, v, L, hd, ld, 1.0f);
 		pack_t(kt, Lp, k, L, hd, ld);
-		const long blk = 32; /* query rows per block: the block of s stays in L1 */
+		const long blk = 16; /* query rows per block: the block of s stays in L1 */
 		for (long i0 = 0; i0 < L; i0 += blk) {
 			long i1 = i0 + blk < L ? i0 + blk : L;
 			long n = a->causal && round16(i1) < Lp ? round16(i1) : Lp;

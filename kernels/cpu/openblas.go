@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -79,7 +80,7 @@ func loadOpenBLAS(log zerolog.Logger, path string, threads int) (*openBLAS, erro
 		}
 		return blasLoaded, nil
 	}
-	setCoreType(log)
+	tuneEnv(log)
 	paths := libraryPaths
 	if path != "" {
 		paths = []string{path}
@@ -147,26 +148,41 @@ func fitsBLASInt(v ...int) bool {
 	return true
 }
 
-// setCoreType sets OPENBLAS_CORETYPE, unless the user did, to the best core
-// type OpenBLAS 0.3.21 has kernels for on this CPU. OpenBLAS reads it when it
-// is loaded; 0.3.21 does not recognise Sapphire/Emerald Rapids and would pick
-// "Prescott" (SSE3, ~8x slower sgemm). os.Setenv also sets the C environment
-// (setenv) in a cgo binary, which is what OpenBLAS's loader reads.
-func setCoreType(log zerolog.Logger) {
-	if v, ok := os.LookupEnv("OPENBLAS_CORETYPE"); ok {
-		log.Debug().Str("coretype", v).Msg("cpu backend: OPENBLAS_CORETYPE set by the user")
-		return
+// tuneEnv sets, before OpenBLAS is loaded (it reads them then) and unless the
+// user set them, two OpenBLAS variables:
+//
+//   - OPENBLAS_CORETYPE: the best core type OpenBLAS 0.3.21 has kernels for
+//     on this CPU. 0.3.21 does not recognise Sapphire/Emerald Rapids and
+//     picks "Prescott" (SSE3 kernels, ~8x slower sgemm).
+//   - OPENBLAS_THREAD_TIMEOUT: how long OpenBLAS's idle threads busy-wait
+//     for the next call, 2^n cycles. The default 2^28 (~0.1 s) keeps a core
+//     spinning after every GEMM, which starves the C kernels that run
+//     between GEMMs (and any other goroutine); 2^18 (~0.1 ms) still bridges
+//     back-to-back GEMMs. A sleeping thread wakes in microseconds.
+//
+// os.Setenv also sets the C environment (setenv) in a cgo binary, which is
+// what OpenBLAS reads.
+func tuneEnv(log zerolog.Logger) {
+	set := func(name, value, why string) {
+		if v, ok := os.LookupEnv(name); ok {
+			log.Debug().Str(name, v).Msg("cpu backend: set by the user")
+			return
+		}
+		if value == "" {
+			return
+		}
+		if err := os.Setenv(name, value); err != nil {
+			log.Warn().Err(err).Str("name", name).Msg("cpu backend: cannot set OpenBLAS environment")
+			return
+		}
+		log.Debug().Str(name, value).Msg("cpu backend: " + why)
 	}
-	core := coreTypeFor(hostFeatures())
-	if core == "" {
-		return
-	}
-	if err := os.Setenv("OPENBLAS_CORETYPE", core); err != nil {
-		log.Warn().Err(err).Msg("cpu backend: cannot set OPENBLAS_CORETYPE")
-		return
-	}
-	log.Debug().Str("coretype", core).Msg("cpu backend: OPENBLAS_CORETYPE chosen from CPU features")
+	set("OPENBLAS_CORETYPE", coreTypeFor(hostFeatures()), "OpenBLAS core type chosen from CPU features")
+	set("OPENBLAS_THREAD_TIMEOUT", strconv.Itoa(threadTimeout), "OpenBLAS idle threads sleep after a short spin")
 }
+
+// threadTimeout is OPENBLAS_THREAD_TIMEOUT's exponent (see tuneEnv).
+const threadTimeout = 18
 
 // x86Features are the CPU features the core type depends on.
 type x86Features struct {

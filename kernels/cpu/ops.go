@@ -227,8 +227,7 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 	if probs != nil {
 		ps = need(probs, s.B*s.H*s.T*s.T, "attention probs")
 	}
-	units := s.B * s.H
-	be.parallelDynamic(units, attnStep(units, be.threads), func(lo, hi int) {
+	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
 		be.k.attnFwd(cs, qs, a.KeyMask, ps, s, lo, hi)
 	})
 }
@@ -244,14 +243,18 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 	dcs := need(dctx, s.B*s.T*D, "attention backward dctx")
 	qs := need(qkv, s.B*s.T*3*D, "attention backward qkv")
 	ps := need(probs, s.B*s.H*s.T*s.T, "attention backward probs")
-	units := s.B * s.H
-	be.parallelDynamic(units, attnStep(units, be.threads), func(lo, hi int) {
+	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
 		be.k.attnBwd(dqs, dcs, qs, ps, a.KeyMask, s, lo, hi)
 	})
 }
 
-// attnStep hands out (sequence, head) units a few at a time: enough pieces
-// per worker to balance sequences of different lengths.
-func attnStep(units, threads int) int {
-	return max(1, units/(threads*8))
+// attnStep is how many (sequence, head) units a worker takes at a time:
+// whole sequences when there are enough (the kernel prefetches the next
+// sequence while it works on one), about four pieces per worker so that
+// sequences of different lengths balance; single heads for small batches.
+func attnStep(s attnShape, threads int) int {
+	if s.B >= 2*threads {
+		return s.H * max(1, s.B/(4*threads))
+	}
+	return max(1, s.B*s.H/(4*threads))
 }

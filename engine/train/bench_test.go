@@ -1,0 +1,55 @@
+package train_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/demo"
+	"github.com/adapterdb/adapterdb/engine/train"
+)
+
+// BenchmarkTrain measures training throughput (examples/s: forward, backward
+// and AdamW) on a MiniLM-L6-shaped model at batch 16 and sequences of 64
+// tokens, for adapters and for the head alone.
+func BenchmarkTrain(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "minilm")
+	if err := demo.WriteCheckpoint(dir, demo.Presets["minilm-l6"], demo.CheckpointOptions{Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	eng, err := engine.Open(engine.Config{Model: dir, Log: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	// 64-token texts: 62 words plus [CLS] and [SEP].
+	var ex []train.Example
+	for i := 0; i < 128; i++ {
+		words := make([]string, 62)
+		for j := range words {
+			words[j] = []string{"data", "base", "query", "model", "row", "table"}[(i+j)%6]
+		}
+		ex = append(ex, train.Example{Text: strings.Join(words, " "), Target: []string{"a", "b", "c"}[i%3]})
+	}
+	for _, trainable := range []string{"adapters", "head"} {
+		b.Run(trainable, func(b *testing.B) {
+			o := train.DefaultOptions()
+			o.BatchSize, o.MaxLength, o.Epochs, o.ValidationFraction, o.Trainable = 16, 64, 1, 0, trainable
+			var rate float64
+			for i := 0; i < b.N; i++ {
+				res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, o, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate = res.Metrics.ExamplesPerSec
+			}
+			b.ReportMetric(rate, "examples/s")
+		})
+	}
+	_ = os.RemoveAll(dir)
+}
