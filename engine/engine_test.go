@@ -18,9 +18,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/adapterdb/adapterdb/engine/demo"
-	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/safetensors"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 )
 
 func openTest(t testing.TB, dir string, cfg Config) *Engine {

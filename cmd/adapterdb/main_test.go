@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/safetensors"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 )
 
 // cli runs the command line in-process and returns its exit code, stdout and

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
-	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/safetensors"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/kernels"
 )
 

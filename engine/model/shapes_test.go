@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/adapterdb/adapterdb/engine/demo"
-	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/model"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
