@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"bytes"
 	"sort"
 	"unicode"
 	"unicode/utf8"
@@ -162,18 +161,4 @@ func leadingSpace(s []byte) int {
 		i += n
 	}
 	return i
-}
-
-// containsAny reports whether s contains some pattern (used by tests and
-// fuzzing to know when byte round trips must hold).
-func (m *matcher) containsAny(s []byte) bool {
-	if m == nil {
-		return false
-	}
-	for _, p := range m.pats {
-		if bytes.Contains(s, []byte(p.Content)) {
-			return true
-		}
-	}
-	return false
 }

@@ -22,34 +22,6 @@ var byteToRune = func() (m [256]rune) {
 	return m
 }()
 
-// runeToByte inverts byteToRune (-1: not a byte symbol).
-func runeToByte(r rune) int {
-	switch {
-	case r >= 0 && r < 256 && byteToRune[r] == r:
-		return int(r)
-	case r >= 256 && r < 256+68:
-		for b, br := range byteToRune {
-			if br == r {
-				return b
-			}
-		}
-	}
-	return -1
-}
-
-// decodeByteLevel turns a byte-level token string back into the bytes it
-// stands for (false if it holds a character outside the map).
-func decodeByteLevel(tok string, dst []byte) ([]byte, bool) {
-	for _, r := range tok {
-		b := runeToByte(r)
-		if b < 0 {
-			return dst, false
-		}
-		dst = append(dst, byte(b))
-	}
-	return dst, true
-}
-
 // Character classes of the GPT-2 pre-tokenizer pattern.
 const (
 	gpOther  = iota // [^\s\p{L}\p{N}]

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 	"unicode/utf8"
@@ -70,4 +71,46 @@ func TestByteToRune(t *testing.T) {
 	if !utf8.ValidRune(byteToRune[255]) {
 		t.Fatal("invalid rune")
 	}
+}
+
+// runeToByte inverts byteToRune (-1: not a byte symbol).
+func runeToByte(r rune) int {
+	switch {
+	case r >= 0 && r < 256 && byteToRune[r] == r:
+		return int(r)
+	case r >= 256 && r < 256+68:
+		for b, br := range byteToRune {
+			if br == r {
+				return b
+			}
+		}
+	}
+	return -1
+}
+
+// decodeByteLevel turns a byte-level token string back into the bytes it
+// stands for (false if it holds a character outside the map).
+func decodeByteLevel(tok string, dst []byte) ([]byte, bool) {
+	for _, r := range tok {
+		b := runeToByte(r)
+		if b < 0 {
+			return dst, false
+		}
+		dst = append(dst, byte(b))
+	}
+	return dst, true
+}
+
+// containsAny reports whether s contains some pattern (then byte round
+// trips need not hold).
+func (m *matcher) containsAny(s []byte) bool {
+	if m == nil {
+		return false
+	}
+	for _, p := range m.pats {
+		if bytes.Contains(s, []byte(p.Content)) {
+			return true
+		}
+	}
+	return false
 }

@@ -37,11 +37,16 @@ KI void vst_part(float *p, v16 v, long n) {
 /* vsel picks a where m is all ones, b where it is zero (bitwise, so NaN in the
    discarded input never leaks through). */
 KI v16 vsel(i16 m, v16 a, v16 b) { return (v16)((m & (i16)a) | (~m & (i16)b)); }
+#if defined(__AVX512F__)
+KI v16 vmax(v16 a, v16 b) { return (v16)_mm512_max_ps((__m512)a, (__m512)b); }
+KI v16 vmin(v16 a, v16 b) { return (v16)_mm512_min_ps((__m512)a, (__m512)b); }
+#else
 KI v16 vmax(v16 a, v16 b) { return vsel(a > b, a, b); }
 KI v16 vmin(v16 a, v16 b) { return vsel(a < b, a, b); }
+#endif
 KI v16 vabs(v16 x) { return (v16)((i16)x & 0x7fffffff); }
-/* vrcp is 1/d. With AVX-512: rcp14 and one Newton step (~1 ulp), several
-   times the throughput of vdivps, which dominated GELU. */
+/* vrcp is 1/d. With AVX-512: rcp14 and one Newton step (~1 ulp) instead of
+   vdivps, which issues on one port only. */
 KI v16 vrcp(v16 d) {
 #if defined(__AVX512F__)
 	v16 r = (v16)_mm512_rcp14_ps((__m512)d);

@@ -103,5 +103,10 @@ DI float warp_max(float v) {
 	return v;
 }
 
+// key_ok says whether query i of sequence b may attend to key j.
+DI bool key_ok(const unsigned char *mask, int b, int T, int i, int j, int causal) {
+	return j < T && mask[(long long)b * T + j] != 0 && !(causal && j > i);
+}
+
 DI int imin(int a, int b) { return a < b ? a : b; }
 DI int imax(int a, int b) { return a > b ? a : b; }

@@ -1,0 +1,41 @@
+// kernels.cu: every kernel the cuda backend launches, one module. `make ptx`
+// compiles it to ptx/kernels_sm80.ptx and ptx/kernels_sm90.ptx, which the Go
+// package embeds; the emulator (emu.cc, build tag cudaemu) compiles the same
+// source for the CPU. Names end in the storage type: f32, f16 or bf16.
+#include "attention.cuh"
+#include "elementwise.cuh"
+#include "gemm.cuh"
+
+#define EW_THREADS 256
+
+#define PER_TYPE(X) X(f32, float) X(f16, f16) X(bf16, bf16)
+
+#define ELEMENTWISE(sfx, T)                                                                        \
+	KERNEL(k_act_##sfx, kAct, EW_THREADS) { act_kernel<T>(p); }                                  \
+	KERNEL(k_add_##sfx, kAdd, EW_THREADS) { add_kernel<T>(p); }                                  \
+	KERNEL(k_bias_act_##sfx, kBiasAct, EW_THREADS) { bias_act_kernel<T>(p); }                    \
+	KERNEL(k_embed_##sfx, kEmbed, EW_THREADS) { embed_kernel<T>(p); }                            \
+	KERNEL(k_softmax_##sfx, kSoftmax, EW_THREADS) { softmax_kernel<T>(p); }                      \
+	KERNEL(k_norm0_##sfx, kNorm, EW_THREADS) { norm_kernel<T, 0>(p); }                           \
+	KERNEL(k_norm4_##sfx, kNorm, EW_THREADS) { norm_kernel<T, 4>(p); }                           \
+	KERNEL(k_norm8_##sfx, kNorm, EW_THREADS) { norm_kernel<T, 8>(p); }                           \
+	KERNEL(k_norm16_##sfx, kNorm, EW_THREADS) { norm_kernel<T, 16>(p); }                         \
+	KERNEL(k_norm32_##sfx, kNorm, EW_THREADS) { norm_kernel<T, 32>(p); }                         \
+	KERNEL(k_attn_simt32_##sfx, kAttn, ATTN_SIMT_THREADS) { attn_simt<T, 32>(p); }               \
+	KERNEL(k_attn_simt64_##sfx, kAttn, ATTN_SIMT_THREADS) { attn_simt<T, 64>(p); }               \
+	KERNEL(k_attn_simt128_##sfx, kAttn, ATTN_SIMT_THREADS) { attn_simt<T, 128>(p); }             \
+	KERNEL(k_attn_simt256_##sfx, kAttn, ATTN_SIMT_THREADS) { attn_simt<T, 256>(p); }
+
+PER_TYPE(ELEMENTWISE)
+
+KERNEL(k_gemm_simt_f32, kGemm, GEMM_SIMT_THREADS) { gemm_simt(p); }
+
+#define TENSOR_CORE(sfx, T)                                                                        \
+	KERNEL(k_gemm_tc_big_##sfx, kGemm, 256) { gemm_tc<T, 128, 128, 64, 32>(p); }                 \
+	KERNEL(k_gemm_tc_small_##sfx, kGemm, 128) { gemm_tc<T, 64, 64, 32, 32>(p); }                 \
+	KERNEL(k_attn_tc32_##sfx, kAttn, ATTN_TC_THREADS) { attn_tc<T, 32>(p); }                     \
+	KERNEL(k_attn_tc64_##sfx, kAttn, ATTN_TC_THREADS) { attn_tc<T, 64>(p); }                     \
+	KERNEL(k_attn_tc128_##sfx, kAttn, ATTN_TC_THREADS) { attn_tc<T, 128>(p); }
+
+TENSOR_CORE(f16, f16)
+TENSOR_CORE(bf16, bf16)
