@@ -21,6 +21,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Catalog is an open database file. It is safe for concurrent use.
@@ -78,6 +79,11 @@ func Open(path string, log zerolog.Logger) (*Catalog, error) {
 	c := &Catalog{db: db, path: path, log: log}
 	if err := c.init(); err != nil {
 		db.Close()
+		if dir := filepath.Dir(path); unix.Access(dir, unix.W_OK) != nil {
+			// SQLite needs to create its -wal and -shm files next to the
+			// database, even to read it.
+			return nil, fmt.Errorf("open catalog %s: directory %s is read-only (SQLite needs to write its -wal/-shm files there): %w", path, dir, err)
+		}
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
 	return c, nil

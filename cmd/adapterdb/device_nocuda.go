@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -14,10 +15,10 @@ import (
 // openBackend selects the kernel backend for --device. This build has the
 // cpu backend only; build with -tags cuda for --device cuda (docs/cuda.md).
 func openBackend(device string, log zerolog.Logger) (kernels.Backend, error) {
-	switch device {
-	case "", "cpu":
+	switch {
+	case device == "" || device == "cpu":
 		return cpu.New(log, cpu.Options{})
-	case "cuda":
+	case device == "cuda" || strings.HasPrefix(device, "cuda:"):
 		return nil, fmt.Errorf("this adapterdb was built without CUDA support: build it with -tags cuda (see docs/cuda.md)")
 	}
 	return nil, usageErr("unknown device %q (cpu or cuda)", device)

@@ -229,3 +229,21 @@ func BenchmarkLayer(b *testing.B) {
 	b.ReportMetric(tAttn.Seconds()*1e3/n, "attn-ms")
 	b.ReportMetric(tNorm.Seconds()*1e3/n, "norm-ms")
 }
+
+// BenchmarkLinear is each linear map of a MiniLM layer with its bias.
+func BenchmarkLinear(b *testing.B) {
+	for _, sh := range []struct {
+		name string
+		n, k int
+	}{{"qkv", 3 * bH, bH}, {"out", bH, bH}, {"ffn1", bFFN, bH}, {"ffn2", bH, bFFN}} {
+		b.Run(sh.name, func(b *testing.B) {
+			be := newBackend(b, Options{})
+			x, w, bias, y := randBuf(be, bM*sh.k, 1), randBuf(be, sh.n*sh.k, 2), randBuf(be, sh.n, 3), be.Alloc(bM*sh.n)
+			b.ResetTimer()
+			for b.Loop() {
+				be.Linear(y, sh.n, x, bM, sh.n, sh.k, w, kernels.OutIn, bias, kernels.ActNone)
+			}
+			reportRate(b, 2*float64(bM)*float64(sh.n)*float64(sh.k), 0, 1)
+		})
+	}
+}

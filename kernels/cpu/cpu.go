@@ -4,17 +4,19 @@
 //
 // Design:
 //   - GEMM: OpenBLAS is opened with dlopen, never linked, so the binary runs
-//     where no BLAS is installed. Before loading it the backend picks
-//     OPENBLAS_CORETYPE from the CPU's features (OpenBLAS 0.3.21 does not know
-//     recent Xeons and would fall back to its slow Prescott kernels).
+//     where no BLAS is installed (GEMM then runs on gonum, ~10x slower).
+//     Before loading it the backend sets OPENBLAS_CORETYPE from the CPU's
+//     features (OpenBLAS 0.3.21 does not know recent Xeons and would use its
+//     slow Prescott kernels) and OPENBLAS_THREAD_TIMEOUT (so that its idle
+//     threads stop spinning soon after a GEMM); a value the user set wins.
+//     OpenBLAS's thread count is set to Options.Threads.
 //   - Element-wise, LayerNorm, embedding and attention kernels are C (Go has
 //     no SIMD), written once with GCC vector extensions and compiled three
-//     times: AVX-512, AVX2+FMA and baseline x86-64. The best variant the CPU
-//     supports is chosen at New.
-//   - Parallelism: each op splits its rows over Threads goroutines, each
-//     making one cgo call on a large chunk; OpenBLAS runs Threads threads of
-//     its own. GEMMs and the other ops of one caller alternate, so at most
-//     Threads threads are busy per caller (see threads.go).
+//     times: AVX-512, AVX2+FMA and baseline x86-64. New picks the best
+//     variant the CPU runs.
+//   - Parallelism: see threads.go. Each op splits its rows over Threads
+//     goroutines, one cgo call per chunk; a GEMM runs on OpenBLAS's Threads
+//     threads while the caller waits in cgo.
 package cpu
 
 import (

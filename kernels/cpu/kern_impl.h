@@ -93,31 +93,35 @@ KI i16 lane_index(long base) {
 }
 KI long round16(long n) { return (n + VW - 1) & ~(long)(VW - 1); }
 
-/* vexp2 is exp(x + lo) for a small correction lo, to about 2 ulp, for
-   x ≤ 88.37 (e^x ≈ 2.5e38): Cody–Waite reduction x = n·ln2 + r and a
-   degree-6 polynomial for e^r on |r| ≤ ln2/2 (fitted to 1e-8 relative).
-   Lanes below −87.33 (e^x < 2^-126, −inf included) are set to 0 at the end,
-   which also discards whatever the reduction made of them. */
-KI v16 vexp2(v16 x, v16 lo) {
-	const v16 magic = vset(12582912.0f);
-	v16 t = x * vset(1.44269504088896341f) + magic;
-	v16 n = t - magic;
-	v16 r = x - n * vset(0.693359375f);
-	r = r - n * vset(-2.12194440e-4f);
-	r = r + lo;
-	v16 p = vset(0.00139261761199f);
-	p = p * r + vset(0.00836317307451f);
-	p = p * r + vset(0.0416665546621f);
-	p = p * r + vset(0.166665770256f);
-	p = p * r + vset(0.5f);
-	v16 e = (r * r) * p + r + vset(1.0f);
-	u16 ni = (u16)((i16)t - (i16)magic);
-	v16 res = (v16)((u16)e + (ni << 23));
-	return vsel(x < vset(-87.33f), vset(0.0f), res);
-}
-KI v16 vexp(v16 x) { return vexp2(vmin(x, vset(88.37f)), vset(0.0f)); }
-/* vexp_neg is exp(x) for x ≤ 0 (softmax), no clamp needed. */
-KI v16 vexp_neg(v16 x) { return vexp2(x, vset(0.0f)); }
+/* vexp_r is exp(x) to about 2 ulp for x ≤ 88.37 (e^x ≈ 2.5e38), with the
+   reduced argument r corrected by lo (see vexp2): Cody–Waite reduction
+   x = n·ln2 + r and a degree-6 polynomial for e^r on |r| ≤ ln2/2 (fitted to
+   1e-8 relative; Horner, the last two coefficients exactly 1). Lanes below
+   −87.33 (e^x < 2^-126, −inf included) are set to 0 at the end, which also
+   discards whatever the reduction made of them. */
+#define VEXP_BODY(x, CORRECT)                                                                    \
+	const v16 magic = vset(12582912.0f); /* 1.5·2^23: adding it rounds to an integer */      \
+	v16 t = x * vset(1.44269504088896341f) + magic;                                          \
+	v16 n = t - magic;                                                                       \
+	v16 r = x - n * vset(0.693359375f);                                                      \
+	r = r - n * vset(-2.12194440e-4f);                                                       \
+	CORRECT;                                                                                 \
+	v16 p = vset(0.00139261761199f);                                                         \
+	p = p * r + vset(0.00836317307451f);                                                     \
+	p = p * r + vset(0.0416665546621f);                                                      \
+	p = p * r + vset(0.166665770256f);                                                       \
+	p = p * r + vset(0.5f);                                                                  \
+	p = p * r + vset(1.0f);                                                                  \
+	p = p * r + vset(1.0f);                                                                  \
+	u16 ni = (u16)((i16)t - (i16)magic);                                                     \
+	v16 res = (v16)((u16)p + (ni << 23));                                                    \
+	return vsel(x < vset(-87.33f), vset(0.0f), res)
+
+/* vexp2 is exp(x + lo) for a small correction lo (the low part of −x²/2). */
+KI v16 vexp2(v16 x, v16 lo) { VEXP_BODY(x, r = r + lo); }
+/* vexp_neg is exp(x) for x ≤ 0 (softmax): no clamp needed. */
+KI v16 vexp_neg(v16 x) { VEXP_BODY(x, (void)0); }
+KI v16 vexp(v16 x) { return vexp_neg(vmin(x, vset(88.37f))); }
 
 /* vtanh: an odd polynomial x + x³·P(x²) below |x| = 0.625 (relative error
    2e-8), 1 − 2/(e^{2|x|} + 1) above, where there is no cancellation. */
@@ -480,10 +484,82 @@ KI void pack(float *dst, const float *src, long rows, long cols, long ld, float 
 	}
 }
 
+/* transpose16 transposes a 16×16 block in registers: four stages that swap
+   the off-diagonal d×d sub-blocks for d = 8, 4, 2, 1 (one vpermt2ps per
+   output vector). Written out so that the masks are constants. */
+#define T16_PAIR(i, j, mlo, mhi)                                                          \
+	do {                                                                                     \
+		v16 a_ = r[i], b_ = r[j];                                                        \
+		r[i] = __builtin_shuffle(a_, b_, mlo);                                           \
+		r[j] = __builtin_shuffle(a_, b_, mhi);                                           \
+	} while (0)
+KI void transpose16(v16 r[16]) {
+	{
+		const i16 lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+		const i16 hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+		T16_PAIR(0, 8, lo, hi);
+		T16_PAIR(1, 9, lo, hi);
+		T16_PAIR(2, 10, lo, hi);
+		T16_PAIR(3, 11, lo, hi);
+		T16_PAIR(4, 12, lo, hi);
+		T16_PAIR(5, 13, lo, hi);
+		T16_PAIR(6, 14, lo, hi);
+		T16_PAIR(7, 15, lo, hi);
+	}
+	{
+		const i16 lo = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
+		const i16 hi = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
+		T16_PAIR(0, 4, lo, hi);
+		T16_PAIR(1, 5, lo, hi);
+		T16_PAIR(2, 6, lo, hi);
+		T16_PAIR(3, 7, lo, hi);
+		T16_PAIR(8, 12, lo, hi);
+		T16_PAIR(9, 13, lo, hi);
+		T16_PAIR(10, 14, lo, hi);
+		T16_PAIR(11, 15, lo, hi);
+	}
+	{
+		const i16 lo = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
+		const i16 hi = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
+		T16_PAIR(0, 2, lo, hi);
+		T16_PAIR(1, 3, lo, hi);
+		T16_PAIR(4, 6, lo, hi);
+		T16_PAIR(5, 7, lo, hi);
+		T16_PAIR(8, 10, lo, hi);
+		T16_PAIR(9, 11, lo, hi);
+		T16_PAIR(12, 14, lo, hi);
+		T16_PAIR(13, 15, lo, hi);
+	}
+	{
+		const i16 lo = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
+		const i16 hi = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
+		T16_PAIR(0, 1, lo, hi);
+		T16_PAIR(2, 3, lo, hi);
+		T16_PAIR(4, 5, lo, hi);
+		T16_PAIR(6, 7, lo, hi);
+		T16_PAIR(8, 9, lo, hi);
+		T16_PAIR(10, 11, lo, hi);
+		T16_PAIR(12, 13, lo, hi);
+		T16_PAIR(14, 15, lo, hi);
+	}
+}
+
 /* pack_t writes the transpose of rows×cols of a strided matrix: dst[c][r],
    with row stride ldd (columns rows..ldd zero). */
 KI void pack_t(float *dst, long ldd, const float *src, long rows, long cols, long ld) {
-	for (long r = 0; r < rows; r++)
+	long r0 = 0;
+	for (; r0 + VW <= rows; r0 += VW) {
+		long c0 = 0;
+		for (; c0 + VW <= cols; c0 += VW) {
+			v16 t[VW];
+			for (int i = 0; i < VW; i++) t[i] = vld(src + (r0 + i) * ld + c0);
+			transpose16(t);
+			for (int i = 0; i < VW; i++) vst(dst + (c0 + i) * ldd + r0, t[i]);
+		}
+		for (long r = r0; r < r0 + VW; r++)
+			for (long c = c0; c < cols; c++) dst[c * ldd + r] = src[r * ld + c];
+	}
+	for (long r = r0; r < rows; r++)
 		for (long c = 0; c < cols; c++) dst[c * ldd + r] = src[r * ld + c];
 	for (long c = 0; c < cols; c++) memset(dst + c * ldd + rows, 0, (size_t)(ldd - rows) * sizeof(float));
 }

@@ -5,59 +5,44 @@ import (
 	"sync/atomic"
 )
 
-// Work splitting. An op splits its items (values or rows) into at most
-// be.threads contiguous chunks, runs the first on the calling goroutine and
-// the rest on new goroutines, each one cgo call into C. Chunks hold at least
-// grain items so that the ~1 µs cost of a goroutine and a cgo call stays
-// negligible; small ops run on the caller alone.
+// Work splitting. An op cuts its items (values or rows) into pieces that
+// Threads workers take in turn: the calling goroutine and Threads−1 new ones,
+// each piece one cgo call into C. Pieces hold at least grain items so that
+// the ~1 µs cost of a goroutine and a cgo call stays negligible, and there
+// are a few per worker so that a worker slowed down (a core shared with
+// another process, a busier part of the data) does not hold up the others.
+// Small ops run on the caller alone.
 //
-// OpenBLAS runs its own be.threads threads inside a GEMM call, during which
-// the caller's goroutine is blocked in cgo: GEMMs and the other ops of one
-// caller alternate, so each keeps the cores busy without oversubscribing
-// them. Concurrent callers each split their own work; the Go scheduler and
-// the OS share the cores between them.
+// A GEMM runs on OpenBLAS's own Threads threads while the calling goroutine
+// waits in cgo; OpenBLAS's idle threads sleep shortly after (see tuneEnv).
+// So GEMMs and the other ops of one caller alternate and each keeps the
+// cores busy without oversubscribing them. Concurrent callers each split
+// their own work; the Go scheduler and the OS share the cores between them.
 
-// parallel runs fn over [0, n) in chunks whose bounds are multiples of align.
+// piecesPerWorker is how many pieces an op is cut into per worker.
+const piecesPerWorker = 4
+
+// parallel runs fn over [0, n) in pieces of at least grain items whose
+// bounds are multiples of align.
 func (be *Backend) parallel(n, grain, align int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	chunks := min(be.threads, (n+grain-1)/grain)
-	if chunks <= 1 {
-		fn(0, n)
-		return
-	}
-	bound := func(i int) int {
-		if i == chunks {
-			return n
-		}
-		return min(n, (n*i/chunks+align-1)/align*align)
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < chunks; i++ {
-		lo, hi := bound(i), bound(i+1)
-		if lo >= hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	fn(0, bound(1))
-	wg.Wait()
+	pieces := min(be.threads*piecesPerWorker, (n+grain-1)/grain)
+	step := (n + pieces - 1) / pieces
+	step = (step + align - 1) / align * align
+	be.parallelDynamic(n, step, fn)
 }
 
 // parallelDynamic runs fn over [0, n) in pieces of step items handed out to
-// be.threads workers as they finish: for work of uneven cost per item
-// (attention heads of sequences of different lengths).
+// be.threads workers as they finish.
 func (be *Backend) parallelDynamic(n, step int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
 	workers := min(be.threads, (n+step-1)/step)
 	if workers <= 1 {
-		if n > 0 {
-			fn(0, n)
-		}
+		fn(0, n)
 		return
 	}
 	var next atomic.Int64
@@ -71,7 +56,7 @@ func (be *Backend) parallelDynamic(n, step int, fn func(lo, hi int)) {
 		}
 	}
 	var wg sync.WaitGroup
-	for i := 1; i < workers; i++ {
+	for range workers - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,7 +1,7 @@
-// elementwise.cuh: activations, sums, bias epilogues, embedding gathers and
+// kern_elementwise.h: activations, sums, bias epilogues, embedding gathers and
 // the segmented LayerNorm.
 #pragma once
-#include "common.cuh"
+#include "kern_common.h"
 
 // Grid-stride loops: the launcher sizes the grid for the device, any n works.
 template <typename T> DI void act_kernel(const kAct &p) {

@@ -1,11 +1,11 @@
-// attention.cuh: fused multi-head attention, flash-attention style: scores
+// kern_attention.h: fused multi-head attention, flash-attention style: scores
 // are never stored (unless probs are asked for), the softmax is computed
 // online tile by tile in fp32.
 //
 // qkv is [B·T, 3D] with D = H·hd: q of head h at columns h·hd, k at D + h·hd,
 // v at 2D + h·hd. ctx is [B·T, D].
 #pragma once
-#include "common.cuh"
+#include "kern_common.h"
 
 // attn_simt: any head dimension up to HDMAX, any storage type, exact fp32
 // arithmetic (the golden path). A block is 32 queries of one (sequence,

@@ -1,10 +1,12 @@
-// kernels.cu: every kernel the cuda backend launches, one module. `make ptx`
-// compiles it to ptx/kernels_sm80.ptx and ptx/kernels_sm90.ptx, which the Go
-// package embeds; the emulator (emu.cc, build tag cudaemu) compiles the same
-// source for the CPU. Names end in the storage type: f32, f16 or bf16.
-#include "attention.cuh"
-#include "elementwise.cuh"
-#include "gemm.cuh"
+// kern_entry.h: every kernel the cuda backend launches, one module. nvcc
+// compiles it through kernels.cu (`make ptx`) to ptx/kernels.ptx.gz, which
+// the Go package embeds; the emulator (emu.cc, build tag cudaemu) compiles
+// the same source for the CPU. Names end in the storage type: f32, f16 or
+// bf16. (The sources are .h files in the package directory so that the go
+// command's build cache sees their changes.)
+#include "kern_attention.h"
+#include "kern_elementwise.h"
+#include "kern_gemm.h"
 
 #define EW_THREADS 256
 

@@ -1,10 +1,10 @@
-// common.cuh: storage types, activations and warp reductions shared by the
+// kern_common.h: storage types, activations and warp reductions shared by the
 // kernels. Every kernel is a template over its storage type T (float, or the
 // 16-bit f16/bf16 of the low-precision modes) and computes in fp32.
 #pragma once
 
 #ifdef ADB_EMU
-#include "emu/cuda_emu.h"
+#include "emu_cuda.h"
 #else
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -33,7 +33,7 @@ typedef __nv_bfloat16 bf16;
 #ifdef ADB_EMU
 #define DYN_SMEM(name) unsigned char *name = emu::dynamic_smem()
 #else
-#define DYN_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+#define DYN_SMEM(name) extern __shared__ __align__(128) unsigned char name[]
 #endif
 
 #define DI __device__ __forceinline__

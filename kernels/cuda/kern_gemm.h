@@ -1,4 +1,4 @@
-// gemm.cuh: the GEMM kernels behind Gemm, Linear and SegLinear.
+// kern_gemm.h: the GEMM kernels behind Gemm, Linear and SegLinear.
 //
 // Both kernels compute C = act(alpha·op(A)·op(B) + beta·C + bias) for one
 // problem (direct mode) or for many problems in one launch (grouped mode: a
@@ -8,7 +8,7 @@
 // in or the other rows of the launch, so a mixed batch gives bit-identical
 // rows to per-adapter batches.
 #pragma once
-#include "common.cuh"
+#include "kern_common.h"
 
 // gemm_problem resolves the problem and first row of this block.
 struct gemm_view {

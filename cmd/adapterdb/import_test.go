@@ -1,0 +1,34 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "x.db")
+	csv := filepath.Join(dir, "r.csv")
+	os.WriteFile(csv, []byte("id,body,price\n1,\"a, b\",1.5\n2,c,oops\n3,d,2\n"), 0o644)
+	code, out, errs := cli(t, "import", "--db", db, "--table", "r", "--types", "price=DECIMAL(10,2),id=INT", csv)
+	if code != 1 || !strings.Contains(errs, "line 3") || !strings.Contains(errs, "price") {
+		t.Fatalf("abort: code %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--types", "price=DECIMAL(10,2),id=INT", "--on-error", "skip", csv)
+	if code != 0 || !strings.Contains(out, "2 rows created main.r") || !strings.Contains(out, "r.csv:3:") ||
+		!strings.Contains(out, "price decimal(10,2)") {
+		t.Fatalf("skip: code %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--append", csv)
+	if code != 1 || !strings.Contains(errs, "line 3") {
+		t.Fatalf("append abort: code %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs = cli(t, "import", "--db", db, "--table", "r", "--create", "--append", csv); code != 2 {
+		t.Fatalf("usage: %d %s", code, errs)
+	}
+	if code, _, errs = cli(t, "import", "--db", db, "--table", "r", "--types", "x", csv); code != 2 {
+		t.Fatalf("bad --types: %d %s", code, errs)
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	gms "github.com/dolthub/go-mysql-server/sql"
+	"github.com/rs/zerolog"
+	"github.com/sirupsen/logrus"
+
+	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/server"
+	"github.com/adapterdb/adapterdb/sqlfuncs"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the MySQL-wire SQL server (PREDICT, EMBED, CREATE ADAPTER ...)", run: runServe})
+}
+
+const serveHelp = `Serves the database file over the MySQL protocol: any MySQL client or driver
+connects (mariadb -h 127.0.0.1 -u root). On a fresh file, root@localhost has no
+password; set ADAPTERDB_ROOT_PASSWORD to give root@localhost and root@% one (it is
+required to listen beyond loopback). Accounts (CREATE USER ...) are kept in the
+database file. SIGINT/SIGTERM stop the server: running queries get
+--shutdown-grace to finish, then are cancelled. Reference: docs/sql.md.`
+
+// passFactor sizes the featurizer's forward passes: a batch of --batch rows of
+// up to four inference calls (or four sessions' batches) fits one pass.
+const passFactor = 4
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "serve [--db FILE.db] [--model DIR] [--listen 127.0.0.1:3306] [--batch 64] [--files-dir DIR] [--device cpu|cuda]\n\n"+indent(serveHelp))
+	dbPath := fs.String("db", "adapterdb.db", "database file (created if missing)")
+	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
+	listen := fs.String("listen", "127.0.0.1:3306", "address to listen on (host:port)")
+	batch := fs.Int("batch", sqlfuncs.DefaultBatchSize, "rows per forward pass")
+	filesDir := fs.String("files-dir", "", "directory CREATE ADAPTER ... FROM / EXPORT ADAPTER may use (default: none, refused)")
+	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
+	maxConns := fs.Uint64("max-connections", 0, "most simultaneous clients (0: no limit)")
+	maxText := fs.Int("max-text-bytes", 1<<20, "longest text accepted by PREDICT/EMBED, in bytes")
+	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long running queries may finish at shutdown")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *dbPath == "" || len(rest) != 0:
+		return usageErr("need --db FILE (default adapterdb.db) and no other arguments")
+	case *batch < 1 || *batch > 1<<14:
+		return usageErr("--batch %d: want 1 to 16384", *batch)
+	case *maxText < 1:
+		return usageErr("--max-text-bytes must be positive")
+	}
+	if *filesDir != "" {
+		if st, err := os.Stat(*filesDir); err != nil || !st.IsDir() {
+			return usageErr("--files-dir %s: not a directory", *filesDir)
+		}
+	}
+	configureLogrus(e.log)
+	start := time.Now()
+
+	be, err := openBackend(*device, e.log)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.Open(engine.Config{Model: *modelDir, Backend: be, Log: e.log, BatchSize: passFactor * *batch, MaxTextBytes: *maxText})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	cat, err := catalog.Open(*dbPath, e.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cat.Close(); err != nil {
+			e.log.Error().Err(err).Msg("closing the database file")
+		}
+	}()
+	reg := registry.New(eng, cat, e.log, 0)
+	pro := sqlfuncs.MemoryProvider(reg)
+	sqle, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro),
+		BatchSize: *batch, FilesDir: *filesDir, Log: e.log})
+	if err != nil {
+		return err
+	}
+	if err := fileVariables(*filesDir); err != nil {
+		sqle.Close()
+		return err
+	}
+	srv, err := server.New(ctx, server.Config{Engine: sqle, Listen: *listen, RootPassword: os.Getenv("ADAPTERDB_ROOT_PASSWORD"),
+		MaxConnections: *maxConns, ShutdownGrace: *grace, Log: e.log})
+	if err != nil {
+		sqle.Close()
+		return err
+	}
+	e.log.Info().Str("db", *dbPath).Str("model", eng.Name()).Dur("startup", time.Since(start)).Msg("ready")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case <-ctx.Done():
+		e.log.Info().Msg("signal received: shutting down")
+	case err := <-served:
+		if err != nil {
+			e.log.Error().Err(err).Msg("server stopped")
+		}
+	}
+	// The signal context is done; the shutdown gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.Background(), *grace+30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	<-served
+	return nil
+}
+
+// fileVariables confines go-mysql-server's own file statements (LOAD DATA
+// INFILE, SELECT ... INTO OUTFILE) like ours: secure_file_priv is the files
+// directory, or a directory that cannot exist when there is none (an empty
+// secure_file_priv would allow every path). LOAD DATA LOCAL INFILE, which reads
+// the client's file, is enabled. These are process-wide server variables.
+func fileVariables(filesDir string) error {
+	priv := filepath.Join(os.DevNull, "no-files-dir")
+	if filesDir != "" {
+		abs, err := filepath.Abs(filesDir)
+		if err != nil {
+			return err
+		}
+		priv = abs
+	}
+	return gms.SystemVariables.AssignValues(map[string]any{"secure_file_priv": priv, "local_infile": int8(1)})
+}
+
+// configureLogrus routes go-mysql-server's and vitess's logrus output (their
+// process-wide logger) into zerolog, at debug level: they narrate connections
+// and queries for their developers.
+func configureLogrus(log zerolog.Logger) {
+	logrus.SetOutput(io.Discard)
+	logrus.SetLevel(logrus.WarnLevel)
+	if log.GetLevel() <= zerolog.DebugLevel {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	logrus.StandardLogger().ReplaceHooks(logrus.LevelHooks{})
+	logrus.AddHook(&logrusHook{log: log})
+}
+
+type logrusHook struct{ log zerolog.Logger }
+
+func (h *logrusHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h *logrusHook) Fire(e *logrus.Entry) error {
+	ev := h.log.Debug()
+	if e.Level <= logrus.FatalLevel {
+		ev = h.log.Error()
+	}
+	for k, v := range e.Data {
+		if err, ok := v.(error); ok {
+			ev = ev.AnErr(k, err)
+			continue
+		}
+		ev = ev.Interface(k, v)
+	}
+	ev.Str("from", "go-mysql-server").Msg(e.Message)
+	return nil
+}

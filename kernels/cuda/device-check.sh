@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# device-check.sh OUTDIR: the CUDA backend's checks on a machine with an
+# NVIDIA GPU (sm_80 or newer), no network needed, about 5 minutes (hard
+# stop before 8).
+#
+# It builds nothing. It runs the cuda-tagged binaries built elsewhere by
+#   make -C kernels/cuda device-bundle   (bin/cuda-bundle/*.gz: what a run carries)
+# or make -C kernels/cuda build-cuda      (bin/cuda/adapterdb, bin/cuda/cuda.test)
+# and the repository's testdata. cuBLAS comes from the PyTorch install when
+# the dynamic linker does not already find libcublas.so.12.
+#
+# Writes into OUTDIR:
+#   env.txt       GPU, driver, glibc, PyTorch, cuBLAS found
+#   tests.log     go test -v: conformance suite (fp32), 16-bit ops, goldens
+#                 (hidden states and adapters, fp32/bf16/fp16, kernels and cuBLAS),
+#                 mixed-adapter batches against per-adapter batches
+#   bench.jsonl   `adapterdb bench --device cuda:...` lines, tagged with preset and precision
+#   torch.jsonl   the PyTorch eager baseline (torchbench.py), same shapes
+#   gobench.txt   GPU memory per model and adapter, GEMM and attention kernels
+#   summary.md, summary.json   the figures against the bars, and the test verdicts
+#   steps.txt     each step's exit status and seconds
+set -uo pipefail
+
+OUT=${1:?usage: device-check.sh OUTDIR}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+START=$(date +%s)
+LIMIT=${DEVICE_CHECK_LIMIT:-450} # seconds for everything (the caller allows 8 minutes)
+
+# left prints the seconds left, less a margin for the summary.
+left() { echo $((LIMIT - ($(date +%s) - START) - 15)); }
+
+# step NAME BUDGET CMD...: runs CMD with a timeout of min(BUDGET, what is left).
+step() {
+	local name=$1 budget=$2 t0 rc
+	shift 2
+	local l
+	l=$(left)
+	if ((l < 10)); then
+		echo "$name skipped (no time left)" | tee -a "$OUT/steps.txt"
+		return 0
+	fi
+	((budget > l)) && budget=$l
+	t0=$(date +%s)
+	timeout --kill-after=5 "$budget" "$@"
+	rc=$?
+	echo "$name rc=$rc seconds=$(($(date +%s) - t0)) budget=$budget" | tee -a "$OUT/steps.txt"
+	return 0
+}
+: >"$OUT/steps.txt"
+
+# ---- binaries ----
+BIN=$WORK/bin
+mkdir -p "$BIN"
+if [[ -f $ROOT/bin/cuda-bundle/adapterdb.gz ]]; then
+	gunzip -c "$ROOT/bin/cuda-bundle/adapterdb.gz" >"$BIN/adapterdb"
+	gunzip -c "$ROOT/bin/cuda-bundle/cuda.test.gz" >"$BIN/cuda.test"
+elif [[ -x $ROOT/bin/cuda/adapterdb ]]; then
+	cp "$ROOT/bin/cuda/adapterdb" "$ROOT/bin/cuda/cuda.test" "$BIN/"
+else
+	echo "device-check: no binaries: run make -C kernels/cuda device-bundle (or build-cuda) first" >&2
+	exit 2
+fi
+chmod +x "$BIN/adapterdb" "$BIN/cuda.test"
+ADB=$BIN/adapterdb
+
+# The test binary is built with -trimpath: it finds testdata at the module
+# path relative to its working directory.
+GOPATHDIR=$WORK/src
+mkdir -p "$GOPATHDIR/github.com/adapterdb"
+ln -s "$ROOT" "$GOPATHDIR/github.com/adapterdb/adapterdb"
+
+# One JIT cache for every process of the run: the PTX is compiled once.
+export CUDA_CACHE_PATH=$WORK/nvcache CUDA_CACHE_MAXSIZE=1073741824
+export ADAPTERDB_REQUIRE_GPU=1
+
+# cuBLAS: the dynamic linker's, else the one PyTorch ships.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcublas.so.12'; then
+	CUBLAS_DIR=$(python3 - <<'PY' 2>/dev/null
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()]
+try:
+    import torch
+    roots.insert(0, os.path.dirname(torch.__file__))
+except Exception:
+    pass
+for r in roots:
+    for pat in ("nvidia/cublas/lib/libcublas.so.1*", "lib/libcublas.so.1*", "../nvidia/cublas/lib/libcublas.so.1*"):
+        hits = sorted(glob.glob(os.path.join(r, pat)))
+        if hits:
+            print(os.path.dirname(os.path.realpath(hits[-1])))
+            sys.exit(0)
+PY
+	)
+	[[ -n ${CUBLAS_DIR:-} ]] && export LD_LIBRARY_PATH=$CUBLAS_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "host: $(uname -a)"
+	echo "glibc: $(ldd --version 2>&1 | head -1)"
+	nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
+	python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
+	echo "cublas dir: ${CUBLAS_DIR:-(dynamic linker)}"
+	echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+} >"$OUT/env.txt" 2>&1
+
+# ---- 1. correctness on the GPU ----
+(cd "$GOPATHDIR" && step tests 240 "$BIN/cuda.test" -test.v -test.timeout 235s \
+	-test.run 'TestConformance|TestLowPrecisionOps|TestGoldenHiddenStates|TestAdapterGoldens|TestMixedEqualsPerAdapter' \
+	>"$OUT/tests.log" 2>&1)
+
+# ---- 2. adapterdb bench against PyTorch ----
+step checkpoints 60 bash -c "'$ADB' make-checkpoint --preset minilm-l6 --out '$WORK/minilm-l6' &&
+	'$ADB' make-checkpoint --preset bert-base --out '$WORK/bert-base'" >"$OUT/checkpoints.log" 2>&1
+
+# bench PRESET DEVICE B L ADAPTERS: one adapterdb bench line, tagged.
+bench() {
+	local preset=$1 dev=$2 b=$3 l=$4 k=$5 iters=20
+	((b == 1)) && iters=50
+	local line
+	line=$(step "bench $preset $dev B=$b L=$l adapters=$k" 60 "$ADB" bench --model "$WORK/$preset" --device "$dev" \
+		--batch "$b" --seq "$l" --iters "$iters" --adapters "$k" 2>>"$OUT/bench.log" | grep '^{' | tail -1)
+	[[ -n $line ]] && echo "{\"preset\":\"$preset\",\"device\":\"$dev\",${line#\{}" >>"$OUT/bench.jsonl"
+}
+: >"$OUT/bench.jsonl"
+for preset in minilm-l6 bert-base; do
+	for dt in fp16 bf16; do
+		for shape in "128 128" "32 128" "1 128"; do
+			bench "$preset" "cuda:$dt" $shape 0
+		done
+	done
+	# 16 adapters in one mixed pass against one adapter over the same batch.
+	for shape in "128 128" "32 128"; do
+		bench "$preset" cuda:fp16 $shape 1
+		bench "$preset" cuda:fp16 $shape 16
+	done
+done
+# The package's own tensor-core kernels, and the fp32 path, for reference.
+bench bert-base cuda:fp16,nocublas 128 128 0
+bench bert-base cuda:fp16,nocublas 128 128 16
+bench bert-base cuda:fp32 32 128 0
+
+step torch 120 python3 "$HERE/torchbench.py" --preset minilm-l6 --preset bert-base \
+	--shape 128,128 --shape 32,128 --shape 1,128 --dtype fp16 --dtype bf16 --iters 20 \
+	>"$OUT/torch.jsonl" 2>"$OUT/torch.log"
+
+# ---- 3. memory and kernels ----
+(cd "$GOPATHDIR" && step gobench-memory 60 "$BIN/cuda.test" -test.run '^$' -test.bench 'BenchmarkDeviceMemory' \
+	-test.benchtime 1x >"$OUT/gobench.txt" 2>&1)
+(cd "$GOPATHDIR" && step gobench-kernels 60 "$BIN/cuda.test" -test.run '^$' \
+	-test.bench 'BenchmarkGemm|BenchmarkAttention' -test.benchtime 20x >>"$OUT/gobench.txt" 2>&1)
+
+# ---- summary ----
+LIMIT=$((LIMIT + 15)) step summary 15 python3 "$HERE/devicecheck_summary.py" "$OUT"
+echo "device-check: $(($(date +%s) - START)) s; results in $OUT"

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""devicecheck_summary.py OUTDIR: reads what device-check.sh wrote and puts
+the figures against the issue's bars in summary.json and summary.md.
+
+Bars: adapterdb seq/s ≥ 1.0× PyTorch eager (same preset, shape and dtype);
+a 16-adapter mixed batch ≥ 0.9× the single-adapter batch. Tests: the verdict
+of every top-level test in tests.log."""
+
+import json
+import os
+import re
+import sys
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def jsonl(path):
+    out = []
+    for ln in lines(path):
+        ln = ln.strip()
+        if ln.startswith("{"):
+            try:
+                out.append(json.loads(ln))
+            except ValueError:
+                pass
+    return out
+
+
+def main(out):
+    s = {"tests": {}, "vs_torch": [], "mixed": [], "memory": [], "kernels": [], "other_runs": []}
+    # Tests: "--- PASS: TestX (1.2s)" at the top level (no indentation).
+    for ln in lines(os.path.join(out, "tests.log")):
+        m = re.match(r"^--- (PASS|FAIL|SKIP): (\w+)", ln)
+        if m:
+            s["tests"][m.group(2)] = m.group(1)
+    s["tests_ok"] = bool(s["tests"]) and all(v == "PASS" for v in s["tests"].values())
+    s["test_failures"] = [ln.strip() for ln in lines(os.path.join(out, "tests.log"))
+                          if re.match(r"^\s+--- FAIL", ln)][:40]
+
+    ours = jsonl(os.path.join(out, "bench.jsonl"))
+    torch = {(r["preset"], r["batch"], r["seq"], r["dtype"]): r for r in jsonl(os.path.join(out, "torch.jsonl"))}
+    for r in ours:
+        dev = r.get("device", "")
+        dt = dev.split(":")[1].split(",")[0] if ":" in dev else "fp16"
+        if r.get("adapters", 0) == 0 and dev in ("cuda:fp16", "cuda:bf16"):
+            t = torch.get((r["preset"], r["batch"], r["seq"], dt))
+            ratio = round(r["seq_per_s"] / t["seq_per_s"], 3) if t else None
+            s["vs_torch"].append({"preset": r["preset"], "batch": r["batch"], "seq": r["seq"], "dtype": dt,
+                                  "adapterdb_seq_per_s": r["seq_per_s"], "torch_seq_per_s": t and t["seq_per_s"],
+                                  "ratio": ratio, "bar": 1.0, "ok": ratio is not None and ratio >= 1.0,
+                                  "backend": r.get("backend")})
+        else:
+            s["other_runs"].append(r)
+    by = {(r["preset"], r["device"], r["batch"], r["seq"], r.get("adapters")): r for r in ours}
+    for (preset, dev, b, l, k), r in sorted(by.items(), key=lambda kv: str(kv[0])):
+        if k == 16:
+            one = by.get((preset, dev, b, l, 1))
+            ratio = round(r["seq_per_s"] / one["seq_per_s"], 3) if one else None
+            s["mixed"].append({"preset": preset, "device": dev, "batch": b, "seq": l,
+                               "mixed16_seq_per_s": r["seq_per_s"], "single_seq_per_s": one and one["seq_per_s"],
+                               "ratio": ratio, "bar": 0.9, "ok": ratio is not None and ratio >= 0.9})
+    for ln in lines(os.path.join(out, "gobench.txt")):
+        if ln.startswith("BenchmarkDeviceMemory"):
+            metrics = dict((u, float(v)) for v, u in re.findall(r"([\d.]+) (\w+_MiB)", ln))
+            s["memory"].append({"name": ln.split()[0], **metrics})
+        elif ln.startswith(("BenchmarkGemm", "BenchmarkAttention")):
+            m = re.search(r"([\d.]+) TFLOP/s", ln)
+            s["kernels"].append({"name": ln.split()[0], "tflops": m and float(m.group(1))})
+    s["bars_ok"] = bool(s["vs_torch"]) and all(x["ok"] for x in s["vs_torch"]) and \
+        bool(s["mixed"]) and all(x["ok"] for x in s["mixed"])
+
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(s, f, indent=1)
+    md = ["# CUDA device check", "", "Tests: " + ("all pass" if s["tests_ok"] else "FAILURES"), ""]
+    md += [f"- {k}: {v}" for k, v in sorted(s["tests"].items())] + s["test_failures"] + [""]
+    md += ["## adapterdb vs PyTorch eager (seq/s, bar ≥ 1.0×)", "",
+           "| preset | B | L | dtype | adapterdb | torch | ratio |", "|---|---|---|---|---|---|---|"]
+    md += [f"| {x['preset']} | {x['batch']} | {x['seq']} | {x['dtype']} | {x['adapterdb_seq_per_s']} | "
+           f"{x['torch_seq_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} |" for x in s["vs_torch"]]
+    md += ["", "## 16-adapter mixed batch vs one adapter (bar ≥ 0.9×)", "",
+           "| preset | device | B | L | mixed 16 | single | ratio |", "|---|---|---|---|---|---|---|"]
+    md += [f"| {x['preset']} | {x['device']} | {x['batch']} | {x['seq']} | {x['mixed16_seq_per_s']} | "
+           f"{x['single_seq_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} |" for x in s["mixed"]]
+    md += ["", "## GPU memory", ""] + [f"- {x}" for x in s["memory"]]
+    md += ["", "## Kernels", ""] + [f"- {x['name']}: {x['tflops']} TFLOP/s" for x in s["kernels"]]
+    md += ["", "## Other runs", ""] + [f"- {x.get('preset')} {x.get('device')} B={x.get('batch')} "
+                                       f"L={x.get('seq')} adapters={x.get('adapters')}: {x.get('seq_per_s')} seq/s"
+                                       for x in s["other_runs"]]
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

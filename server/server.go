@@ -1,0 +1,282 @@
+// Package server is adapterdb's MySQL-wire server: go-mysql-server's server
+// and engine (built by sqlfuncs.NewEngine) with user accounts kept in the
+// database file, a refusal to listen beyond loopback without a password, and a
+// clean shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gmsserver "github.com/dolthub/go-mysql-server/server"
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/vitess/go/mysql"
+	"github.com/dolthub/vitess/go/sqltypes"
+	querypb "github.com/dolthub/vitess/go/vt/proto/query"
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/sqlfuncs"
+)
+
+// Version is the server version clients see (MySQL 8.0 dialect).
+const Version = "8.0.31-adapterdb"
+
+// Config configures a Server.
+type Config struct {
+	Engine *sqlfuncs.Engine
+	// Listen is host:port ("127.0.0.1:3306"); port 0 picks a free one.
+	Listen string
+	// RootPassword, if set, becomes the password of root@localhost and
+	// root@% (created if missing).
+	RootPassword string
+	// MaxConnections bounds simultaneous clients (0: no bound).
+	MaxConnections uint64
+	// ShutdownGrace is how long Shutdown lets running queries finish before
+	// cancelling them (default 10 s).
+	ShutdownGrace time.Duration
+	Log           zerolog.Logger
+}
+
+// Server is a running MySQL-wire server.
+type Server struct {
+	cfg     Config
+	srv     *gmsserver.Server
+	ln      net.Listener
+	log     zerolog.Logger
+	events  *events
+	handler *handler
+	closed  atomic.Bool
+}
+
+// New sets up accounts, checks that the address may be exposed, and listens.
+// Serve then accepts connections.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("server: no engine")
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	e := cfg.Engine
+	mdb := e.SQL.Analyzer.Catalog.MySQLDb
+	store := &accountStore{db: e.Registry().Catalog().DB(), log: cfg.Log}
+	if err := setupAccounts(ctx, mdb, store, cfg.RootPassword); err != nil {
+		return nil, err
+	}
+	if err := checkExposure(cfg.Listen, mdb); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, ln: ln, log: cfg.Log, events: &events{}}
+	sessions := func(ctx context.Context, conn *mysql.Conn, addr string) (sql.Session, error) {
+		client := sql.Client{Capabilities: conn.Capabilities}
+		if u, ok := conn.UserData.(sql.MysqlConnectionUser); ok {
+			client.User, client.Address = u.User, u.Host
+		}
+		return e.NewSession(ctx, client, conn.ConnectionID, addr)
+	}
+	wrap := func(h mysql.Handler) (mysql.Handler, error) {
+		s.handler = &handler{Handler: h, pl: e.SQL.ProcessList, log: cfg.Log, conns: map[uint32]*mysql.Conn{}, ready: map[uint32]bool{}}
+		return s.handler, nil
+	}
+	srv, err := gmsserver.NewServerWithHandler(gmsserver.Config{Protocol: "tcp", Address: ln.Addr().String(), Listener: ln,
+		Version: Version, MaxConnections: cfg.MaxConnections}, e.SQL, sql.NewContext, sessions, s.events, wrap)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.srv = srv
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until Shutdown.
+func (s *Server) Serve() error {
+	s.log.Info().Str("listen", s.ln.Addr().String()).Int("batch", s.cfg.Engine.BatchSize()).
+		Str("files_dir", s.cfg.Engine.FilesDir()).Msg("serving MySQL protocol")
+	return s.srv.Start()
+}
+
+// Shutdown stops accepting connections, lets running queries finish for the
+// grace period (or until ctx ends), cancels those still running (they return
+// 1317), closes client connections and the engine. The registry (featurizer
+// and database file) stays open for the caller to close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.srv.Close()
+	running := s.events.running.Load()
+	s.log.Info().Int64("running", running).Dur("grace", s.cfg.ShutdownGrace).Msg("shutting down: no new connections")
+	grace, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+	defer cancel()
+	s.waitIdle(grace)
+	if n := s.events.running.Load(); n > 0 {
+		pl := s.cfg.Engine.SQL.ProcessList
+		for _, p := range pl.Processes() {
+			if p.Command == sql.ProcessCommandQuery {
+				s.log.Warn().Uint32("connection", p.Connection).Str("query", p.Query).Msg("cancelling query at shutdown")
+				pl.Kill(p.Connection)
+			}
+		}
+		wait, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.waitIdle(wait)
+		cancel()
+	}
+	closed := s.handler.closeAll()
+	if closed > 0 {
+		s.log.Info().Int("connections", closed).Msg("closed client connections")
+	}
+	err := s.cfg.Engine.Close()
+	if errors.Is(err, context.Canceled) {
+		err = nil // how go-mysql-server's background threads report stopping
+	}
+	s.log.Info().Msg("server stopped")
+	return err
+}
+
+// waitIdle waits until no query runs or ctx ends.
+func (s *Server) waitIdle(ctx context.Context) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.events.running.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// events counts connections and running queries (go-mysql-server reports
+// every COM_QUERY and COM_STMT_EXECUTE, result streaming included).
+type events struct {
+	connections atomic.Int64
+	running     atomic.Int64
+}
+
+func (e *events) ClientConnected()                   { e.connections.Add(1) }
+func (e *events) ClientDisconnected()                { e.connections.Add(-1) }
+func (e *events) QueryStarted()                      { e.running.Add(1) }
+func (e *events) QueryCompleted(bool, time.Duration) { e.running.Add(-1) }
+
+// handler wraps go-mysql-server's connection handler: it tracks connections
+// (to close them at shutdown), logs them, and reports cancelled queries as
+// 1317 ER_QUERY_INTERRUPTED as MySQL does (go-mysql-server says 1105 "context
+// canceled" for queries killed inside its own iterators).
+type handler struct {
+	mysql.Handler
+	pl    sql.ProcessList
+	log   zerolog.Logger
+	mu    sync.Mutex
+	conns map[uint32]*mysql.Conn
+	ready map[uint32]bool // connections whose session is registered
+}
+
+func (h *handler) NewConnection(c *mysql.Conn) {
+	h.mu.Lock()
+	h.conns[c.ConnectionID] = c
+	h.mu.Unlock()
+	h.log.Debug().Uint32("connection", c.ConnectionID).Str("remote", c.RemoteAddr().String()).Msg("connection opened")
+	h.Handler.NewConnection(c)
+}
+
+func (h *handler) ConnectionClosed(c *mysql.Conn) {
+	h.mu.Lock()
+	delete(h.conns, c.ConnectionID)
+	delete(h.ready, c.ConnectionID)
+	h.mu.Unlock()
+	h.log.Debug().Uint32("connection", c.ConnectionID).Str("user", c.User).Msg("connection closed")
+	h.Handler.ConnectionClosed(c)
+}
+
+// ComInitDB is called when a client names a database at connect time or
+// with USE (COM_INIT_DB).
+func (h *handler) ComInitDB(c *mysql.Conn, schemaName string) error {
+	err := h.Handler.ComInitDB(c, schemaName)
+	if err == nil {
+		h.mu.Lock()
+		h.ready[c.ConnectionID] = true
+		h.mu.Unlock()
+	}
+	return err
+}
+
+// initSession selects the default database for a client that named none
+// before its first command: go-mysql-server registers the session's user and
+// database in the process list only on COM_INIT_DB (else SHOW PROCESSLIST
+// says "unauthenticated user").
+func (h *handler) initSession(c *mysql.Conn) {
+	h.mu.Lock()
+	done := h.ready[c.ConnectionID]
+	h.ready[c.ConnectionID] = true
+	h.mu.Unlock()
+	if !done {
+		if err := h.Handler.ComInitDB(c, sqlfuncs.DefaultDatabase); err != nil {
+			h.log.Debug().Err(err).Uint32("connection", c.ConnectionID).Msg("default database")
+		}
+	}
+}
+
+func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) error {
+	h.initSession(c)
+	stop := watch(c, h.pl, h.log)
+	defer stop()
+	return h.mapErr(c, h.Handler.ComQuery(ctx, c, query, callback))
+}
+
+func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) (string, error) {
+	h.initSession(c)
+	stop := watch(c, h.pl, h.log)
+	defer stop()
+	rem, err := h.Handler.ComMultiQuery(ctx, c, query, callback)
+	return rem, h.mapErr(c, err)
+}
+
+func (h *handler) ComPrepare(ctx context.Context, c *mysql.Conn, query string, prepare *mysql.PrepareData) ([]*querypb.Field, error) {
+	h.initSession(c)
+	return h.Handler.ComPrepare(ctx, c, query, prepare)
+}
+
+func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
+	h.initSession(c)
+	stop := watch(c, h.pl, h.log)
+	defer stop()
+	return h.mapErr(c, h.Handler.ComStmtExecute(ctx, c, prepare, callback))
+}
+
+func (h *handler) mapErr(c *mysql.Conn, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *mysql.SQLError
+	if errors.Is(err, context.Canceled) || errors.As(err, &se) && se.Num == mysql.ERUnknownError && se.Message == context.Canceled.Error() {
+		err = sqlfuncs.ErrInterrupted()
+	}
+	h.log.Debug().Uint32("connection", c.ConnectionID).Err(err).Msg("query failed")
+	return err
+}
+
+// closeAll closes every client connection and reports how many.
+func (h *handler) closeAll() int {
+	h.mu.Lock()
+	conns := make([]*mysql.Conn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return len(conns)
+}

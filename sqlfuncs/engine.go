@@ -1,0 +1,119 @@
+// Package sqlfuncs is adapterdb's SQL layer on go-mysql-server: the
+// PREDICT, PREDICT_PROBA and EMBED functions, the analyzer rule and plan node
+// that evaluate them in batches (one forward pass per batch of rows), the
+// adapter statements (CREATE / EXPORT / DROP ADAPTER, SHOW ADAPTERS) with their
+// parser, and the read-only adapterdb.adapters table. NewEngine wires them into
+// a go-mysql-server engine; the MySQL-wire server (package server) and the
+// in-process database/sql driver (package driver) both run that engine.
+package sqlfuncs
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+
+	sqle "github.com/dolthub/go-mysql-server"
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
+	"github.com/dolthub/go-mysql-server/sql/rowexec"
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/engine/registry"
+)
+
+// SessionBuilder makes the session of a new connection: id is the
+// connection id, addr the server's address ("" in process). The session type
+// must be the one the provider's tables expect (memory tables want
+// *memory.Session; see MemorySessions).
+type SessionBuilder func(ctx context.Context, client sql.Client, id uint32, addr string) (sql.Session, error)
+
+// DefaultBatchSize is the rows a BatchInfer node reads per forward pass.
+const DefaultBatchSize = 64
+
+// Config configures NewEngine.
+type Config struct {
+	// Registry is the featurizer and the adapter catalog.
+	Registry *registry.Registry
+	// Provider holds the databases; it must serve CatalogDatabase
+	// (NewCatalogDatabase). It is a parameter so the storage of user tables
+	// can be swapped (MemoryProvider is the in-memory one).
+	Provider sql.DatabaseProvider
+	// Sessions makes connections' sessions for Provider.
+	Sessions SessionBuilder
+	// BatchSize is the rows per forward pass (default 64). A pass holds the
+	// batch's sequences of every call, so the featurizer's batch size (its
+	// most sequences per pass) should be a multiple of it.
+	BatchSize int
+	// FilesDir is the directory statements may read and write files in; ""
+	// refuses such statements.
+	FilesDir string
+	Log      zerolog.Logger
+}
+
+// Engine is a go-mysql-server engine with adapterdb's functions, rule,
+// statements and parser.
+type Engine struct {
+	SQL      *sqle.Engine
+	Provider sql.DatabaseProvider
+	sessions SessionBuilder
+	svc      *service
+	// In-process connection ids and query pids start high, so they do not
+	// meet a server's if one engine ever serves both.
+	connIDs atomic.Uint32
+	pids    atomic.Uint64
+}
+
+// NewEngine builds the engine. The caller keeps ownership of the registry.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Registry == nil || cfg.Provider == nil || cfg.Sessions == nil {
+		return nil, fmt.Errorf("sql engine: registry, provider and session builder are required")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if !cfg.Provider.HasDatabase(sql.NewEmptyContext(), CatalogDatabase) {
+		return nil, fmt.Errorf("sql engine: the provider does not serve the %s database (add NewCatalogDatabase)", CatalogDatabase)
+	}
+	if cfg.FilesDir != "" {
+		abs, err := filepath.Abs(cfg.FilesDir)
+		if err != nil {
+			return nil, fmt.Errorf("files directory %s: %w", cfg.FilesDir, err)
+		}
+		cfg.FilesDir = abs
+	}
+	svc := &service{reg: cfg.Registry, eng: cfg.Registry.Engine(), log: cfg.Log, batch: cfg.BatchSize, filesDir: cfg.FilesDir}
+	a := analyzer.NewBuilder(cfg.Provider).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
+	// The override builder is consulted first for every node; it builds
+	// BatchInfer and leaves the rest to the base builder, which wraps it.
+	ov := &execBuilder{}
+	a.ExecBuilder = rowexec.NewOverrideBuilder(ov)
+	ov.base = a.ExecBuilder
+	svc.exec = a.ExecBuilder
+	e := sqle.New(a, &sqle.Config{})
+	p := &Parser{base: sql.NewMysqlParser(), svc: svc}
+	e.Parser, a.Parser = p, p
+	a.Catalog.RegisterFunction(sql.NewEmptyContext(), functions(svc)...)
+	eng := &Engine{SQL: e, Provider: cfg.Provider, sessions: cfg.Sessions, svc: svc}
+	eng.connIDs.Store(1 << 30)
+	eng.pids.Store(1 << 40)
+	return eng, nil
+}
+
+// NewSession makes a connection's session.
+func (e *Engine) NewSession(ctx context.Context, client sql.Client, id uint32, addr string) (sql.Session, error) {
+	return e.sessions(ctx, client, id, addr)
+}
+
+// Registry is the featurizer and catalog the engine runs on.
+func (e *Engine) Registry() *registry.Registry { return e.svc.reg }
+
+// BatchSize is the rows per forward pass.
+func (e *Engine) BatchSize() int { return e.svc.batch }
+
+// FilesDir is the directory file statements are confined to ("" none).
+func (e *Engine) FilesDir() string { return e.svc.filesDir }
+
+// Close cancels running queries and stops the engine's background work. The
+// registry (featurizer, catalog) stays open.
+func (e *Engine) Close() error { return e.SQL.Close() }

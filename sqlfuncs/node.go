@@ -1,0 +1,359 @@
+package sqlfuncs
+
+import (
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/transform"
+)
+
+// BatchInfer computes inference calls for batches of its child's rows. It is
+// a Projector, like plan.Project: its expressions are a GetField for every
+// child column (same column ids) followed by one Alias per call (a fresh column
+// id), and its schema is exactly those columns. go-mysql-server then assigns
+// execution indexes to it and to the nodes above as it does for a Project.
+type BatchInfer struct {
+	Child sql.Node
+	Exprs []sql.Expression // Pass GetFields, then Aliases of *Call
+	Pass  int              // how many of Exprs pass child columns through
+	Batch int              // rows per forward pass
+	svc   *service
+}
+
+var (
+	_ sql.Node         = (*BatchInfer)(nil)
+	_ sql.Projector    = (*BatchInfer)(nil)
+	_ sql.Expressioner = (*BatchInfer)(nil)
+	_ sql.Describable  = (*BatchInfer)(nil)
+)
+
+// Resolved implements sql.Node.
+func (b *BatchInfer) Resolved() bool {
+	return b.Child.Resolved() && expression.ExpressionsResolved(b.Exprs...)
+}
+
+// IsReadOnly implements sql.Node.
+func (b *BatchInfer) IsReadOnly() bool { return b.Child.IsReadOnly() }
+
+// Children implements sql.Node.
+func (b *BatchInfer) Children() []sql.Node { return []sql.Node{b.Child} }
+
+// Expressions implements sql.Expressioner.
+func (b *BatchInfer) Expressions() []sql.Expression { return b.Exprs }
+
+// ProjectedExprs implements sql.Projector.
+func (b *BatchInfer) ProjectedExprs() []sql.Expression { return b.Exprs }
+
+// WithChildren implements sql.Node.
+func (b *BatchInfer) WithChildren(children ...sql.Node) (sql.Node, error) {
+	if len(children) != 1 {
+		return nil, sql.ErrInvalidChildrenNumber.New(b, len(children), 1)
+	}
+	n := *b
+	n.Child = children[0]
+	return &n, nil
+}
+
+// WithExpressions implements sql.Expressioner.
+func (b *BatchInfer) WithExpressions(exprs ...sql.Expression) (sql.Node, error) {
+	if len(exprs) != len(b.Exprs) {
+		return nil, sql.ErrInvalidChildrenNumber.New(b, len(exprs), len(b.Exprs))
+	}
+	n := *b
+	n.Exprs = exprs
+	return &n, nil
+}
+
+// Schema implements sql.Node, the way plan.Project builds its schema.
+func (b *BatchInfer) Schema() sql.Schema {
+	s := make(sql.Schema, len(b.Exprs))
+	for i, e := range b.Exprs {
+		s[i] = transform.ExpressionToColumn(e, e.String())
+	}
+	return s
+}
+
+// calls returns the node's inference calls.
+func (b *BatchInfer) calls() []*Call {
+	out := make([]*Call, 0, len(b.Exprs)-b.Pass)
+	for _, e := range b.Exprs[b.Pass:] {
+		out = append(out, e.(*expression.Alias).Child.(*Call))
+	}
+	return out
+}
+
+// Describe implements sql.Describable (EXPLAIN PLAN / FORMAT=TREE).
+func (b *BatchInfer) Describe(opts sql.DescribeOptions) string {
+	p := sql.NewTreePrinter()
+	_ = p.WriteNode("BatchInfer(batch=%d)", b.Batch)
+	calls := b.calls()
+	names := make([]string, len(calls))
+	for i, c := range calls {
+		names[i] = sql.Describe(c, opts)
+	}
+	_ = p.WriteChildren("calls: ["+strings.Join(names, ", ")+"]", sql.Describe(b.Child, opts))
+	return p.String()
+}
+
+// String implements sql.Node.
+func (b *BatchInfer) String() string { return b.Describe(sql.DescribeOptions{}) }
+
+// DebugString is EXPLAIN FORMAT=DEBUG's form.
+func (b *BatchInfer) DebugString() string { return b.Describe(sql.DescribeOptions{Debug: true}) }
+
+// batchIter computes a node's calls batch by batch. It reads a window of
+// rows ahead — one batch at first, doubling up to maxWindow batches, so LIMIT
+// queries compute little more than they return — and cuts the window into
+// batches of rows with texts of similar length: a forward pass is padded to its
+// longest text, and rows in arrival order mix short and long ones. Each batch
+// is one featurizer request (one forward pass); the rows come out in their
+// original order.
+//
+// Windows are pipelined: while the rows of one window go up the plan (and
+// over the wire), the next window's batches run in the featurizer, so it does
+// not wait for the SQL layer between passes. Reading the child and evaluating
+// expressions stay on the query's goroutine (go-mysql-server's iterators and
+// sessions are not safe for concurrent use); only featurizer requests run
+// in the background, one at a time, so a query still makes one pass per batch.
+type batchIter struct {
+	node    *BatchInfer
+	calls   []*Call
+	child   sql.RowIter
+	out     []sql.Row
+	pos     int
+	read    int // rows read from the child so far
+	window  int // batches in the next window
+	eof     bool
+	pending *windowJob // the next window, computing
+}
+
+// maxWindow bounds the read-ahead, in batches: 32 batches of 64 rows is the
+// featurizer's own bucketing window (8 passes of 256), and measured on the
+// fortunes texts, batches of 64 cut from 2,048 sorted rows ran 1.3× faster
+// than from 512.
+const maxWindow = 32
+
+// window is a slice of rows read ahead, with every call's arguments.
+type window struct {
+	out     []sql.Row // output rows: pass-through values, call results to fill
+	args    [][][]any // args[k][j]: call k's arguments for row j (texts as strings)
+	textLen []int     // bytes of row j's texts, the proxy for its token count
+	first   int       // row 0's 1-based number in the node's input
+}
+
+// windowJob is a window computing in the background.
+type windowJob struct {
+	w      *window
+	err    error
+	done   chan struct{}
+	cancel func()
+}
+
+func newBatchIter(n *BatchInfer, child sql.RowIter) *batchIter {
+	return &batchIter{node: n, calls: n.calls(), child: child, window: 1}
+}
+
+// Next implements sql.RowIter.
+func (it *batchIter) Next(ctx *sql.Context) (sql.Row, error) {
+	if it.pos < len(it.out) {
+		r := it.out[it.pos]
+		it.pos++
+		return r, nil
+	}
+	if it.eof && it.pending == nil {
+		return nil, io.EOF
+	}
+	if err := it.fill(ctx); err != nil {
+		return nil, err
+	}
+	if len(it.out) == 0 {
+		return nil, io.EOF
+	}
+	it.pos = 1
+	return it.out[0], nil
+}
+
+// fill makes the next window's rows it.out and starts computing the one
+// after it.
+func (it *batchIter) fill(ctx *sql.Context) error {
+	if ctx.Err() != nil {
+		return ErrInterrupted()
+	}
+	var cur *window
+	if job := it.pending; job != nil {
+		it.pending = nil
+		<-job.done
+		job.cancel()
+		if job.err != nil {
+			return job.err
+		}
+		cur = job.w
+	} else {
+		w, err := it.readWindow(ctx)
+		if err != nil {
+			return err
+		}
+		if err := it.compute(ctx, w); err != nil {
+			return err
+		}
+		cur = w
+	}
+	if !it.eof {
+		next, err := it.readWindow(ctx)
+		if err != nil {
+			return err
+		}
+		if len(next.out) > 0 {
+			bctx, cancel := ctx.NewSubContext()
+			job := &windowJob{w: next, done: make(chan struct{}), cancel: cancel}
+			it.pending = job
+			go func() {
+				defer close(job.done)
+				job.err = it.compute(bctx, job.w)
+			}()
+		}
+	}
+	it.out, it.pos = cur.out, 0
+	return nil
+}
+
+// readWindow reads the next window of rows and evaluates the pass-through
+// columns and the calls' arguments.
+func (it *batchIter) readWindow(ctx *sql.Context) (*window, error) {
+	n := it.node
+	size := it.window * n.Batch
+	it.window = min(2*it.window, maxWindow)
+	var in []sql.Row
+	for len(in) < size {
+		r, err := it.child.Next(ctx)
+		if err == io.EOF {
+			it.eof = true
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ErrInterrupted()
+			}
+			return nil, err
+		}
+		in = append(in, r)
+	}
+	w := &window{out: make([]sql.Row, len(in)), args: make([][][]any, len(it.calls)), textLen: make([]int, len(in)),
+		first: it.read + 1}
+	it.read += len(in)
+	for j, r := range in {
+		o := make(sql.Row, len(n.Exprs))
+		for p := 0; p < n.Pass; p++ {
+			v, err := n.Exprs[p].Eval(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			o[p] = v
+		}
+		w.out[j] = o
+	}
+	for k, c := range it.calls {
+		ti := textArgIndex(c)
+		w.args[k] = make([][]any, len(in))
+		for j, r := range in {
+			a := make([]any, len(c.args))
+			for i, e := range c.args {
+				v, err := e.Eval(ctx, r)
+				if err != nil {
+					return nil, err
+				}
+				a[i] = v
+			}
+			// Texts become strings here, on the query's goroutine: the
+			// featurizer requests that follow touch no session state.
+			if t := a[ti]; t != nil {
+				s, err := textArg(ctx, t)
+				if err != nil {
+					return nil, errArguments(fnNames[c.kind], "row %d: %v", w.first+j, err)
+				}
+				a[ti] = s
+				w.textLen[j] += len(s)
+			}
+			w.args[k][j] = a
+		}
+	}
+	return w, nil
+}
+
+// compute runs a window's batches through the featurizer and fills in the
+// call columns.
+func (it *batchIter) compute(ctx *sql.Context, w *window) error {
+	n := it.node
+	order := make([]int, len(w.out))
+	for j := range order {
+		order[j] = j
+	}
+	if len(order) > n.Batch {
+		sort.SliceStable(order, func(a, b int) bool { return w.textLen[order[a]] < w.textLen[order[b]] })
+	}
+	for lo := 0; lo < len(order); lo += n.Batch {
+		if ctx.Err() != nil {
+			return ErrInterrupted()
+		}
+		rows := order[lo:min(lo+n.Batch, len(order))]
+		sub := make([][][]any, len(it.calls))
+		for k := range it.calls {
+			sub[k] = make([][]any, len(rows))
+			for i, j := range rows {
+				sub[k][i] = w.args[k][j]
+			}
+		}
+		vals, err := n.svc.evalCalls(ctx, it.calls, sub, func(i int) int { return w.first + rows[i] })
+		if err != nil {
+			return err
+		}
+		for k := range it.calls {
+			for i, j := range rows {
+				w.out[j][n.Pass+k] = vals[k][i]
+			}
+		}
+	}
+	return nil
+}
+
+// textArgIndex is the position of a call's text argument.
+func textArgIndex(c *Call) int {
+	if c.kind == fnEmbed {
+		return 0
+	}
+	return 1
+}
+
+// Close implements sql.RowIter: a window still computing (the consumer
+// stopped early, LIMIT) is cancelled and waited for.
+func (it *batchIter) Close(ctx *sql.Context) error {
+	if job := it.pending; job != nil {
+		it.pending = nil
+		job.cancel()
+		<-job.done
+	}
+	return it.child.Close(ctx)
+}
+
+// execBuilder builds BatchInfer's iterator; every other node goes to the
+// base builder (which wraps this one, so BatchInfer is found at any depth).
+type execBuilder struct {
+	base sql.NodeExecBuilder
+}
+
+// Build implements sql.NodeExecBuilder.
+func (e *execBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowIter, error) {
+	b, ok := n.(*BatchInfer)
+	if !ok {
+		return nil, nil
+	}
+	// row is the outer scope's row (subqueries): the child gets it too.
+	child, err := e.base.Build(ctx, b.Child, row)
+	if err != nil {
+		return nil, err
+	}
+	return newBatchIter(b, child), nil
+}

@@ -1,0 +1,502 @@
+package sqlfuncs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/dolthub/vitess/go/sqltypes"
+
+	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/engine/train"
+)
+
+// The adapter statements are go-mysql-server plan nodes. The parser hands
+// them over as vitess InjectedStatements (parser.go), whose
+// WithResolvedChildren runs while the query is planned: names, options and
+// file paths are checked there, before anything is read or trained. Each node
+// is an sql.ExecSourceRel, executed by its RowIter.
+
+// infoMsg is an OK packet's info string.
+type infoMsg string
+
+func (m infoMsg) String() string { return string(m) }
+
+// okIter is the result of a statement that returns no rows.
+func okIter(rows int, info string) sql.RowIter {
+	r := types.NewOkResult(rows)
+	if info != "" {
+		r.Info = infoMsg(info)
+	}
+	return sql.RowsToRowIter(sql.NewRow(r))
+}
+
+func checkName(name string) error {
+	if err := catalog.CheckName(name); err != nil {
+		return sqlErr(codeWrongName, stateSyntax, "Incorrect adapter name '%s': use a letter or _ then letters, digits, _ . - (at most 64)", name)
+	}
+	return nil
+}
+
+func putMode(st *Stmt) catalog.PutMode {
+	switch {
+	case st.OrReplace:
+		return catalog.Replace
+	case st.IfNotExists:
+		return catalog.IfNotExists
+	}
+	return catalog.Create
+}
+
+// trainOptions applies OPTIONS (...) to the defaults.
+func trainOptions(opts []Option) (train.Options, error) {
+	o := train.DefaultOptions()
+	keys := train.Keys()
+	for _, kv := range opts {
+		if !slices.Contains(keys, kv.Key) {
+			return o, sqlErr(codeUnknownOption, stateGeneral, "Unknown adapter option '%s' (known: %s)", kv.Key, strings.Join(keys, ", "))
+		}
+		if err := o.Set(kv.Key, kv.Value); err != nil {
+			return o, sqlErr(codeWrongOptionValue, stateSyntax, "Option '%s' can't be set to the value of '%s': %v", kv.Key, kv.Value,
+				errors.Unwrap(err))
+		}
+	}
+	return o, nil
+}
+
+// ---- CREATE ADAPTER ----
+
+// createStmt is the parsed CREATE ADAPTER before planning.
+type createStmt struct {
+	svc *service
+	st  *Stmt
+	sel string // the SELECT's text (AS SELECT)
+}
+
+func (c *createStmt) String() string { return "CREATE ADAPTER " + c.st.Name }
+
+// WithResolvedChildren implements ast.Injectable. For AS SELECT the only
+// child is the planned SELECT, a *plan.Subquery.
+func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
+	if err := checkName(c.st.Name); err != nil {
+		return nil, err
+	}
+	opts, err := trainOptions(c.st.Options)
+	if err != nil {
+		return nil, err
+	}
+	n := &CreateAdapter{svc: c.svc, Name: c.st.Name, Mode: putMode(c.st), Options: opts, optionList: c.st.Options, selText: c.sel}
+	if c.st.Kind == StmtCreateFrom {
+		if len(c.st.Options) > 0 {
+			return nil, errArguments("CREATE ADAPTER", "OPTIONS apply to training (AS SELECT), not to FROM 'file'")
+		}
+		if n.File, err = c.svc.confine(c.st.File, false); err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
+	if len(children) != 1 {
+		return nil, fmt.Errorf("CREATE ADAPTER %s: expected the SELECT, got %d children", c.st.Name, len(children))
+	}
+	sq, ok := children[0].(*plan.Subquery)
+	if !ok {
+		return nil, fmt.Errorf("CREATE ADAPTER %s: expected a SELECT, got %T", c.st.Name, children[0])
+	}
+	n.Source = sq.Query
+	return n, nil
+}
+
+// CreateAdapter trains an adapter on its Source rows (text, target) and stores
+// it, or imports it from File.
+type CreateAdapter struct {
+	svc        *service
+	Name       string
+	Mode       catalog.PutMode
+	Options    train.Options
+	optionList []Option
+	Source     sql.Node // AS SELECT: the planned SELECT
+	File       string   // FROM: the confined path
+	selText    string
+}
+
+var _ sql.ExecSourceRel = (*CreateAdapter)(nil)
+
+// Resolved implements sql.Node.
+func (n *CreateAdapter) Resolved() bool { return n.Source == nil || n.Source.Resolved() }
+
+// IsReadOnly implements sql.Node.
+func (n *CreateAdapter) IsReadOnly() bool { return false }
+
+// Schema implements sql.Node.
+func (n *CreateAdapter) Schema() sql.Schema { return types.OkResultSchema }
+
+// Children implements sql.Node: the SELECT, which the analyzer optimizes
+// (and batches) like any query.
+func (n *CreateAdapter) Children() []sql.Node {
+	if n.Source == nil {
+		return nil
+	}
+	return []sql.Node{n.Source}
+}
+
+// WithChildren implements sql.Node.
+func (n *CreateAdapter) WithChildren(children ...sql.Node) (sql.Node, error) {
+	if len(children) != len(n.Children()) {
+		return nil, sql.ErrInvalidChildrenNumber.New(n, len(children), len(n.Children()))
+	}
+	c := *n
+	if len(children) == 1 {
+		c.Source = children[0]
+	}
+	return &c, nil
+}
+
+// String implements sql.Node.
+func (n *CreateAdapter) String() string {
+	p := sql.NewTreePrinter()
+	head := "CreateAdapter(" + n.Name
+	if len(n.optionList) > 0 {
+		kv := make([]string, len(n.optionList))
+		for i, o := range n.optionList {
+			kv[i] = o.Key + "=" + o.Value
+		}
+		head += " options: " + strings.Join(kv, ", ")
+	}
+	if n.File != "" {
+		head += " from: " + n.File
+	}
+	_ = p.WriteNode("%s)", head)
+	if n.Source != nil {
+		_ = p.WriteChildren(n.Source.String())
+	}
+	return p.String()
+}
+
+// Describe implements sql.Describable.
+func (n *CreateAdapter) Describe(opts sql.DescribeOptions) string {
+	if n.Source == nil {
+		return n.String()
+	}
+	p := sql.NewTreePrinter()
+	_ = p.WriteNode("CreateAdapter(%s)", n.Name)
+	_ = p.WriteChildren(sql.Describe(n.Source, opts))
+	return p.String()
+}
+
+// RowIter implements sql.ExecSourceRel.
+func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, error) {
+	what := "CREATE ADAPTER " + n.Name
+	reg := n.svc.reg
+	if n.Source == nil {
+		data, err := n.svc.readFile(n.File)
+		if err != nil {
+			return nil, err
+		}
+		rec, created, err := reg.Import(ctx, n.Name, data, n.Mode)
+		if err != nil {
+			return nil, toSQLError(ctx, what, err)
+		}
+		if !created {
+			ctx.Warn(codeAlreadyExists, "ADAPTER %s already exists", n.Name)
+			return okIter(0, ""), nil
+		}
+		n.svc.log.Info().Str("adapter", rec.Name).Str("file", n.File).Msg("adapter imported")
+		return okIter(1, ""), nil
+	}
+	// A plain CREATE of an existing name fails before the SELECT runs.
+	if n.Mode != catalog.Replace {
+		if _, err := reg.Catalog().Info(ctx, n.Name); err == nil {
+			if n.Mode == catalog.IfNotExists {
+				ctx.Warn(codeAlreadyExists, "ADAPTER %s already exists", n.Name)
+				return okIter(0, ""), nil
+			}
+			return nil, errAdapterExists(n.Name)
+		} else if !errors.Is(err, catalog.ErrNotFound) {
+			return nil, toSQLError(ctx, what, err)
+		}
+	}
+	sch := n.Source.Schema()
+	if len(sch) != 2 {
+		return nil, sqlErr(codeOperandColumns, stateCardinality,
+			"Operand should contain 2 column(s): %s trains on a SELECT of (text, target), this one has %d", what, len(sch))
+	}
+	prog := newTrainProgress(ctx, n.svc.log, n.Name, n.Options)
+	defer prog.done()
+	examples, err := n.readExamples(ctx, row, prog)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rec, created, err := reg.Train(ctx, registry.TrainRequest{Name: n.Name, Examples: examples, Kind: targetKind(sch[1].Type),
+		Options: n.Options, Mode: n.Mode, Progress: prog.update})
+	if err != nil {
+		if isCancel(err) || ctx.Err() != nil {
+			n.svc.log.Info().Str("adapter", n.Name).Msg("training cancelled; nothing stored")
+		}
+		return nil, toSQLError(ctx, what, err)
+	}
+	if !created {
+		ctx.Warn(codeAlreadyExists, "ADAPTER %s already exists", n.Name)
+		return okIter(0, ""), nil
+	}
+	info := summary(rec)
+	n.svc.log.Info().Str("adapter", rec.Name).Str("task", rec.Task).Int("rows", len(examples)).
+		Dur("took", time.Since(start)).Str("result", info).Msg("adapter trained")
+	return okIter(len(examples), info), nil
+}
+
+// readExamples runs the SELECT and collects its rows as training examples.
+func (n *CreateAdapter) readExamples(ctx *sql.Context, row sql.Row, prog *trainProgress) ([]train.Example, error) {
+	iter, err := n.svc.exec.Build(ctx, n.Source, row)
+	if err != nil {
+		return nil, err
+	}
+	var ex []train.Example
+	for {
+		r, err := iter.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			iter.Close(ctx)
+			if ctx.Err() != nil {
+				return nil, ErrInterrupted()
+			}
+			return nil, err
+		}
+		var e train.Example
+		if r[0] == nil {
+			e.TextNull = true
+		} else if e.Text, err = textArg(ctx, r[0]); err != nil {
+			iter.Close(ctx)
+			return nil, errArguments("CREATE ADAPTER", "row %d: text: %v", len(ex)+1, err)
+		}
+		if r[1] == nil {
+			e.TargetNull = true
+		} else if e.Target, err = targetText(ctx, r[1]); err != nil {
+			iter.Close(ctx)
+			return nil, errArguments("CREATE ADAPTER", "row %d: target: %v", len(ex)+1, err)
+		}
+		ex = append(ex, e)
+		prog.read(len(ex))
+	}
+	if err := iter.Close(ctx); err != nil {
+		return nil, err
+	}
+	return ex, nil
+}
+
+// targetKind hints the task from the target column's SQL type.
+func targetKind(t sql.Type) train.TargetKind {
+	switch {
+	case types.IsJSON(t):
+		return train.KindJSON
+	case types.IsInteger(t):
+		return train.KindInteger
+	case types.IsFloat(t) || types.IsDecimal(t):
+		return train.KindFloat
+	case types.IsText(t):
+		return train.KindText
+	}
+	return train.KindUnknown
+}
+
+// targetText is a target value as text (JSON documents as JSON).
+func targetText(ctx *sql.Context, v any) (string, error) {
+	switch x := v.(type) {
+	case sql.JSONWrapper:
+		b, err := types.MarshallJson(x)
+		return string(b), err
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32), nil
+	}
+	return textArg(ctx, v)
+}
+
+// summary is the OK packet's info line for a trained adapter.
+func summary(rec catalog.Record) string {
+	s := fmt.Sprintf("adapter %s: %s", rec.Name, rec.Task)
+	if len(rec.Labels) > 0 {
+		s += fmt.Sprintf(", %d labels", len(rec.Labels))
+	}
+	var m struct {
+		Epochs int `json:"epochs"`
+		Eval   *struct {
+			Accuracy *float64 `json:"accuracy"`
+			RMSE     *float64 `json:"rmse"`
+		} `json:"validation"`
+	}
+	if json.Unmarshal(rec.Metrics, &m) == nil {
+		s += fmt.Sprintf(", %d epochs", m.Epochs)
+		if m.Eval != nil && m.Eval.Accuracy != nil {
+			s += fmt.Sprintf(", validation accuracy %.4f", *m.Eval.Accuracy)
+		}
+		if m.Eval != nil && m.Eval.RMSE != nil {
+			s += fmt.Sprintf(", validation RMSE %.4g", *m.Eval.RMSE)
+		}
+	}
+	return s
+}
+
+// ---- DROP ADAPTER ----
+
+type dropStmt struct {
+	svc *service
+	st  *Stmt
+}
+
+func (d *dropStmt) String() string { return "DROP ADAPTER " + d.st.Name }
+
+func (d *dropStmt) WithResolvedChildren([]any) (any, error) {
+	return &DropAdapter{svc: d.svc, Name: d.st.Name, IfExists: d.st.IfExists}, nil
+}
+
+// DropAdapter deletes an adapter.
+type DropAdapter struct {
+	svc      *service
+	Name     string
+	IfExists bool
+}
+
+var _ sql.ExecSourceRel = (*DropAdapter)(nil)
+
+func (n *DropAdapter) Resolved() bool                             { return true }
+func (n *DropAdapter) IsReadOnly() bool                           { return false }
+func (n *DropAdapter) Schema() sql.Schema                         { return types.OkResultSchema }
+func (n *DropAdapter) Children() []sql.Node                       { return nil }
+func (n *DropAdapter) WithChildren(...sql.Node) (sql.Node, error) { return n, nil }
+func (n *DropAdapter) String() string                             { return "DropAdapter(" + n.Name + ")" }
+
+// RowIter implements sql.ExecSourceRel.
+func (n *DropAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
+	ok, err := n.svc.reg.Drop(ctx, n.Name, n.IfExists)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, errUnknownAdapter(n.Name)
+		}
+		return nil, toSQLError(ctx, "DROP ADAPTER "+n.Name, err)
+	}
+	if !ok {
+		ctx.Warn(codeDoesNotExist, "ADAPTER %s does not exist", n.Name)
+		return okIter(0, ""), nil
+	}
+	n.svc.log.Info().Str("adapter", n.Name).Msg("adapter dropped")
+	return okIter(1, ""), nil
+}
+
+// ---- EXPORT ADAPTER ----
+
+type exportStmt struct {
+	svc *service
+	st  *Stmt
+}
+
+func (e *exportStmt) String() string { return "EXPORT ADAPTER " + e.st.Name }
+
+func (e *exportStmt) WithResolvedChildren([]any) (any, error) {
+	path, err := e.svc.confine(e.st.File, true)
+	if err != nil {
+		return nil, err
+	}
+	return &ExportAdapter{svc: e.svc, Name: e.st.Name, File: path}, nil
+}
+
+// ExportAdapter writes an adapter to a safetensors file under --files-dir.
+type ExportAdapter struct {
+	svc  *service
+	Name string
+	File string
+}
+
+var _ sql.ExecSourceRel = (*ExportAdapter)(nil)
+
+func (n *ExportAdapter) Resolved() bool                             { return true }
+func (n *ExportAdapter) IsReadOnly() bool                           { return true }
+func (n *ExportAdapter) Schema() sql.Schema                         { return types.OkResultSchema }
+func (n *ExportAdapter) Children() []sql.Node                       { return nil }
+func (n *ExportAdapter) WithChildren(...sql.Node) (sql.Node, error) { return n, nil }
+func (n *ExportAdapter) String() string {
+	return "ExportAdapter(" + n.Name + " to: " + n.File + ")"
+}
+
+// RowIter implements sql.ExecSourceRel.
+func (n *ExportAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
+	data, _, err := n.svc.reg.Export(ctx, n.Name)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, errUnknownAdapter(n.Name)
+		}
+		return nil, toSQLError(ctx, "EXPORT ADAPTER "+n.Name, err)
+	}
+	if err := n.svc.writeFile(n.File, data); err != nil {
+		return nil, err
+	}
+	n.svc.log.Info().Str("adapter", n.Name).Str("file", n.File).Int("bytes", len(data)).Msg("adapter exported")
+	return okIter(1, ""), nil
+}
+
+// ---- SHOW ADAPTERS ----
+
+type showStmt struct{ svc *service }
+
+func (s *showStmt) String() string { return "SHOW ADAPTERS" }
+
+func (s *showStmt) WithResolvedChildren([]any) (any, error) { return &ShowAdapters{svc: s.svc}, nil }
+
+// ShowAdapters lists the catalog: the most used columns of adapterdb.adapters.
+type ShowAdapters struct{ svc *service }
+
+var _ sql.ExecSourceRel = (*ShowAdapters)(nil)
+
+func (n *ShowAdapters) Resolved() bool                             { return true }
+func (n *ShowAdapters) IsReadOnly() bool                           { return true }
+func (n *ShowAdapters) Children() []sql.Node                       { return nil }
+func (n *ShowAdapters) WithChildren(...sql.Node) (sql.Node, error) { return n, nil }
+func (n *ShowAdapters) String() string                             { return "ShowAdapters" }
+
+var showSchema = sql.Schema{
+	{Name: "name", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 64)},
+	{Name: "task", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 16)},
+	{Name: "labels", Type: types.JSON},
+	{Name: "base_model", Type: types.Text},
+	{Name: "adapter_size", Type: types.Int64},
+	{Name: "params", Type: types.Int64},
+	{Name: "size_bytes", Type: types.Int64},
+	{Name: "created_at", Type: types.DatetimeMaxPrecision},
+}
+
+// Schema implements sql.Node.
+func (n *ShowAdapters) Schema() sql.Schema { return showSchema }
+
+// RowIter implements sql.ExecSourceRel.
+func (n *ShowAdapters) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
+	recs, err := n.svc.reg.List(ctx)
+	if err != nil {
+		return nil, toSQLError(ctx, "SHOW ADAPTERS", err)
+	}
+	rows := make([]sql.Row, len(recs))
+	for i, r := range recs {
+		rows[i] = sql.NewRow(r.Name, r.Task, labelsJSON(r.Labels), r.BaseModel, int64(r.AdapterSize), r.Params,
+			r.SizeBytes, r.CreatedAt.UTC())
+	}
+	return sql.RowsToRowIter(rows...), nil
+}
+
+func labelsJSON(labels []string) types.JSONDocument {
+	v := make([]any, len(labels))
+	for i, l := range labels {
+		v[i] = l
+	}
+	return types.JSONDocument{Val: v}
+}
