@@ -141,8 +141,7 @@ func load(o options) (*shared, error) {
 		return nil, err
 	}
 	reg := registry.New(eng, cat, log, 0)
-	pro := sqlfuncs.MemoryProvider(reg)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro),
+	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
 		BatchSize: o.batch, FilesDir: o.filesDir, Log: log})
 	if err != nil {
 		cat.Close()

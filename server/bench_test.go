@@ -111,8 +111,7 @@ func setupBench() (*benchEnv, error) {
 	if _, _, err := reg.Train(context.Background(), registry.TrainRequest{Name: "bench", Examples: ex, Options: opts}); err != nil {
 		return nil, err
 	}
-	pro := sqlfuncs.MemoryProvider(reg)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro), Log: zerolog.Nop()})
+	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Log: zerolog.Nop()})
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return e.NewSession(ctx, client, conn.ConnectionID, addr)
 	}
 	wrap := func(h mysql.Handler) (mysql.Handler, error) {
-		s.handler = &handler{Handler: h, pl: e.SQL.ProcessList, log: cfg.Log, conns: map[uint32]*mysql.Conn{}, ready: map[uint32]bool{}}
+		s.handler = &handler{Handler: h, pl: e.SQL.ProcessList, defaultDB: e.Provider.DefaultDatabase(), log: cfg.Log, conns: map[uint32]*mysql.Conn{}, ready: map[uint32]bool{}}
 		return s.handler, nil
 	}
 	srv, err := gmsserver.NewServerWithHandler(gmsserver.Config{Protocol: "tcp", Address: ln.Addr().String(), Listener: ln,
@@ -176,11 +176,12 @@ func (e *events) QueryCompleted(bool, time.Duration) { e.running.Add(-1) }
 // canceled" for queries killed inside its own iterators).
 type handler struct {
 	mysql.Handler
-	pl    sql.ProcessList
-	log   zerolog.Logger
-	mu    sync.Mutex
-	conns map[uint32]*mysql.Conn
-	ready map[uint32]bool // connections whose session is registered
+	pl        sql.ProcessList
+	defaultDB string
+	log       zerolog.Logger
+	mu        sync.Mutex
+	conns     map[uint32]*mysql.Conn
+	ready     map[uint32]bool // connections whose session is registered
 }
 
 func (h *handler) NewConnection(c *mysql.Conn) {
@@ -222,7 +223,7 @@ func (h *handler) initSession(c *mysql.Conn) {
 	h.ready[c.ConnectionID] = true
 	h.mu.Unlock()
 	if !done {
-		if err := h.Handler.ComInitDB(c, sqlfuncs.DefaultDatabase); err != nil {
+		if err := h.Handler.ComInitDB(c, h.defaultDB); err != nil {
 			h.log.Debug().Err(err).Uint32("connection", c.ConnectionID).Msg("default database")
 		}
 	}

@@ -56,8 +56,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	reg := registry.New(eng, cat, zerolog.Nop(), 0)
-	pro := sqlfuncs.MemoryProvider(reg)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro),
+	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
 		BatchSize: 64, FilesDir: o.filesDir, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -184,8 +183,7 @@ func startServerErr(t *testing.T, o serverOpts) (*server.Server, error) {
 	}
 	defer cat.Close()
 	reg := registry.New(eng, cat, zerolog.Nop(), 0)
-	pro := sqlfuncs.MemoryProvider(reg)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro), Log: zerolog.Nop()})
+	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

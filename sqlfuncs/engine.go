@@ -19,28 +19,18 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/rowexec"
 	"github.com/rs/zerolog"
 
+	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine/registry"
 )
-
-// SessionBuilder makes the session of a new connection: id is the
-// connection id, addr the server's address ("" in process). The session type
-// must be the one the provider's tables expect (memory tables want
-// *memory.Session; see MemorySessions).
-type SessionBuilder func(ctx context.Context, client sql.Client, id uint32, addr string) (sql.Session, error)
 
 // DefaultBatchSize is the rows a BatchInfer node reads per forward pass.
 const DefaultBatchSize = 64
 
 // Config configures NewEngine.
 type Config struct {
-	// Registry is the featurizer and the adapter catalog.
+	// Registry is the featurizer and the adapter catalog. User tables live
+	// in the registry's catalog file too (package catalog's provider).
 	Registry *registry.Registry
-	// Provider holds the databases; it must serve CatalogDatabase
-	// (NewCatalogDatabase). It is a parameter so the storage of user tables
-	// can be swapped (MemoryProvider is the in-memory one).
-	Provider sql.DatabaseProvider
-	// Sessions makes connections' sessions for Provider.
-	Sessions SessionBuilder
 	// BatchSize is the rows per forward pass (default 64). A pass holds the
 	// batch's sequences of every call, so the featurizer's batch size (its
 	// most sequences per pass) should be a multiple of it.
@@ -54,9 +44,10 @@ type Config struct {
 // Engine is a go-mysql-server engine with adapterdb's functions, rule,
 // statements and parser.
 type Engine struct {
-	SQL      *sqle.Engine
-	Provider sql.DatabaseProvider
-	sessions SessionBuilder
+	SQL *sqle.Engine
+	// Provider serves the user databases of the catalog file and the
+	// read-only adapterdb database.
+	Provider *catalog.Provider
 	svc      *service
 	// In-process connection ids and query pids start high, so they do not
 	// meet a server's if one engine ever serves both.
@@ -66,14 +57,11 @@ type Engine struct {
 
 // NewEngine builds the engine. The caller keeps ownership of the registry.
 func NewEngine(cfg Config) (*Engine, error) {
-	if cfg.Registry == nil || cfg.Provider == nil || cfg.Sessions == nil {
-		return nil, fmt.Errorf("sql engine: registry, provider and session builder are required")
+	if cfg.Registry == nil {
+		return nil, fmt.Errorf("sql engine: a registry is required")
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
-	}
-	if !cfg.Provider.HasDatabase(sql.NewEmptyContext(), CatalogDatabase) {
-		return nil, fmt.Errorf("sql engine: the provider does not serve the %s database (add NewCatalogDatabase)", CatalogDatabase)
 	}
 	if cfg.FilesDir != "" {
 		abs, err := filepath.Abs(cfg.FilesDir)
@@ -82,8 +70,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		cfg.FilesDir = abs
 	}
+	pro, err := catalog.NewProvider(cfg.Registry.Catalog(), catalog.ProviderOptions{
+		Extra: []sql.Database{NewCatalogDatabase(cfg.Registry)}})
+	if err != nil {
+		return nil, err
+	}
 	svc := &service{reg: cfg.Registry, eng: cfg.Registry.Engine(), log: cfg.Log, batch: cfg.BatchSize, filesDir: cfg.FilesDir}
-	a := analyzer.NewBuilder(cfg.Provider).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
+	a := catalog.InstallRules(analyzer.NewBuilder(pro)).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
 	// The override builder is consulted first for every node; it builds
 	// BatchInfer and leaves the rest to the base builder, which wraps it.
 	ov := &execBuilder{}
@@ -94,15 +87,16 @@ func NewEngine(cfg Config) (*Engine, error) {
 	p := &Parser{base: sql.NewMysqlParser(), svc: svc}
 	e.Parser, a.Parser = p, p
 	a.Catalog.RegisterFunction(sql.NewEmptyContext(), functions(svc)...)
-	eng := &Engine{SQL: e, Provider: cfg.Provider, sessions: cfg.Sessions, svc: svc}
+	eng := &Engine{SQL: e, Provider: pro, svc: svc}
 	eng.connIDs.Store(1 << 30)
 	eng.pids.Store(1 << 40)
 	return eng, nil
 }
 
-// NewSession makes a connection's session.
+// NewSession makes a connection's session; it starts in the default
+// database (main).
 func (e *Engine) NewSession(ctx context.Context, client sql.Client, id uint32, addr string) (sql.Session, error) {
-	return e.sessions(ctx, client, id, addr)
+	return e.Provider.SessionFunc()(ctx, client, id, addr)
 }
 
 // Registry is the featurizer and catalog the engine runs on.
@@ -114,6 +108,11 @@ func (e *Engine) BatchSize() int { return e.svc.batch }
 // FilesDir is the directory file statements are confined to ("" none).
 func (e *Engine) FilesDir() string { return e.svc.filesDir }
 
-// Close cancels running queries and stops the engine's background work. The
-// registry (featurizer, catalog) stays open.
-func (e *Engine) Close() error { return e.SQL.Close() }
+// Close cancels running queries, stops the engine's background work and
+// releases the provider's connections. The registry (featurizer, catalog)
+// stays open.
+func (e *Engine) Close() error {
+	err := e.SQL.Close()
+	e.Provider.Close()
+	return err
+}

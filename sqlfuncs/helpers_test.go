@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,8 +60,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	t.Cleanup(func() { cat.Close() })
 	reg := registry.New(eng, cat, zerolog.Nop(), 0)
-	pro := sqlfuncs.MemoryProvider(reg)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro),
+	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
 		BatchSize: o.batch, FilesDir: o.filesDir, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -196,4 +196,11 @@ func (v *env) texts(n int) []string {
 		v.exec("INSERT INTO docs VALUES " + strings.Join(vals, ", "))
 	}
 	return out
+}
+
+// near reports whether a SQL result matches the Go API's within float32
+// rounding: a query batches rows differently from a direct Predict call, and
+// OpenBLAS rounds by matrix size (see engine/adapter TestMixedEqualsSeparate).
+func near(got, want float64) bool {
+	return math.Abs(got-want) <= 1e-5*math.Max(1, math.Abs(want))
 }

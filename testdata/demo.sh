@@ -2,7 +2,8 @@
 # make demo: from a fresh checkout, serve a fresh database file on the demo
 # model, load the fortunes data set (testdata/datasets) into tables with the
 # MariaDB client, train an adapter with CREATE ADAPTER, print its accuracy on
-# the test split from a SELECT ... PREDICT(...) query, and stop the server.
+# the test split from a SELECT ... PREDICT(...) query, restart the server and
+# query the same file again (tables and adapters are durable), and stop.
 #
 #   bash testdata/demo.sh bin/adapterdb
 #
@@ -76,7 +77,7 @@ say "training: $TRAIN"
 	while kill -0 "$SERVER" 2>/dev/null; do
 		sleep 10
 		state=$(mariadb -h 127.0.0.1 -P "$PORT" -u root --batch --skip-column-names -e "SHOW PROCESSLIST" 2>/dev/null |
-			awk -F'\t' '$8 ~ /^CREATE ADAPTER/ {print $7}' | tr '\n' ' ' | sed 's/  */ /g')
+			grep -o 'epoch [0-9]*/[0-9]* step [0-9]*/[0-9]* loss [0-9.]* ([0-9]*/[0-9]* rows)' | head -1)
 		[ -n "$state" ] && echo "   SHOW PROCESSLIST: $state"
 	done
 ) &
@@ -101,8 +102,29 @@ sql -e "SELECT LEFT(text, 60) AS text, label, PREDICT('fortunes', text) AS predi
        ROUND(JSON_EXTRACT(PREDICT_PROBA('fortunes', text), CONCAT('$.', PREDICT('fortunes', text))) + 0, 3) AS p
 FROM fortunes_test LIMIT 5"
 
+stop() {
+	kill -TERM "$SERVER"
+	wait "$SERVER"
+	SERVER=""
+	grep -E "shutting down|server stopped" "$WORK/server.log" | tail -1 | sed 's/^/   /'
+}
+start() {
+	"$BIN" serve --db "$WORK/demo.db" --model "$MODEL" --listen "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
+	SERVER=$!
+	for _ in $(seq 300); do
+		mariadb -h 127.0.0.1 -P "$PORT" -u root -e 'SELECT 1' >/dev/null 2>&1 && return 0
+		kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "the server did not restart" >&2
+	exit 1
+}
+
+say "restarting the server on the same file: tables and the adapter are still there"
+stop
+start
+sql -e "SELECT COUNT(*) AS test_rows, ROUND(AVG(PREDICT('fortunes', text) = label), 4) AS accuracy FROM fortunes_test;
+SELECT name, version, created_at FROM adapterdb.adapters"
+
 say "stopping the server"
-kill -TERM "$SERVER"
-wait "$SERVER"
-SERVER=""
-grep -E "shutting down|server stopped" "$WORK/server.log" | sed 's/^/   /'
+stop

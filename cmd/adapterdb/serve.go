@@ -83,8 +83,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 	reg := registry.New(eng, cat, e.log, 0)
-	pro := sqlfuncs.MemoryProvider(reg)
-	sqle, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Provider: pro, Sessions: sqlfuncs.MemorySessions(pro),
+	sqle, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
 		BatchSize: *batch, FilesDir: *filesDir, Log: e.log})
 	if err != nil {
 		return err

@@ -108,9 +108,16 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 	})
 }
 
-// A mixed batch returns what per-adapter batches return.
+// A mixed batch returns what per-adapter batches return. The pure-Go GEMM
+// gives every row the same arithmetic whatever the batch, so there the match
+// is exact; OpenBLAS picks its kernels (and so its rounding) by matrix size,
+// so there a row may differ in the last bits with the batch around it.
 func TestMixedEqualsSeparate(t *testing.T) {
 	testmodels.ForEachBackend(t, func(t *testing.T, be kernels.Backend) {
+		tol := 0.0
+		if strings.Contains(be.Name(), "openblas") {
+			tol = 1e-5
+		}
 		for _, name := range testmodels.Names {
 			m := testmodels.Load(t, name, be)
 			a, b := newSet(t, m, adapter.Classification, 1), newSet(t, m, adapter.Regression, 2)
@@ -124,7 +131,7 @@ func TestMixedEqualsSeparate(t *testing.T) {
 			sepB := pooled(t, m, batchOf(m, lensB, []model.Segment{{Seqs: 3, Adapter: bb}}), a.Pool)
 			sepBase := pooled(t, m, batchOf(m, lensBase, nil), a.Pool)
 			sep := append(append(append([]float32{}, sepA...), sepB...), sepBase...)
-			if d := maxDiff(mixed, sep); d > 0 {
+			if d := maxDiff(mixed, sep); d > tol {
 				t.Errorf("%s: mixed batch differs from per-adapter batches by %g", name, d)
 			}
 		}

@@ -255,5 +255,8 @@ fi
 start_server
 expect "SELECT name, version FROM adapterdb.adapters WHERE name = 'sent'" "$(printf 'sent\t%s' "$VERSION")"
 expect "SELECT COUNT(*) FROM adapterdb.adapters" "3"
+# User tables are in the file too: they survive the restart.
+expect "SELECT COUNT(*), SUM(id), COUNT(label) FROM reviews" $'10\t55\t8'
+expect "SELECT COUNT(*) FROM reviews WHERE PREDICT('sent', txt) = label" "$(sql "SELECT 0 + COUNT(*) FROM reviews WHERE PREDICT('sent', txt) = label")"
 stop_server
 echo "e2e sql: all passed"
