@@ -131,7 +131,12 @@ func fileVariables(filesDir string) error {
 		if err != nil {
 			return err
 		}
-		priv = abs
+		if abs, err = filepath.EvalSymlinks(abs); err != nil {
+			return err
+		}
+		// go-mysql-server compares path prefixes: the trailing separator
+		// keeps a sibling such as DIR-old out.
+		priv = abs + string(filepath.Separator)
 	}
 	return gms.SystemVariables.AssignValues(map[string]any{"secure_file_priv": priv, "local_infile": int8(1)})
 }

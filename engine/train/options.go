@@ -185,11 +185,19 @@ func floatOpt(field func(*Options) *float64, lo, hi float64, zeroOK bool) func(*
 
 // Set applies one key=value option.
 func (o *Options) Set(key, value string) error {
-	f, ok := setters[strings.ToLower(strings.TrimSpace(key))]
+	k := strings.ToLower(strings.TrimSpace(key))
+	f, ok := setters[k]
 	if !ok {
 		return fmt.Errorf("unknown option %q (known: %s)", key, strings.Join(Keys(), ", "))
 	}
-	if err := f(o, strings.TrimSpace(value)); err != nil {
+	v := strings.TrimSpace(value)
+	switch k {
+	case "task", "activation", "trainable", "pool":
+		// Keywords, case-insensitive like SQL's; other values (class
+		// weights name labels) keep their case.
+		v = strings.ToLower(v)
+	}
+	if err := f(o, v); err != nil {
 		return fmt.Errorf("option %s: %w", key, err)
 	}
 	return nil
