@@ -5,6 +5,7 @@
 #define KISA "generic"
 #define MM_R 2
 #define MM_NV 1
+#define MM_NATIVE 4 /* mm_tile on xmm-sized vectors (see kern_impl.h) */
 #include "kern_impl.h"
 
 extern const kern_ops kern_ops_avx512, kern_ops_avx2;
