@@ -2,10 +2,7 @@ package model_test
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/adapterdb/adapterdb/engine/model"
@@ -17,87 +14,12 @@ import (
 // The goldens in testdata/golden were computed by an independent float64
 // PyTorch reference of Hugging Face's models (testdata/README.md).
 
-type goldenCase struct {
-	Name        string  `json:"name"`
-	Text        string  `json:"text"`
-	TextPair    *string `json:"text_pair"`
-	InputIDs    []int32 `json:"input_ids"`
-	Mask        []uint8 `json:"attention_mask"`
-	TypeIDs     []int32 `json:"token_type_ids"`
-	PosIDs      []int32 `json:"position_ids"`
-	NumTokens   int     `json:"num_tokens"`
-	Truncated   bool    `json:"truncated"`
-	Untruncated int     `json:"untruncated_length"`
-	Forward     bool    `json:"forward"`
-	Tensors     map[string]string
-}
-
-type goldenBatch struct {
-	Name      string    `json:"name"`
-	CaseNames []string  `json:"case_names"`
-	Padding   string    `json:"padding_side"`
-	InputIDs  [][]int32 `json:"input_ids"`
-	Mask      [][]uint8 `json:"attention_mask"`
-	TypeIDs   [][]int32 `json:"token_type_ids"`
-	PosIDs    [][]int32 `json:"position_ids"`
-	Tensors   map[string]string
-}
-
-type goldenFile struct {
-	ModelType string        `json:"model_type"`
-	MaxLength int           `json:"max_length"`
-	Cases     []goldenCase  `json:"cases"`
-	Batches   []goldenBatch `json:"batches"`
-	Tolerance struct {
-		MaxAbsDiff float64 `json:"max_abs_diff"`
-	} `json:"tolerance"`
-}
-
-func readGolden(t *testing.T, name string) (*goldenFile, *safetensors.File) {
-	t.Helper()
-	dir := filepath.Join(testmodels.Root(), "golden", name)
-	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g goldenFile
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Open(filepath.Join(dir, "golden.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &g, st
-}
-
-func tensor(t *testing.T, st *safetensors.File, name string) []float32 {
-	t.Helper()
-	v, err := st.Float32(name)
-	if err != nil {
-		t.Fatalf("golden tensor %s: %v", name, err)
-	}
-	return v
-}
-
-func maxAbsDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d float64
-	for i := range a {
-		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return d
-}
-
 func TestGoldenHiddenStates(t *testing.T) {
 	testmodels.ForEachBackend(t, func(t *testing.T, be kernels.Backend) {
 		for _, name := range testmodels.Names {
 			t.Run(name, func(t *testing.T) {
 				m := testmodels.Load(t, name, be)
-				g, st := readGolden(t, name)
+				g, st := testmodels.ReadGolden(t, name)
 				tol := g.Tolerance.MaxAbsDiff
 				H := m.Cfg.Hidden
 				for _, c := range g.Cases {
@@ -114,7 +36,7 @@ func TestGoldenHiddenStates(t *testing.T) {
 					}
 					hidden := make([]float32, len(c.InputIDs)*H)
 					m.Be.Download(hidden, pass.Hidden)
-					if d := maxAbsDiff(hidden, tensor(t, st, c.Tensors["last_hidden_state"])); d > tol {
+					if d := testmodels.MaxAbsDiff(hidden, testmodels.Tensor(t, st, c.Tensors["last_hidden_state"])); d > tol {
 						t.Errorf("%s: last_hidden_state differs by %g", c.Name, d)
 					}
 					checkPools(t, m, pass, st, c.Tensors, c.Name, tol)
@@ -137,13 +59,13 @@ func TestGoldenHiddenStates(t *testing.T) {
 					}
 					hidden := make([]float32, B*T*H)
 					m.Be.Download(hidden, pass.Hidden)
-					want := tensor(t, st, gb.Tensors["last_hidden_state"])
+					want := testmodels.Tensor(t, st, gb.Tensors["last_hidden_state"])
 					var d float64
 					for i := 0; i < B*T; i++ {
 						if b.Mask[i] == 0 {
 							continue // padded rows are zero-filled in the golden
 						}
-						d = math.Max(d, maxAbsDiff(hidden[i*H:(i+1)*H], want[i*H:(i+1)*H]))
+						d = math.Max(d, testmodels.MaxAbsDiff(hidden[i*H:(i+1)*H], want[i*H:(i+1)*H]))
 					}
 					if d > tol {
 						t.Errorf("batch %s: last_hidden_state differs by %g", gb.Name, d)
@@ -170,7 +92,7 @@ func checkPools(t *testing.T, m *model.Model, pass *model.Pass, st *safetensors.
 		if err != nil {
 			t.Fatalf("%s %s: %v", what, key, err)
 		}
-		if d := maxAbsDiff(pd.Values, tensor(t, st, name)); d > tol {
+		if d := testmodels.MaxAbsDiff(pd.Values, testmodels.Tensor(t, st, name)); d > tol {
 			t.Errorf("%s: %s differs by %g", what, key, d)
 		}
 	}

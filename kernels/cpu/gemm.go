@@ -8,36 +8,16 @@ import (
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
-// span is how many values a row-major [rows, cols] matrix with row stride ld
-// occupies: the last row needs only cols.
-func span(rows, cols, ld int) int {
-	if rows == 0 || cols == 0 {
-		return 0
-	}
-	return (rows-1)*ld + cols
-}
-
 // Gemm computes C = alpha·op(A)·op(B) + beta·C.
 func (be *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a kernels.Buffer, lda int, b kernels.Buffer, ldb int,
 	beta float32, c kernels.Buffer, ldc int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("cpu: gemm of negative size %d×%d×%d", m, n, k))
+	na, nb, nc, err := kernels.GemmSpans(tA, tB, m, n, k, lda, ldb, ldc)
+	if err != nil {
+		panic("cpu: " + err.Error())
 	}
-	ar, ac := m, k // A as stored
-	if tA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tB {
-		br, bc = n, k
-	}
-	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
-		panic(fmt.Sprintf("cpu: gemm leading dimensions %d, %d, %d too small for %d×%d×%d (tA %v, tB %v)",
-			lda, ldb, ldc, m, n, k, tA, tB))
-	}
-	as := need(a, span(ar, ac, lda), "gemm A")
-	bs := need(b, span(br, bc, ldb), "gemm B")
-	cs := need(c, span(m, n, ldc), "gemm C")
+	as := need(a, na, "gemm A")
+	bs := need(b, nb, "gemm B")
+	cs := need(c, nc, "gemm C")
 	be.gemm(tA, tB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc)
 }
 
@@ -98,7 +78,7 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 		panic(fmt.Sprintf("cpu: linear of size %d×%d×%d with ldy %d", m, n, k, ldy))
 	}
 	checkAct(act)
-	ys := need(y, span(m, n, ldy), "linear y")
+	ys := need(y, kernels.Span(m, n, ldy), "linear y")
 	xs := need(x, m*k, "linear x")
 	ws := need(w, n*k, "linear W")
 	var bs []float32

@@ -17,29 +17,18 @@ import (
 // Gemm computes C = alpha·op(A)·op(B) + beta·C.
 func (be *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a kernels.Buffer, lda int, b kernels.Buffer, ldb int,
 	beta float32, c kernels.Buffer, ldc int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("cuda: gemm of negative size %d×%d×%d", m, n, k))
-	}
-	ar, ac := m, k // A as stored
-	if tA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tB {
-		br, bc = n, k
-	}
-	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
-		panic(fmt.Sprintf("cuda: gemm leading dimensions %d, %d, %d too small for %d×%d×%d (tA %v, tB %v)",
-			lda, ldb, ldc, m, n, k, tA, tB))
+	na, nb, nc, err := kernels.GemmSpans(tA, tB, m, n, k, lda, ldb, ldc)
+	if err != nil {
+		panic("cuda: " + err.Error())
 	}
 	if m == 0 || n == 0 {
 		return
 	}
 	be.lock()
 	defer be.unlock()
-	ap := be.in(a, span(ar, ac, lda), "gemm A")
-	bp := be.in(b, span(br, bc, ldb), "gemm B")
-	cp := be.out(c, span(m, n, ldc), "gemm C")
+	ap := be.in(a, na, "gemm A")
+	bp := be.in(b, nb, "gemm B")
+	cp := be.out(c, nc, "gemm C")
 	if k == 0 || alpha == 0 {
 		// C = beta·C without reading A or B (BLAS semantics; NaNs in A or B
 		// do not leak through a zero alpha).
@@ -68,7 +57,7 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 	xp := be.in(x, m*k, "linear x")
 	wp := be.in(w, n*k, "linear W")
 	bp := be.opt(bias, n, "linear bias")
-	yp := be.out(y, span(m, n, ldy), "linear y")
+	yp := be.out(y, kernels.Span(m, n, ldy), "linear y")
 	tB, ldw := true, k
 	if layout == kernels.InOut {
 		tB, ldw = false, n

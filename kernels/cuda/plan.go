@@ -143,12 +143,3 @@ func aligned16(addr uint64, ld, esize int) bool {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
-// span is how many values a row-major [rows, cols] matrix with row stride ld
-// occupies: the last row needs only cols.
-func span(rows, cols, ld int) int {
-	if rows == 0 || cols == 0 {
-		return 0
-	}
-	return (rows-1)*ld + cols
-}

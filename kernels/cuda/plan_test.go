@@ -124,8 +124,3 @@ func TestAligned16(t *testing.T) {
 	}
 }
 
-func TestSpan(t *testing.T) {
-	if span(3, 4, 10) != 24 || span(0, 4, 10) != 0 || span(1, 4, 10) != 4 {
-		t.Error("span")
-	}
-}
