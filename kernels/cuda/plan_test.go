@@ -123,4 +123,3 @@ func TestAligned16(t *testing.T) {
 		}
 	}
 }
-
