@@ -169,3 +169,53 @@ func crashChild(path string) {
 		}
 	}
 }
+
+// Weights damaged in the file are refused by Get; rows written before the
+// checksum column existed (NULL) are read unchecked.
+func TestDamagedWeights(t *testing.T) {
+	c := open(t)
+	ctx := context.Background()
+	blob := bytes.Repeat([]byte("weights!"), 1000)
+	if _, err := c.Put(ctx, record("a", blob), blob, Create); err != nil {
+		t.Fatal(err)
+	}
+	if r, got, err := c.Get(ctx, "a"); err != nil || !r.Checked || !bytes.Equal(got, blob) {
+		t.Fatalf("Get: checked %v, %v", r.Checked, err)
+	}
+	if _, err := c.db.Exec(`UPDATE adapterdb_adapters SET weights = CAST(replace(CAST(weights AS TEXT), 'w', 'W') AS BLOB) WHERE name = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Get(ctx, "a"); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("damaged weights: %v, want ErrDamaged", err)
+	}
+	if _, err := c.db.Exec(`UPDATE adapterdb_adapters SET weights_crc32c = NULL WHERE name = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err := c.Get(ctx, "a"); err != nil || r.Checked {
+		t.Fatalf("unchecked row: checked %v, %v", r.Checked, err)
+	}
+}
+
+// A file from before the checksum column gets it when opened.
+func TestAddsChecksumColumn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	c, err := Open(path, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("old weights")
+	if _, err := c.Put(context.Background(), record("old", blob), blob, Create); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.db.Exec(`ALTER TABLE adapterdb_adapters DROP COLUMN weights_crc32c`); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if c, err = Open(path, zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r, got, err := c.Get(context.Background(), "old"); err != nil || r.Checked || string(got) != "old weights" {
+		t.Fatalf("old row: %q checked %v, %v", got, r.Checked, err)
+	}
+}

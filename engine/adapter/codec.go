@@ -111,7 +111,18 @@ func weightsSum(params []Param) string {
 // order; Align puts them in a model's order. Every tensor is checked: present,
 // the right shape, finite, no unknown extras, and the checksum when the file
 // has one.
-func Decode(data []byte) (*Set, Meta, error) {
+func Decode(data []byte) (*Set, Meta, error) { return decode(data, true) }
+
+// DecodeTrusted is Decode for bytes whose integrity the caller has checked
+// otherwise (the catalog's CRC-32C of what it stored) and which it hands
+// over: no SHA-256 over the weights, and the set's float32 weights may alias
+// data, which the caller must not change afterwards. Together these are most
+// of a cold load's time.
+func DecodeTrusted(data []byte) (*Set, Meta, error) { return decode(data, false) }
+
+// decode reads an adapter file; without verify it skips the checksum and
+// aliases data (DecodeTrusted).
+func decode(data []byte, verify bool) (*Set, Meta, error) {
 	f, err := safetensors.Parse(data)
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("adapter file: %w", err)
@@ -201,7 +212,10 @@ func Decode(data []byte) (*Set, Meta, error) {
 		if err != nil {
 			return nil, fmt.Errorf("adapter file: %w", err)
 		}
-		out := append([]float32(nil), v...) // own the values: data may be a database row
+		out := v
+		if verify {
+			out = append([]float32(nil), v...) // own the values: the caller keeps data
+		}
 		for _, x := range out {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 				return nil, fmt.Errorf("adapter file: tensor %q holds non-finite values (damaged file?)", name)
@@ -270,7 +284,7 @@ func Decode(data []byte) (*Set, Meta, error) {
 			return nil, Meta{}, fmt.Errorf("adapter file: unexpected tensor %q", n)
 		}
 	}
-	if want, ok := md["weights_sha256"]; ok {
+	if want, ok := md["weights_sha256"]; ok && verify {
 		if got := weightsSum(s.canonicalParams()); got != want {
 			return nil, Meta{}, fmt.Errorf("adapter file: weights do not match their checksum (damaged or edited file)")
 		}

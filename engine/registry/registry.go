@@ -118,7 +118,11 @@ func (r *Registry) load(ctx context.Context, name string) (*Loaded, error) {
 	if err := r.checkBase(rec.Name, rec.BaseModel, rec.BaseFingerprint); err != nil {
 		return nil, err
 	}
-	set, _, err := adapter.Decode(blob)
+	decode := adapter.Decode
+	if rec.Checked {
+		decode = adapter.DecodeTrusted // the catalog checked the bytes it stored
+	}
+	set, _, err := decode(blob)
 	if err != nil {
 		return nil, fmt.Errorf("adapter %s: %w", rec.Name, err)
 	}
