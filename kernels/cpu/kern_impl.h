@@ -37,12 +37,37 @@ KI void vst_part(float *p, v16 v, long n) {
 /* vsel picks a where m is all ones, b where it is zero (bitwise, so NaN in the
    discarded input never leaks through). */
 KI v16 vsel(i16 m, v16 a, v16 b) { return (v16)((m & (i16)a) | (~m & (i16)b)); }
+/* vlt, vgt compare lane by lane (all ones where true). Below AVX-512 GCC
+   turns a comparison of 16-float vectors into 16 scalar compares; the
+   including file's MM_NATIVE (floats per register) makes it compare
+   register-sized pieces instead. */
+#if defined(MM_NATIVE)
+typedef float vpiece __attribute__((vector_size(MM_NATIVE * 4)));
+typedef int32_t ipiece __attribute__((vector_size(MM_NATIVE * 4)));
+typedef union {
+	v16 v;
+	vpiece p[VW / MM_NATIVE];
+} v16pieces;
+typedef union {
+	i16 v;
+	ipiece p[VW / MM_NATIVE];
+} i16pieces;
+KI i16 vlt(v16 a, v16 b) {
+	v16pieces x = {a}, y = {b};
+	i16pieces r;
+	for (int i = 0; i < VW / MM_NATIVE; i++) r.p[i] = x.p[i] < y.p[i];
+	return r.v;
+}
+#else
+KI i16 vlt(v16 a, v16 b) { return a < b; }
+#endif
+KI i16 vgt(v16 a, v16 b) { return vlt(b, a); }
 #if defined(__AVX512F__)
 KI v16 vmax(v16 a, v16 b) { return (v16)_mm512_max_ps((__m512)a, (__m512)b); }
 KI v16 vmin(v16 a, v16 b) { return (v16)_mm512_min_ps((__m512)a, (__m512)b); }
 #else
-KI v16 vmax(v16 a, v16 b) { return vsel(a > b, a, b); }
-KI v16 vmin(v16 a, v16 b) { return vsel(a < b, a, b); }
+KI v16 vmax(v16 a, v16 b) { return vsel(vgt(a, b), a, b); }
+KI v16 vmin(v16 a, v16 b) { return vsel(vlt(a, b), a, b); }
 #endif
 KI v16 vabs(v16 x) { return (v16)((i16)x & 0x7fffffff); }
 /* vrcp is 1/d. With AVX-512: rcp14 and one Newton step (~1 ulp) instead of
@@ -115,7 +140,7 @@ KI long round16(long n) { return (n + VW - 1) & ~(long)(VW - 1); }
 	p = p * r + vset(1.0f);                                                                  \
 	u16 ni = (u16)((i16)t - (i16)magic);                                                     \
 	v16 res = (v16)((u16)p + (ni << 23));                                                    \
-	return vsel(x < vset(-87.33f), vset(0.0f), res)
+	return vsel(vlt(x, vset(-87.33f)), vset(0.0f), res)
 
 /* vexp2 is exp(x + lo) for a small correction lo (the low part of −x²/2). */
 KI v16 vexp2(v16 x, v16 lo) { VEXP_BODY(x, r = r + lo); }
@@ -136,7 +161,7 @@ KI v16 vtanh(v16 x) {
 	v16 small = x + (x * s) * p;
 	v16 big = vset(1.0f) - vset(2.0f) * vrcp(vexp(ax + ax) + vset(1.0f));
 	big = (v16)((i16)big | ((i16)x & (i16)vset(-0.0f))); /* copy the sign of x */
-	return vsel(ax < vset(0.625f), small, big);
+	return vsel(vlt(ax, vset(0.625f)), small, big);
 }
 
 /* gelu_phi returns Φ(x), the standard normal CDF, and e = exp(−x²/2).
@@ -162,7 +187,7 @@ KI v16 gelu_phi(v16 x, v16 *e_out) {
 	f = f * t + vset(0.139618712561f);
 	v16 h = e * (t * f);
 	*e_out = e;
-	return vsel(x < vset(0.0f), h, vset(1.0f) - h);
+	return vsel(vlt(x, vset(0.0f)), h, vset(1.0f) - h);
 }
 
 #define INV_SQRT_2PI 0.398942280401432678f
@@ -180,7 +205,7 @@ KI v16 f_gelu_tanh(v16 x) {
 	return x * vrcp(vset(1.0f) + vexp(vset(-2.0f) * u));
 }
 KI v16 f_tanh(v16 x) { return vtanh(x); }
-KI v16 f_relu(v16 x) { return vsel(x > vset(0.0f), x, vset(0.0f)); }
+KI v16 f_relu(v16 x) { return vsel(vgt(x, vset(0.0f)), x, vset(0.0f)); }
 
 /* Derivatives, multiplied by the incoming gradient g. */
 KI v16 d_none(v16 x, v16 g) {
@@ -203,7 +228,7 @@ KI v16 d_tanh(v16 x, v16 g) {
 	v16 t = vtanh(x);
 	return g * (vset(1.0f) - t * t);
 }
-KI v16 d_relu(v16 x, v16 g) { return vsel(x > vset(0.0f), g, vset(0.0f)); }
+KI v16 d_relu(v16 x, v16 g) { return vsel(vgt(x, vset(0.0f)), g, vset(0.0f)); }
 
 /* ---- element-wise maps ---- */
 
