@@ -3,7 +3,9 @@
 # checkpoints with random weights, written by `adapterdb make-checkpoint`, at
 # the shapes docs/performance.md reports. Each cell is run RUNS times (default
 # 5); the table shows the median seq/s of the runs and their spread
-# (min..max), then plain vs adapters vs a 4-adapter mixed batch at (32,128).
+# (min..max), then plain vs adapters vs a 4-adapter mixed batch at (32,128),
+# in rounds that alternate the three so that drifts in the machine's load hit
+# all of them.
 #
 #   bash testdata/bench.sh bin/adapterdb
 #
@@ -28,7 +30,7 @@ cell() {
 	shift 4
 	for _ in $(seq "$RUNS"); do
 		"$BIN" bench --model "$WORK/$model" --batch "$b" --seq "$l" --iters "$iters" "$@" 2>/dev/null |
-			python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["preset"]=sys.argv[1]; print(json.dumps(r))' "$model" >>"$WORK/runs.jsonl"
+			python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["preset"]=sys.argv[1]; r["group"]=sys.argv[2]; print(json.dumps(r))' "$model" "${GROUP:-shapes}" >>"$WORK/runs.jsonl"
 	done
 }
 
@@ -40,10 +42,12 @@ cell bert-base 32 128 2
 cell bert-base 32 32 4
 cell bert-base 1 128 10
 cell bert-base 8 64 6
-cell minilm-l6 32 128 5 --adapters 1
-cell minilm-l6 32 128 5 --adapters 4
-cell bert-base 32 128 2 --adapters 1
-cell bert-base 32 128 2 --adapters 4
+for _ in $(seq "$RUNS"); do
+	for k in 0 1 4; do
+		GROUP=adapters RUNS=1 cell minilm-l6 32 128 5 --adapters "$k"
+		GROUP=adapters RUNS=1 cell bert-base 32 128 2 --adapters "$k"
+	done
+done
 
 python3 - "$WORK/runs.jsonl" <<'PY'
 import json, statistics, sys
@@ -53,18 +57,27 @@ backend = threads = None
 for line in open(sys.argv[1]):
     r = json.loads(line)
     backend, threads = r["backend"], r.get("threads")
-    cells.setdefault((r["preset"], r["batch"], r["seq"], r["adapters"]), []).append(r)
+    cells.setdefault((r["group"], r["preset"], r["batch"], r["seq"], r["adapters"]), []).append(r)
 print(f"backend {backend}, {threads} threads; median of the runs (min..max)")
 print(f"{'model':10} {'B':>3} {'L':>4} {'adapters':>8} {'seq/s':>8} {'spread':>16} {'ms/batch':>9} {'GFLOP/s':>8}")
-for (preset, b, l, k), rs in cells.items():
+for (group, preset, b, l, k), rs in cells.items():
     s = [r["seq_per_s"] for r in rs]
-    med = statistics.median(s)
     ms = statistics.median(r["ms_per_batch"] for r in rs)
     gf = statistics.median(r["gflops"] for r in rs)
-    print(f"{preset:10} {b:>3} {l:>4} {k:>8} {med:>8.1f} {min(s):>7.1f}..{max(s):<8.1f} {ms:>9.2f} {gf:>8.1f}")
-base = {(p, b, l): statistics.median(r["seq_per_s"] for r in rs) for (p, b, l, k), rs in cells.items() if k == 0}
-for (p, b, l, k), rs in cells.items():
-    if k:
-        m = statistics.median(r["seq_per_s"] for r in rs)
-        print(f"{p} ({b},{l}) with {k} adapter(s): {m / base[(p, b, l)]:.3f}x plain")
+    print(f"{preset:10} {b:>3} {l:>4} {k:>8} {statistics.median(s):>8.1f} {min(s):>7.1f}..{max(s):<8.1f} {ms:>9.2f} {gf:>8.1f}")
+# Ratios per round (the adapters group alternates 0, 1, 4 adapters), then their median.
+for preset in ("minilm-l6", "bert-base"):
+    plain = [r["seq_per_s"] for r in cells.get(("adapters", preset, 32, 128, 0), [])]
+    for k in (1, 4):
+        with_k = [r["seq_per_s"] for r in cells.get(("adapters", preset, 32, 128, k), [])]
+        ratios = [w / p for w, p in zip(with_k, plain)]
+        if ratios:
+            print(f"{preset} (32,128) with {k} adapter(s) / plain, same round: median {statistics.median(ratios):.3f} "
+                  f"({', '.join(f'{x:.3f}' for x in ratios)})")
+    one = [r["seq_per_s"] for r in cells.get(("adapters", preset, 32, 128, 1), [])]
+    four = [r["seq_per_s"] for r in cells.get(("adapters", preset, 32, 128, 4), [])]
+    ratios = [f / o for f, o in zip(four, one)]
+    if ratios:
+        print(f"{preset} (32,128) 4-adapter mixed / 1 adapter, same round: median {statistics.median(ratios):.3f} "
+              f"({', '.join(f'{x:.3f}' for x in ratios)})")
 PY
