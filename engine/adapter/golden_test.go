@@ -65,17 +65,6 @@ func loadSet(t *testing.T, dir, file string, m *model.Model) *adapter.Set {
 	return set
 }
 
-func maxDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d float64
-	for i := range a {
-		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return d
-}
-
 func relL2(g, ref []float32) float64 {
 	var num, den float64
 	for i := range g {
@@ -153,11 +142,11 @@ func TestAdapterGoldens(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if d := maxDiff(pd.Values, want("pooled")); d > g.Tolerance.Forward {
+						if d := testmodels.MaxAbsDiff(pd.Values, want("pooled")); d > g.Tolerance.Forward {
 							t.Errorf("pooled differs by %g", d)
 						}
 						logits := set.Logits(pd.Values, B)
-						if d := maxDiff(logits, want("logits")); d > g.Tolerance.Forward {
+						if d := testmodels.MaxAbsDiff(logits, want("logits")); d > g.Tolerance.Forward {
 							t.Errorf("logits differ by %g", d)
 						}
 						var targets adapter.Targets
@@ -260,11 +249,11 @@ func checkMixed(t *testing.T, m *model.Model, dir string, g *adapterGolden, file
 	n := len(wantLogits) / len(rowAdapter)
 	for i, r := range order {
 		set := sets[rowAdapter[r]]
-		if d := maxDiff(pd.Values[i*H:(i+1)*H], wantPooled[r*H:(r+1)*H]); d > tol {
+		if d := testmodels.MaxAbsDiff(pd.Values[i*H:(i+1)*H], wantPooled[r*H:(r+1)*H]); d > tol {
 			t.Errorf("row %d (%s): pooled differs by %g", r, rowAdapter[r], d)
 		}
 		logits := set.Logits(pd.Values[i*H:(i+1)*H], 1)
-		if d := maxDiff(logits, wantLogits[r*n:(r+1)*n]); d > tol {
+		if d := testmodels.MaxAbsDiff(logits, wantLogits[r*n:(r+1)*n]); d > tol {
 			t.Errorf("row %d (%s): logits differ by %g", r, rowAdapter[r], d)
 		}
 	}

@@ -52,7 +52,7 @@ func TestRandomChangesFeatures(t *testing.T) {
 	}
 	plain := pooled(t, m, batchOf(m, []int{5}, nil), model.PoolMean)
 	with := pooled(t, m, batchOf(m, []int{5}, []model.Segment{{Seqs: 1, Adapter: s.Bind(m.Be)}}), model.PoolMean)
-	if maxDiff(plain, with) < 1e-3 {
+	if testmodels.MaxAbsDiff(plain, with) < 1e-3 {
 		t.Error("a random adapter leaves features unchanged")
 	}
 }
@@ -101,7 +101,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 			lens := []int{7, 3, 12}
 			plain := pooled(t, m, batchOf(m, lens, nil), set.Pool)
 			with := pooled(t, m, batchOf(m, lens, []model.Segment{{Seqs: 3, Adapter: set.Bind(be)}}), set.Pool)
-			if d := maxDiff(plain, with); d != 0 {
+			if d := testmodels.MaxAbsDiff(plain, with); d != 0 {
 				t.Errorf("%s: fresh adapter changes features by %g", name, d)
 			}
 		}
@@ -131,7 +131,7 @@ func TestMixedEqualsSeparate(t *testing.T) {
 			sepB := pooled(t, m, batchOf(m, lensB, []model.Segment{{Seqs: 3, Adapter: bb}}), a.Pool)
 			sepBase := pooled(t, m, batchOf(m, lensBase, nil), a.Pool)
 			sep := append(append(append([]float32{}, sepA...), sepB...), sepBase...)
-			if d := maxDiff(mixed, sep); d > tol {
+			if d := testmodels.MaxAbsDiff(mixed, sep); d > tol {
 				t.Errorf("%s: mixed batch differs from per-adapter batches by %g", name, d)
 			}
 		}
@@ -170,7 +170,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			want, have := set.Params(), got.Params()
 			for j := range want {
-				if want[j].Name != have[j].Name || maxDiff(want[j].Data, have[j].Data) != 0 {
+				if want[j].Name != have[j].Name || testmodels.MaxAbsDiff(want[j].Data, have[j].Data) != 0 {
 					t.Fatalf("%s %s: tensor %s changed", name, task, want[j].Name)
 				}
 			}
