@@ -335,3 +335,44 @@ func TestParseDSN(t *testing.T) {
 		t.Errorf("%+v %v", o, err)
 	}
 }
+
+// go-mysql-server's own file statements are confined like ours: without
+// files_dir, LOAD DATA INFILE and SELECT ... INTO OUTFILE are refused; with
+// it, only paths inside it are accepted.
+func TestDriverFileStatements(t *testing.T) {
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	if err := os.Mkdir(files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(files, "rows.tsv"), []byte("1\tone\n2\ttwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(dir, "outside.tsv")
+	if err := os.WriteFile(outside, []byte("3\tthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, extra string
+		inside      bool
+	}{{"no files_dir", "", false}, {"files_dir", "&files_dir=" + files, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			db := open(t, dsn(t, filepath.Join(t.TempDir(), "f.db"), c.extra))
+			defer db.Close()
+			exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, s TEXT)")
+			if _, err := db.Exec("LOAD DATA INFILE '" + outside + "' INTO TABLE t"); err == nil {
+				t.Error("LOAD DATA INFILE outside the files directory was accepted")
+			}
+			_, err := db.Exec("LOAD DATA INFILE '" + filepath.Join(files, "rows.tsv") + "' INTO TABLE t")
+			if c.inside && err != nil {
+				t.Errorf("LOAD DATA INFILE inside the files directory: %v", err)
+			}
+			if !c.inside && err == nil {
+				t.Error("LOAD DATA INFILE accepted without a files directory")
+			}
+			if _, err := db.Exec("SELECT * FROM t INTO OUTFILE '" + filepath.Join(dir, "out.tsv") + "'"); err == nil {
+				t.Error("SELECT ... INTO OUTFILE outside the files directory was accepted")
+			}
+		})
+	}
+}

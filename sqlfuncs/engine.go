@@ -70,6 +70,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		cfg.FilesDir = abs
 	}
+	if err := fileVariables(cfg.FilesDir); err != nil {
+		return nil, fmt.Errorf("files directory %s: %w", cfg.FilesDir, err)
+	}
 	pro, err := catalog.NewProvider(cfg.Registry.Catalog(), catalog.ProviderOptions{
 		Extra: []sql.Database{NewCatalogDatabase(cfg.Registry)}})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
 )
 
 // Statements that name files (CREATE ADAPTER ... FROM 'file', EXPORT ADAPTER
@@ -153,4 +155,27 @@ func (s *service) writeFile(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// fileVariables confines go-mysql-server's own file statements (LOAD DATA
+// INFILE, SELECT ... INTO OUTFILE) like ours: secure_file_priv is the files
+// directory, or a directory that cannot exist when there is none (an empty
+// secure_file_priv would allow every path). LOAD DATA LOCAL INFILE, which reads
+// the client's file, is enabled. These are process-wide variables of
+// go-mysql-server: the last engine made in a process sets them.
+func fileVariables(filesDir string) error {
+	priv := filepath.Join(os.DevNull, "no-files-dir")
+	if filesDir != "" {
+		abs, err := filepath.Abs(filesDir)
+		if err != nil {
+			return err
+		}
+		if abs, err = filepath.EvalSymlinks(abs); err != nil {
+			return err
+		}
+		// go-mysql-server compares path prefixes: the trailing separator
+		// keeps a sibling such as DIR-old out.
+		priv = abs + string(filepath.Separator)
+	}
+	return sql.SystemVariables.AssignValues(map[string]any{"secure_file_priv": priv, "local_infile": int8(1)})
 }

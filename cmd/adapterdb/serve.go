@@ -4,10 +4,8 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
-	gms "github.com/dolthub/go-mysql-server/sql"
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
 
@@ -88,10 +86,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := fileVariables(*filesDir); err != nil {
-		sqle.Close()
-		return err
-	}
 	srv, err := server.New(ctx, server.Config{Engine: sqle, Listen: *listen, RootPassword: os.Getenv("ADAPTERDB_ROOT_PASSWORD"),
 		MaxConnections: *maxConns, ShutdownGrace: *grace, Log: e.log})
 	if err != nil {
@@ -117,28 +111,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	<-served
 	return nil
-}
-
-// fileVariables confines go-mysql-server's own file statements (LOAD DATA
-// INFILE, SELECT ... INTO OUTFILE) like ours: secure_file_priv is the files
-// directory, or a directory that cannot exist when there is none (an empty
-// secure_file_priv would allow every path). LOAD DATA LOCAL INFILE, which reads
-// the client's file, is enabled. These are process-wide server variables.
-func fileVariables(filesDir string) error {
-	priv := filepath.Join(os.DevNull, "no-files-dir")
-	if filesDir != "" {
-		abs, err := filepath.Abs(filesDir)
-		if err != nil {
-			return err
-		}
-		if abs, err = filepath.EvalSymlinks(abs); err != nil {
-			return err
-		}
-		// go-mysql-server compares path prefixes: the trailing separator
-		// keeps a sibling such as DIR-old out.
-		priv = abs + string(filepath.Separator)
-	}
-	return gms.SystemVariables.AssignValues(map[string]any{"secure_file_priv": priv, "local_infile": int8(1)})
 }
 
 // configureLogrus routes go-mysql-server's and vitess's logrus output (their
