@@ -24,7 +24,7 @@ import (
 
 // testServer is a server on the bert-tiny checkpoint over a database file.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *server.Server
 	eng  *engine.Engine
 	reg  *registry.Registry
@@ -39,7 +39,7 @@ type serverOpts struct {
 	grace    time.Duration
 }
 
-func startServer(t *testing.T, o serverOpts) *testServer {
+func startServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
 	if o.dbPath == "" {
 		o.dbPath = filepath.Join(t.TempDir(), "test.db")
@@ -96,7 +96,7 @@ func (ts *testServer) open(user, password, params string) *gosql.DB {
 	return db
 }
 
-func mustExec(t *testing.T, db *gosql.DB, q string, args ...any) gosql.Result {
+func mustExec(t testing.TB, db *gosql.DB, q string, args ...any) gosql.Result {
 	t.Helper()
 	res, err := db.Exec(q, args...)
 	if err != nil {
