@@ -33,6 +33,16 @@ func newTestDB(t testing.TB, opts ProviderOptions) *testDB {
 // openTestDB opens (or reopens) a file.
 func openTestDB(t testing.TB, path string, opts ProviderOptions) *testDB {
 	t.Helper()
+	cat, pro := openProvider(t, path, opts)
+	db := &testDB{t: t, path: path, cat: cat, pro: pro, eng: newEngine(pro)}
+	db.sess = db.newSession()
+	t.Cleanup(db.close)
+	return db
+}
+
+// openProvider opens the file and a provider on it; the caller closes both.
+func openProvider(t testing.TB, path string, opts ProviderOptions) (*Catalog, *Provider) {
+	t.Helper()
 	cat, err := Open(path, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +52,7 @@ func openTestDB(t testing.TB, path string, opts ProviderOptions) *testDB {
 		cat.Close()
 		t.Fatal(err)
 	}
-	db := &testDB{t: t, path: path, cat: cat, pro: pro, eng: newEngine(pro)}
-	db.sess = db.newSession()
-	t.Cleanup(db.close)
-	return db
+	return cat, pro
 }
 
 func newEngine(pro *Provider) *sqle.Engine {

@@ -15,7 +15,6 @@ import (
 	"github.com/dolthub/go-mysql-server/server"
 	"github.com/dolthub/go-mysql-server/sql"
 	_ "github.com/go-sql-driver/mysql"
-	"github.com/rs/zerolog"
 )
 
 // A small MySQL-wire server on the provider, for the tests that need a real
@@ -31,15 +30,7 @@ type testServer struct {
 
 func startServer(t testing.TB, path string, opts ProviderOptions) *testServer {
 	t.Helper()
-	cat, err := Open(path, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pro, err := NewProvider(cat, opts)
-	if err != nil {
-		cat.Close()
-		t.Fatal(err)
-	}
+	cat, pro := openProvider(t, path, opts)
 	eng := newEngine(pro)
 	// LOAD DATA LOCAL INFILE is off unless the server enables it.
 	if err := sql.SystemVariables.SetGlobal(sql.NewEmptyContext(), "local_infile", int8(1)); err != nil {

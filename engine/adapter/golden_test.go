@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/model"
-	"github.com/adapterdb/adapterdb/engine/safetensors"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/kernels"
 )
@@ -18,52 +16,6 @@ import (
 // The goldens in testdata/adapters fix the adapter spec: forward values,
 // losses and gradients computed in float64 by an independent reference
 // (testdata/adapters/README.md).
-
-type adapterGolden struct {
-	Batch struct {
-		InputIDs  [][]int32 `json:"input_ids"`
-		Mask      [][]uint8 `json:"attention_mask"`
-		TypeIDs   [][]int32 `json:"token_type_ids"`
-		PosIDs    [][]int32 `json:"position_ids"`
-		LastIndex []int     `json:"last_token_index"`
-	} `json:"batch"`
-	Tests []struct {
-		Name         string            `json:"name"`
-		AdapterFile  string            `json:"adapter_file"`
-		AdapterFiles map[string]string `json:"adapter_files"`
-		GoldenFile   string            `json:"golden_file"`
-		Labels       []int             `json:"labels"`
-		Targets      json.RawMessage   `json:"targets"`
-		Loss         float64           `json:"loss"`
-		RowAdapter   []string          `json:"row_adapter"`
-		ZeroGrads    []string          `json:"exactly_zero_gradients"`
-	} `json:"tests"`
-	Tolerance struct {
-		Forward float64 `json:"forward_max_abs_diff"`
-		Grad    float64 `json:"gradient_max_relative_l2"`
-	} `json:"tolerance"`
-}
-
-// specPool is the pooled feature the adapter spec uses per model type.
-var specPool = map[model.Type]model.Pool{model.BERT: model.PoolCLS, model.RoBERTa: model.PoolCLS,
-	model.DistilBERT: model.PoolFirst, model.GPT2: model.PoolLast}
-
-func loadSet(t *testing.T, dir, file string, m *model.Model) *adapter.Set {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _, err := adapter.Decode(raw)
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	set.Pool = specPool[m.Cfg.Type]
-	if err := set.Align(m); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	return set
-}
 
 func relL2(g, ref []float32) float64 {
 	var num, den float64
@@ -78,61 +30,24 @@ func relL2(g, ref []float32) float64 {
 	return math.Sqrt(num / den)
 }
 
-// rowsBatch builds a batch from the golden batch's rows in the given order.
-func rowsBatch(g *adapterGolden, order []int, segs []model.Segment) *model.Batch {
-	T := len(g.Batch.InputIDs[0])
-	b := &model.Batch{Seqs: len(order), Len: T, Segs: segs}
-	for _, r := range order {
-		b.IDs = append(b.IDs, g.Batch.InputIDs[r]...)
-		b.Mask = append(b.Mask, g.Batch.Mask[r]...)
-		b.PosIDs = append(b.PosIDs, g.Batch.PosIDs[r]...)
-		if g.Batch.TypeIDs != nil {
-			b.TypeIDs = append(b.TypeIDs, g.Batch.TypeIDs[r]...)
-		}
-	}
-	return b
-}
-
 func TestAdapterGoldens(t *testing.T) {
 	testmodels.ForEachBackend(t, func(t *testing.T, be kernels.Backend) {
 		for _, name := range testmodels.Names {
 			t.Run(name, func(t *testing.T) {
 				m := testmodels.Load(t, name, be)
-				dir := filepath.Join(testmodels.Root(), "adapters", name)
-				raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var g adapterGolden
-				if err := json.Unmarshal(raw, &g); err != nil {
-					t.Fatal(err)
-				}
+				g := testmodels.ReadAdapterGolden(t, name)
 				for _, tc := range g.Tests {
 					t.Run(tc.Name, func(t *testing.T) {
-						gf, err := safetensors.Open(filepath.Join(dir, tc.GoldenFile))
-						if err != nil {
-							t.Fatal(err)
-						}
-						defer gf.Close()
-						want := func(n string) []float32 {
-							v, err := gf.Float32(n)
-							if err != nil {
-								t.Fatal(err)
-							}
-							return v
-						}
+						gf := testmodels.OpenTensors(t, filepath.Join(g.Dir, tc.GoldenFile))
+						want := func(n string) []float32 { return testmodels.Tensor(t, gf, n) }
 						if tc.Name == "mixed" {
-							checkMixed(t, m, dir, &g, tc.AdapterFiles, tc.RowAdapter, want, g.Tolerance.Forward)
+							checkMixed(t, m, g, tc.AdapterFiles, tc.RowAdapter, want, g.Tolerance.Forward)
 							return
 						}
-						set := loadSet(t, dir, tc.AdapterFile, m)
+						set := g.LoadAdapter(t, tc.AdapterFile, m)
 						B := len(g.Batch.InputIDs)
-						order := make([]int, B)
-						for i := range order {
-							order[i] = i
-						}
 						bound := set.Bind(be)
-						b := rowsBatch(&g, order, []model.Segment{{Seqs: B, Adapter: bound}})
+						b := g.Rows(nil, []model.Segment{{Seqs: B, Adapter: bound}})
 						pass, err := m.Forward(context.Background(), b, true)
 						if err != nil {
 							t.Fatal(err)
@@ -213,12 +128,12 @@ func TestAdapterGoldens(t *testing.T) {
 
 // checkMixed runs the mixed test: rows of sets A and B in one pass (grouped
 // into two segments), compared with the golden rows.
-func checkMixed(t *testing.T, m *model.Model, dir string, g *adapterGolden, files map[string]string, rowAdapter []string,
+func checkMixed(t *testing.T, m *model.Model, g *testmodels.AdapterGolden, files map[string]string, rowAdapter []string,
 	want func(string) []float32, tol float64) {
 	sets := map[string]*adapter.Set{}
 	bound := map[string]*model.Adapter{}
 	for k, f := range files {
-		sets[k] = loadSet(t, dir, f, m)
+		sets[k] = g.LoadAdapter(t, f, m)
 		bound[k] = sets[k].Bind(m.Be)
 	}
 	var order []int
@@ -233,14 +148,13 @@ func checkMixed(t *testing.T, m *model.Model, dir string, g *adapterGolden, file
 		}
 		segs = append(segs, model.Segment{Seqs: n, Adapter: bound[k]})
 	}
-	b := rowsBatch(g, order, segs)
+	b := g.Rows(order, segs)
 	pass, err := m.Forward(context.Background(), b, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pass.Release()
-	pool := specPool[m.Cfg.Type]
-	pd, err := pass.Pool(pool)
+	pd, err := pass.Pool(testmodels.SpecPool[m.Cfg.Type])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,11 +26,7 @@ func TestGoldenHiddenStates(t *testing.T) {
 					if !c.Forward {
 						continue
 					}
-					b := &model.Batch{Seqs: 1, Len: len(c.InputIDs), IDs: c.InputIDs, Mask: c.Mask, PosIDs: c.PosIDs}
-					if len(c.TypeIDs) > 0 {
-						b.TypeIDs = c.TypeIDs
-					}
-					pass, err := m.Forward(context.Background(), b, false)
+					pass, err := m.Forward(context.Background(), c.Batch(), false)
 					if err != nil {
 						t.Fatalf("%s: %v", c.Name, err)
 					}
@@ -44,15 +40,7 @@ func TestGoldenHiddenStates(t *testing.T) {
 				}
 				for _, gb := range g.Batches {
 					B, T := len(gb.InputIDs), len(gb.InputIDs[0])
-					b := &model.Batch{Seqs: B, Len: T}
-					for i := 0; i < B; i++ {
-						b.IDs = append(b.IDs, gb.InputIDs[i]...)
-						b.Mask = append(b.Mask, gb.Mask[i]...)
-						b.PosIDs = append(b.PosIDs, gb.PosIDs[i]...)
-						if gb.TypeIDs != nil {
-							b.TypeIDs = append(b.TypeIDs, gb.TypeIDs[i]...)
-						}
-					}
+					b := gb.Batch()
 					pass, err := m.Forward(context.Background(), b, false)
 					if err != nil {
 						t.Fatalf("batch %s: %v", gb.Name, err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/safetensors"
 )
 
@@ -54,27 +55,39 @@ type Golden struct {
 
 // ReadGolden reads testdata/golden/NAME: golden.json and golden.safetensors
 // (closed when the test ends).
-func ReadGolden(t *testing.T, name string) (*Golden, *safetensors.File) {
+func ReadGolden(t testing.TB, name string) (*Golden, *safetensors.File) {
 	t.Helper()
 	dir := filepath.Join(Root(), "golden", name)
-	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	var g Golden
+	ReadJSON(t, filepath.Join(dir, "golden.json"), &g)
+	return &g, OpenTensors(t, filepath.Join(dir, "golden.safetensors"))
+}
+
+// ReadJSON decodes a JSON file into v.
+func ReadJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g Golden
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	st, err := safetensors.Open(filepath.Join(dir, "golden.safetensors"))
+}
+
+// OpenTensors opens a safetensors file, closed when the test ends.
+func OpenTensors(t testing.TB, path string) *safetensors.File {
+	t.Helper()
+	st, err := safetensors.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &g, st
+	return st
 }
 
 // Tensor is a golden tensor as float32s.
-func Tensor(t *testing.T, st *safetensors.File, name string) []float32 {
+func Tensor(t testing.TB, st *safetensors.File, name string) []float32 {
 	t.Helper()
 	v, err := st.Float32(name)
 	if err != nil {
@@ -83,14 +96,54 @@ func Tensor(t *testing.T, st *safetensors.File, name string) []float32 {
 	return v
 }
 
-// MaxAbsDiff is max |a−b| (+Inf when the lengths differ).
+// MaxAbsDiff is max |a−b|, +Inf when the lengths differ or a value is NaN
+// (math.Max would carry a NaN through, and NaN > tolerance is false: a
+// NaN output would pass).
 func MaxAbsDiff(a, b []float32) float64 {
 	if len(a) != len(b) {
 		return math.Inf(1)
 	}
 	var d float64
 	for i := range a {
-		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+		x := math.Abs(float64(a[i]) - float64(b[i]))
+		if math.IsNaN(x) {
+			return math.Inf(1)
+		}
+		d = math.Max(d, x)
 	}
 	return d
+}
+
+// Batch is one golden case as a batch of one sequence.
+func (c *GoldenCase) Batch() *model.Batch {
+	b := &model.Batch{Seqs: 1, Len: len(c.InputIDs), IDs: c.InputIDs, Mask: c.Mask, PosIDs: c.PosIDs}
+	if len(c.TypeIDs) > 0 {
+		b.TypeIDs = c.TypeIDs
+	}
+	return b
+}
+
+// Batch is the golden batch, right-padded as stored.
+func (g *GoldenBatch) Batch() *model.Batch {
+	return rows(g.InputIDs, g.Mask, g.PosIDs, g.TypeIDs, nil, nil)
+}
+
+// rows builds a batch of the given rows (all when order is nil).
+func rows(ids [][]int32, mask [][]uint8, pos, types [][]int32, order []int, segs []model.Segment) *model.Batch {
+	if order == nil {
+		order = make([]int, len(ids))
+		for i := range order {
+			order[i] = i
+		}
+	}
+	b := &model.Batch{Seqs: len(order), Len: len(ids[0]), Segs: segs}
+	for _, r := range order {
+		b.IDs = append(b.IDs, ids[r]...)
+		b.Mask = append(b.Mask, mask[r]...)
+		b.PosIDs = append(b.PosIDs, pos[r]...)
+		if types != nil {
+			b.TypeIDs = append(b.TypeIDs, types[r]...)
+		}
+	}
+	return b
 }

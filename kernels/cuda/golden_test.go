@@ -4,16 +4,13 @@ package cuda
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/model"
-	"github.com/adapterdb/adapterdb/engine/safetensors"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
 )
 
@@ -79,71 +76,6 @@ func openConfig(t *testing.T, o Options) *Backend {
 	return be
 }
 
-type hfGolden struct {
-	Cases []struct {
-		Name     string  `json:"name"`
-		InputIDs []int32 `json:"input_ids"`
-		Mask     []uint8 `json:"attention_mask"`
-		TypeIDs  []int32 `json:"token_type_ids"`
-		PosIDs   []int32 `json:"position_ids"`
-		Forward  bool    `json:"forward"`
-		Tensors  map[string]string
-	} `json:"cases"`
-	Batches []struct {
-		Name     string    `json:"name"`
-		InputIDs [][]int32 `json:"input_ids"`
-		Mask     [][]uint8 `json:"attention_mask"`
-		TypeIDs  [][]int32 `json:"token_type_ids"`
-		PosIDs   [][]int32 `json:"position_ids"`
-		Tensors  map[string]string
-	} `json:"batches"`
-	Tolerance struct {
-		MaxAbsDiff float64 `json:"max_abs_diff"`
-	} `json:"tolerance"`
-}
-
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
-func openST(t *testing.T, path string) func(name string) []float32 {
-	t.Helper()
-	st, err := safetensors.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return func(name string) []float32 {
-		v, err := st.Float32(name)
-		if err != nil {
-			t.Fatalf("%s: tensor %s: %v", path, name, err)
-		}
-		return v
-	}
-}
-
-func maxAbsDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	d := 0.0
-	for i := range a {
-		x := math.Abs(float64(a[i]) - float64(b[i]))
-		if math.IsNaN(x) {
-			return math.Inf(1)
-		}
-		d = math.Max(d, x)
-	}
-	return d
-}
-
 // worst tracks the largest difference seen, and its share of the tolerance,
 // to report them.
 type worst struct{ d, share float64 }
@@ -171,10 +103,8 @@ func TestGoldenHiddenStates(t *testing.T) {
 			for _, name := range testmodels.Names {
 				t.Run(name, func(t *testing.T) {
 					m := testmodels.Load(t, name, be)
-					dir := filepath.Join(testmodels.Root(), "golden", name)
-					var g hfGolden
-					readJSON(t, filepath.Join(dir, "golden.json"), &g)
-					want := openST(t, filepath.Join(dir, "golden.safetensors"))
+					g, st := testmodels.ReadGolden(t, name)
+					want := func(n string) []float32 { return testmodels.Tensor(t, st, n) }
 					tol := func(ref []float32) float64 { return goldenTol(o.Precision, g.Tolerance.MaxAbsDiff, ref) }
 					var w worst
 					H := m.Cfg.Hidden
@@ -186,7 +116,7 @@ func TestGoldenHiddenStates(t *testing.T) {
 									t.Fatalf("%s %s: %v", what, key, err)
 								}
 								ref := want(n)
-								w.check(t, what+" "+key, maxAbsDiff(pd.Values, ref), tol(ref))
+								w.check(t, what+" "+key, testmodels.MaxAbsDiff(pd.Values, ref), tol(ref))
 							}
 						}
 					}
@@ -194,32 +124,20 @@ func TestGoldenHiddenStates(t *testing.T) {
 						if !c.Forward || (emulated && o.Precision != FP32 && i%4 != 0) {
 							continue // the emulator checks a quarter of the cases in 16 bits
 						}
-						b := &model.Batch{Seqs: 1, Len: len(c.InputIDs), IDs: c.InputIDs, Mask: c.Mask, PosIDs: c.PosIDs}
-						if len(c.TypeIDs) > 0 {
-							b.TypeIDs = c.TypeIDs
-						}
-						pass, err := m.Forward(context.Background(), b, false)
+						pass, err := m.Forward(context.Background(), c.Batch(), false)
 						if err != nil {
 							t.Fatalf("%s: %v", c.Name, err)
 						}
 						hidden := make([]float32, len(c.InputIDs)*H)
 						be.Download(hidden, pass.Hidden)
 						ref := want(c.Tensors["last_hidden_state"])
-						w.check(t, c.Name+" last_hidden_state", maxAbsDiff(hidden, ref), tol(ref))
+						w.check(t, c.Name+" last_hidden_state", testmodels.MaxAbsDiff(hidden, ref), tol(ref))
 						pools(pass, c.Tensors, c.Name)
 						pass.Release()
 					}
 					for _, gb := range g.Batches {
 						B, T := len(gb.InputIDs), len(gb.InputIDs[0])
-						b := &model.Batch{Seqs: B, Len: T}
-						for i := range B {
-							b.IDs = append(b.IDs, gb.InputIDs[i]...)
-							b.Mask = append(b.Mask, gb.Mask[i]...)
-							b.PosIDs = append(b.PosIDs, gb.PosIDs[i]...)
-							if gb.TypeIDs != nil {
-								b.TypeIDs = append(b.TypeIDs, gb.TypeIDs[i]...)
-							}
-						}
+						b := gb.Batch()
 						for _, train := range []bool{false, true} { // train keeps every activation (attention weights too)
 							pass, err := m.Forward(context.Background(), b, train)
 							if err != nil {
@@ -231,7 +149,7 @@ func TestGoldenHiddenStates(t *testing.T) {
 							d := 0.0
 							for i := range B * T {
 								if b.Mask[i] != 0 { // padded rows are zero-filled in the golden
-									d = math.Max(d, maxAbsDiff(hidden[i*H:(i+1)*H], ref[i*H:(i+1)*H]))
+									d = math.Max(d, testmodels.MaxAbsDiff(hidden[i*H:(i+1)*H], ref[i*H:(i+1)*H]))
 								}
 							}
 							what := fmt.Sprintf("batch %s (train %v)", gb.Name, train)
@@ -247,61 +165,6 @@ func TestGoldenHiddenStates(t *testing.T) {
 	}
 }
 
-type adapterGolden struct {
-	Batch struct {
-		InputIDs [][]int32 `json:"input_ids"`
-		Mask     [][]uint8 `json:"attention_mask"`
-		TypeIDs  [][]int32 `json:"token_type_ids"`
-		PosIDs   [][]int32 `json:"position_ids"`
-	} `json:"batch"`
-	Tests []struct {
-		Name         string            `json:"name"`
-		AdapterFile  string            `json:"adapter_file"`
-		AdapterFiles map[string]string `json:"adapter_files"`
-		GoldenFile   string            `json:"golden_file"`
-		RowAdapter   []string          `json:"row_adapter"`
-	} `json:"tests"`
-	Tolerance struct {
-		Forward float64 `json:"forward_max_abs_diff"`
-	} `json:"tolerance"`
-}
-
-// specPool is the pooled feature the adapter spec uses per model type.
-var specPool = map[model.Type]model.Pool{model.BERT: model.PoolCLS, model.RoBERTa: model.PoolCLS,
-	model.DistilBERT: model.PoolFirst, model.GPT2: model.PoolLast}
-
-func loadSet(t *testing.T, path string, m *model.Model) *adapter.Set {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _, err := adapter.Decode(raw)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	set.Pool = specPool[m.Cfg.Type]
-	if err := set.Align(m); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return set
-}
-
-// rowsBatch is the golden batch's rows in the given order, with segments.
-func (g *adapterGolden) rowsBatch(order []int, segs []model.Segment) *model.Batch {
-	T := len(g.Batch.InputIDs[0])
-	b := &model.Batch{Seqs: len(order), Len: T, Segs: segs}
-	for _, r := range order {
-		b.IDs = append(b.IDs, g.Batch.InputIDs[r]...)
-		b.Mask = append(b.Mask, g.Batch.Mask[r]...)
-		b.PosIDs = append(b.PosIDs, g.Batch.PosIDs[r]...)
-		if g.Batch.TypeIDs != nil {
-			b.TypeIDs = append(b.TypeIDs, g.Batch.TypeIDs[r]...)
-		}
-	}
-	return b
-}
-
 // TestAdapterGoldens checks the forward values of testdata/adapters: pooled
 // features and logits of each adapter over the golden batch, and the mixed
 // batch of two adapters in one pass (the segmented kernels).
@@ -312,14 +175,13 @@ func TestAdapterGoldens(t *testing.T) {
 			for _, name := range testmodels.Names {
 				t.Run(name, func(t *testing.T) {
 					m := testmodels.Load(t, name, be)
-					dir := filepath.Join(testmodels.Root(), "adapters", name)
-					var g adapterGolden
-					readJSON(t, filepath.Join(dir, "golden.json"), &g)
+					g := testmodels.ReadAdapterGolden(t, name)
 					tol := func(ref []float32) float64 { return goldenTol(o.Precision, g.Tolerance.Forward, ref) }
 					var w worst
 					H := m.Cfg.Hidden
 					for _, tc := range g.Tests {
-						want := openST(t, filepath.Join(dir, tc.GoldenFile))
+						gf := testmodels.OpenTensors(t, filepath.Join(g.Dir, tc.GoldenFile))
+						want := func(n string) []float32 { return testmodels.Tensor(t, gf, n) }
 						sets := map[string]*adapter.Set{}
 						bound := map[string]*model.Adapter{}
 						var order []int
@@ -327,7 +189,7 @@ func TestAdapterGoldens(t *testing.T) {
 						rowSet := map[int]string{}
 						if tc.Name == "mixed" {
 							for _, k := range []string{"A", "B"} {
-								sets[k] = loadSet(t, filepath.Join(dir, tc.AdapterFiles[k]), m)
+								sets[k] = g.LoadAdapter(t, tc.AdapterFiles[k], m)
 								bound[k] = sets[k].Bind(be)
 								n := 0
 								for r, a := range tc.RowAdapter {
@@ -340,7 +202,7 @@ func TestAdapterGoldens(t *testing.T) {
 								segs = append(segs, model.Segment{Seqs: n, Adapter: bound[k]})
 							}
 						} else {
-							sets[""] = loadSet(t, filepath.Join(dir, tc.AdapterFile), m)
+							sets[""] = g.LoadAdapter(t, tc.AdapterFile, m)
 							bound[""] = sets[""].Bind(be)
 							for r := range g.Batch.InputIDs {
 								order = append(order, r)
@@ -351,19 +213,19 @@ func TestAdapterGoldens(t *testing.T) {
 						wantPooled, wantLogits := want("pooled"), want("logits")
 						nOut := len(wantLogits) / len(g.Batch.InputIDs)
 						for _, train := range []bool{false, true} {
-							pass, err := m.Forward(context.Background(), g.rowsBatch(order, segs), train)
+							pass, err := m.Forward(context.Background(), g.Rows(order, segs), train)
 							if err != nil {
 								t.Fatal(err)
 							}
-							pd, err := pass.Pool(specPool[m.Cfg.Type])
+							pd, err := pass.Pool(testmodels.SpecPool[m.Cfg.Type])
 							if err != nil {
 								t.Fatal(err)
 							}
 							for i, r := range order {
 								what := fmt.Sprintf("%s row %d (train %v)", tc.Name, r, train)
-								w.check(t, what+" pooled", maxAbsDiff(pd.Values[i*H:(i+1)*H], wantPooled[r*H:(r+1)*H]), tol(wantPooled))
+								w.check(t, what+" pooled", testmodels.MaxAbsDiff(pd.Values[i*H:(i+1)*H], wantPooled[r*H:(r+1)*H]), tol(wantPooled))
 								logits := sets[rowSet[r]].Logits(pd.Values[i*H:(i+1)*H], 1)
-								w.check(t, what+" logits", maxAbsDiff(logits, wantLogits[r*nOut:(r+1)*nOut]), tol(wantLogits))
+								w.check(t, what+" logits", testmodels.MaxAbsDiff(logits, wantLogits[r*nOut:(r+1)*nOut]), tol(wantLogits))
 							}
 							pass.Release()
 						}
