@@ -7,6 +7,7 @@ package rng
 import (
 	"hash/fnv"
 	"math"
+	"math/bits"
 )
 
 // Source is a SplitMix64 stream. It is not safe for concurrent use.
@@ -50,19 +51,8 @@ func (s *Source) Normal() float64 {
 // Intn is uniform in [0, n) for n > 0 (Lemire's multiply-shift; the tiny bias
 // for huge n does not matter for shuffles and splits).
 func (s *Source) Intn(n int) int {
-	hi, _ := mul64(s.Uint64(), uint64(n))
+	hi, _ := bits.Mul64(s.Uint64(), uint64(n))
 	return int(hi)
-}
-
-func mul64(a, b uint64) (hi, lo uint64) {
-	const mask32 = 1<<32 - 1
-	a0, a1 := a&mask32, a>>32
-	b0, b1 := b&mask32, b>>32
-	w0 := a0 * b0
-	t := a1*b0 + w0>>32
-	w1, w2 := t&mask32, t>>32
-	w1 += a0 * b1
-	return a1*b1 + w2 + w1>>32, a * b
 }
 
 // Shuffle permutes n elements with swap (Fisher–Yates).
