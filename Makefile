@@ -44,8 +44,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# go test's JSON goes through internal/testsummary: failing tests' output in
+# full, each package's ok/FAIL line, every skipped test with its reason, a
+# closing "N passed, N failed, N skipped" line, and go test's exit status.
 test: deps lint build
-	$(GO) test -race -timeout 25m $(PKGS)
+	$(GO) run ./internal/testsummary $(GO) test -json -race -timeout 25m $(PKGS)
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory e2e
 
