@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +39,13 @@ var ErrNotFound = errors.New("no such adapter")
 // ErrExists reports a name clash.
 var ErrExists = errors.New("adapter already exists")
 
-// ErrDamaged: stored weights fail their checksum (the file was damaged).
+// ErrDamaged: stored weights or a catalog row fail their checksum (the file
+// was damaged, or the row edited outside adapterdb).
 var ErrDamaged = errors.New("database file damaged")
+
+// ErrLocked: another connection held the file's write lock for longer than
+// the busy timeout.
+var ErrLocked = errors.New("the database file is locked by another writer")
 
 const schema = `
 CREATE TABLE IF NOT EXISTS adapterdb_adapters (
@@ -61,6 +67,7 @@ CREATE TABLE IF NOT EXISTS adapterdb_adapters (
 	sha256           TEXT NOT NULL,
 	created_at       TEXT NOT NULL,      -- RFC 3339, UTC
 	version          INTEGER NOT NULL,
+	record_crc32c    INTEGER,            -- CRC-32C of the columns above (NULL in files written before it)
 	weights          BLOB NOT NULL,      -- safetensors file
 	weights_crc32c   INTEGER             -- CRC-32C of weights (NULL in files written before it)
 ) STRICT;
@@ -112,15 +119,17 @@ func (c *Catalog) init() error {
 	if _, err := c.db.ExecContext(ctx, schema); err != nil {
 		return friendly(err)
 	}
-	// Files made before weights_crc32c existed get the column (NULL: those
+	// Files made before the checksum columns existed get them (NULL: those
 	// rows are read unchecked until rewritten).
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = 'weights_crc32c'`).Scan(&n); err != nil {
-		return friendly(err)
-	}
-	if n == 0 {
-		if _, err := c.db.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN weights_crc32c INTEGER`); err != nil {
+	for _, col := range []string{"weights_crc32c", "record_crc32c"} {
+		var n int
+		if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col).Scan(&n); err != nil {
 			return friendly(err)
+		}
+		if n == 0 {
+			if _, err := c.db.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col+` INTEGER`); err != nil {
+				return friendly(err)
+			}
 		}
 	}
 	return nil
@@ -139,6 +148,8 @@ func friendly(err error) error {
 			return fmt.Errorf("database file is read-only: %w", err)
 		case sqlite3.ErrFull:
 			return fmt.Errorf("disk full: %w", err)
+		case sqlite3.ErrBusy, sqlite3.ErrLocked:
+			return fmt.Errorf("%w: %w", ErrLocked, err)
 		case sqlite3.ErrCantOpen:
 			return fmt.Errorf("cannot open database file: %w", err)
 		}
@@ -248,14 +259,15 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	if err != nil {
 		return false, friendly(err)
 	}
+	row := []any{rec.Name, rec.Task, string(labels), rec.BaseModel, rec.BaseFingerprint, rec.ModelType,
+		int64(rec.HiddenSize), int64(rec.NumLayers), int64(rec.AdapterSize), rec.Activation, rec.Pool, string(opts),
+		string(metrics), rec.Params, int64(len(weights)), rec.SHA256, rec.CreatedAt.UTC().Format(time.RFC3339Nano), version}
 	_, err = tx.ExecContext(ctx, `INSERT INTO adapterdb_adapters
 		(name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers, adapter_size,
-		 activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, weights, weights_crc32c)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		rec.Name, rec.Task, string(labels), rec.BaseModel, rec.BaseFingerprint, rec.ModelType, rec.HiddenSize,
-		rec.NumLayers, rec.AdapterSize, rec.Activation, rec.Pool, string(opts), string(metrics), rec.Params,
-		int64(len(weights)), rec.SHA256, rec.CreatedAt.UTC().Format(time.RFC3339Nano), version, weights,
-		int64(crc32.Checksum(weights, crcTable)))
+		 activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, record_crc32c,
+		 weights, weights_crc32c)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(row, int64(rowSum(row...)), weights, int64(crc32.Checksum(weights, crcTable)))...)
 	if err != nil {
 		return false, friendly(err)
 	}
@@ -272,18 +284,52 @@ func nonNil(s []string) []string {
 	return s
 }
 
-const recordColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
-	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version`
+// rowSum is the CRC-32C of a row's columns besides the weights (which have
+// their own), in the order of recordColumns, each length-prefixed so that no
+// two rows share an encoding. It makes an edit of any of them (the labels,
+// the pooling, the options that shape a forward pass) as detectable as
+// damaged weights; like those, it detects damage and accidental edits, not
+// forgery (whoever can write the file can recompute it).
+func rowSum(vals ...any) uint32 {
+	var b []byte
+	for _, v := range vals {
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case int64:
+			s = strconv.FormatInt(x, 10)
+		default:
+			panic(fmt.Sprintf("rowSum: %T", v)) // a programming error: only TEXT and INTEGER columns
+		}
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	return crc32.Checksum(b, crcTable)
+}
 
+const recordColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
+	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, record_crc32c`
+
+// scanRecord reads recordColumns (then extra) and checks the row against its
+// checksum (ErrDamaged when they differ).
 func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, error) {
 	var r Record
 	var labels, opts, metrics, created string
-	dst := append([]any{&r.Name, &r.Task, &labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &r.HiddenSize,
-		&r.NumLayers, &r.AdapterSize, &r.Activation, &r.Pool, &opts, &metrics, &r.Params, &r.SizeBytes, &r.SHA256,
-		&created, &r.Version}, extra...)
+	var hidden, layers, size int64
+	var sum sql.NullInt64
+	dst := append([]any{&r.Name, &r.Task, &labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &hidden,
+		&layers, &size, &r.Activation, &r.Pool, &opts, &metrics, &r.Params, &r.SizeBytes, &r.SHA256,
+		&created, &r.Version, &sum}, extra...)
 	if err := row.Scan(dst...); err != nil {
 		return Record{}, err
 	}
+	if sum.Valid && uint32(sum.Int64) != rowSum(r.Name, r.Task, labels, r.BaseModel, r.BaseFingerprint, r.ModelType,
+		hidden, layers, size, r.Activation, r.Pool, opts, metrics, r.Params, r.SizeBytes, r.SHA256, created, r.Version) {
+		return Record{}, fmt.Errorf("%w: adapter %s: its catalog row does not match the row's checksum (edited outside adapterdb, or damaged); re-create or re-import it", ErrDamaged, r.Name)
+	}
+	r.HiddenSize, r.NumLayers, r.AdapterSize = int(hidden), int(layers), int(size)
 	if err := json.Unmarshal([]byte(labels), &r.Labels); err != nil {
 		return Record{}, fmt.Errorf("adapter %s: labels: %w", r.Name, err)
 	}
@@ -345,6 +391,19 @@ func (c *Catalog) List(ctx context.Context) ([]Record, error) {
 		out = append(out, r)
 	}
 	return out, friendly(rows.Err())
+}
+
+// CheckWritable waits, up to the busy timeout, for the file's write lock,
+// then releases it at once: ErrLocked if another connection holds it for
+// longer. A statement that works for minutes before it writes (training)
+// asks first, so a held lock fails it at once rather than after the work; it
+// does not keep the lock meanwhile, which would stop every other writer.
+func (c *Catalog) CheckWritable(ctx context.Context) error {
+	tx, err := c.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock=immediate): takes the lock
+	if err != nil {
+		return friendly(err)
+	}
+	return friendly(tx.Rollback())
 }
 
 // Drop deletes an adapter. With ifExists an unknown name is not an error; the

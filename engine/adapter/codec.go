@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"math"
 	"sort"
 	"strconv"
@@ -32,7 +33,14 @@ type Meta struct {
 	Created         time.Time
 }
 
-const formatVersion = "1"
+// Format 2 files carry checksum_sha256, over every metadata entry and every
+// tensor: an edited label list, head, pooling or option is refused like a
+// damaged weight. Format 1 files (weights_sha256, over the tensors only) are
+// still read.
+const (
+	formatVersion = "2"
+	checksumKey   = "checksum_sha256"
+)
 
 // Encode writes a set and its metadata as one safetensors file. The bytes are
 // deterministic: the same set and metadata give the same file.
@@ -62,7 +70,6 @@ func Encode(s *Set, meta Meta) ([]byte, error) {
 		"adapter_activation": s.Act.String(),
 		"pool":               s.Pool.String(),
 		"layout":             "nn.Linear: weight [out, in], y = x W^T + b",
-		"weights_sha256":     weightsSum(s.canonicalParams()),
 	}
 	if s.Task == Regression {
 		md["target_mean"] = strconv.FormatFloat(s.TargetMean, 'g', -1, 64)
@@ -84,6 +91,7 @@ func Encode(s *Set, meta Meta) ([]byte, error) {
 	if !meta.Created.IsZero() {
 		md["created"] = meta.Created.UTC().Format(time.RFC3339Nano)
 	}
+	md[checksumKey] = fileSum(md, s.canonicalParams())
 	return safetensors.Encode(tensors, md)
 }
 
@@ -94,17 +102,44 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// weightsSum is a checksum over every tensor's name, shape and float32 bytes
-// in canonical order; Decode verifies it to catch damaged or edited files.
+// weightsSum is format 1's checksum: every tensor's name, shape and float32
+// bytes in canonical order.
 func weightsSum(params []Param) string {
 	h := sha256.New()
+	hashParams(h, params)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// fileSum is format 2's checksum: every metadata entry but the checksum
+// itself, in key order and length-prefixed, then the tensors as weightsSum
+// hashes them. It covers whatever can change a prediction (labels, head,
+// pooling, activation, options such as max_length, regression scaling) and
+// the rest too, so no list of "what matters" can fall behind the code.
+// Like any checksum kept in the file, it catches damage and hand edits, not
+// forgery: whoever can edit the file can recompute it.
+func fileSum(md map[string]string, params []Param) string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		if k != checksumKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s%d:%s\n", len(k), k, len(md[k]), md[k])
+	}
+	hashParams(h, params)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func hashParams(h hash.Hash, params []Param) {
 	for _, p := range params {
 		fmt.Fprintf(h, "%s%v\n", p.Name, p.Shape)
 		if len(p.Data) > 0 {
 			h.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(p.Data))), 4*len(p.Data)))
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Decode reads an adapter file. The set's LayerNorm copies come back in name
@@ -131,8 +166,12 @@ func decode(data []byte, verify bool) (*Set, Meta, error) {
 	if md["format"] != "adapter" {
 		return nil, Meta{}, fmt.Errorf("not an adapter file (metadata format %q, want \"adapter\")", md["format"])
 	}
-	if v := md["format_version"]; v != "" && v != formatVersion {
-		return nil, Meta{}, fmt.Errorf("adapter file format version %s is not supported (this build reads %s)", v, formatVersion)
+	version := md["format_version"]
+	if version != "" && version != "1" && version != formatVersion {
+		return nil, Meta{}, fmt.Errorf("adapter file format version %s is not supported (this build reads 1 and %s)", version, formatVersion)
+	}
+	if version == formatVersion && verify && md[checksumKey] == "" {
+		return nil, Meta{}, fmt.Errorf("adapter file: format %s without its %s (damaged or edited file)", formatVersion, checksumKey)
 	}
 	num := func(key string) (int, error) {
 		n, err := strconv.Atoi(md[key])
@@ -284,8 +323,14 @@ func decode(data []byte, verify bool) (*Set, Meta, error) {
 			return nil, Meta{}, fmt.Errorf("adapter file: unexpected tensor %q", n)
 		}
 	}
-	if want, ok := md["weights_sha256"]; ok && verify {
-		if got := weightsSum(s.canonicalParams()); got != want {
+	switch {
+	case !verify:
+	case version == formatVersion:
+		if fileSum(md, s.canonicalParams()) != md[checksumKey] {
+			return nil, Meta{}, fmt.Errorf("adapter file: contents do not match the file's checksum (damaged or edited file: the checksum covers the weights, labels and every other metadata entry)")
+		}
+	case md["weights_sha256"] != "": // format 1: the tensors only
+		if weightsSum(s.canonicalParams()) != md["weights_sha256"] {
 			return nil, Meta{}, fmt.Errorf("adapter file: weights do not match their checksum (damaged or edited file)")
 		}
 	}
