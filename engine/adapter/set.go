@@ -35,6 +35,11 @@ func ParseTask(s string) (Task, error) {
 // DefaultSize is the bottleneck size of the adapter literature (Houlsby et al.).
 const DefaultSize = 64
 
+// MaxSize is the largest bottleneck for a model of the given hidden size: 4H,
+// the width of the model's own feed-forward layer. Beyond the hidden size an
+// adapter is no longer a bottleneck; beyond 4H it only costs memory.
+func MaxSize(hidden int) int { return 4 * hidden }
+
 // Spec is an adapter set's shape and task.
 type Spec struct {
 	Task   Task
@@ -216,8 +221,8 @@ func checkSpec(m *model.Model, spec Spec) error {
 	if _, err := ParseTask(string(spec.Task)); err != nil {
 		return err
 	}
-	if spec.Size <= 0 || spec.Size > 4*m.Cfg.Hidden {
-		return fmt.Errorf("adapter size %d out of range 1..%d", spec.Size, 4*m.Cfg.Hidden)
+	if spec.Size <= 0 || spec.Size > MaxSize(m.Cfg.Hidden) {
+		return fmt.Errorf("adapter_size %d out of range [1, %d] (at most 4 × the base model's hidden size %d)", spec.Size, MaxSize(m.Cfg.Hidden), m.Cfg.Hidden)
 	}
 	switch spec.Act {
 	case kernels.ActGELU, kernels.ActGELUTanh, kernels.ActReLU, kernels.ActTanh:

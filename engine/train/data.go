@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,7 +166,6 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 		}
 	case adapter.Regression:
 		vals := make([]float64, len(ex))
-		var mean float64
 		for i, e := range ex {
 			v, err := strconv.ParseFloat(strings.TrimSpace(e.Target), 64)
 			if err != nil {
@@ -175,21 +175,19 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 				return nil, fmt.Errorf("row %d: regression target %q is not finite", i+1, e.Target)
 			}
 			vals[i] = v
-			mean += v
 		}
-		mean /= float64(len(vals))
-		var ss float64
-		for _, v := range vals {
-			ss += (v - mean) * (v - mean)
-		}
-		std := math.Sqrt(ss / float64(len(vals)))
-		if std == 0 || math.IsInf(std, 0) || math.IsNaN(std) {
-			return nil, fmt.Errorf("regression needs targets that vary; all %d are %g", len(vals), vals[0])
+		mean, std := meanStd(vals)
+		if std == 0 {
+			lo, hi := slices.Min(vals), slices.Max(vals)
+			if lo == hi {
+				return nil, fmt.Errorf("regression needs targets that vary; all %d are %g", len(vals), lo)
+			}
+			return nil, fmt.Errorf("regression targets from %g to %g vary too little to standardise", lo, hi)
 		}
 		d.spec.TargetMean, d.spec.TargetStd = mean, std
 		d.targets.Value = make([]float32, len(vals))
 		for i, v := range vals {
-			d.targets.Value[i] = float32((v - mean) / std)
+			d.targets.Value[i] = float32(standardize(v, mean, std))
 		}
 	case adapter.Multilabel:
 		sets := make([][]string, len(ex))
@@ -240,4 +238,39 @@ func subset(t adapter.Targets, idx []int, n int) adapter.Targets {
 		}
 	}
 	return s
+}
+
+// meanStd is the mean and population standard deviation of vals, computed on
+// vals divided by their largest magnitude: squaring targets as large as 1e155
+// directly overflows float64. Both are finite for finite vals (|mean| and std
+// are at most the largest magnitude).
+func meanStd(vals []float64) (mean, std float64) {
+	var scale float64
+	for _, v := range vals {
+		scale = max(scale, math.Abs(v))
+	}
+	if scale == 0 || len(vals) == 0 {
+		return 0, 0
+	}
+	n := float64(len(vals))
+	var m float64
+	for _, v := range vals {
+		m += v / scale
+	}
+	m /= n
+	var ss float64
+	for _, v := range vals {
+		d := v/scale - m
+		ss += d * d
+	}
+	return m * scale, math.Sqrt(ss/n) * scale
+}
+
+// standardize is (v − mean) / std without overflow when v and mean are
+// huge and of opposite signs.
+func standardize(v, mean, std float64) float64 {
+	if d := v - mean; !math.IsInf(d, 0) {
+		return d / std
+	}
+	return v/std - mean/std
 }

@@ -50,13 +50,15 @@ func score(set *adapter.Set, logits []float32, t adapter.Targets, B int) (*Eval,
 		acc, f1 := classScores(pred, t.Class, n)
 		ev.Accuracy, ev.MacroF1 = ptr(acc), ptr(f1)
 	case adapter.Regression:
+		// Errors are summed in standardised units and scaled once at the
+		// end: squaring them in target units overflows for huge targets.
 		var se, ae float64
 		for i := 0; i < B; i++ {
-			e := (float64(logits[i]) - float64(t.Value[i])) * set.TargetStd
+			e := float64(logits[i]) - float64(t.Value[i])
 			se += e * e
 			ae += math.Abs(e)
 		}
-		ev.RMSE, ev.MAE = ptr(math.Sqrt(se/float64(B))), ptr(ae/float64(B))
+		ev.RMSE, ev.MAE = ptr(math.Sqrt(se/float64(B))*set.TargetStd), ptr(ae/float64(B)*set.TargetStd)
 	case adapter.Multilabel:
 		var tp, fp, fn, exact float64
 		for i := 0; i < B; i++ {
@@ -195,7 +197,7 @@ func Evaluate(ctx context.Context, eng *engine.Engine, set *adapter.Set, ex []Ex
 			if err != nil {
 				return nil, fmt.Errorf("row %d: target %q is not a number", i+1, e.Target)
 			}
-			t.Value[i] = float32((v - set.TargetMean) / set.TargetStd)
+			t.Value[i] = float32(standardize(v, set.TargetMean, set.TargetStd))
 		}
 	case adapter.Multilabel:
 		t.Multi = make([]float32, B*n)

@@ -84,7 +84,9 @@ var setters = map[string]func(o *Options, v string) error{
 		o.Task, err = adapter.ParseTask(v)
 		return err
 	},
-	"adapter_size": intOpt(func(o *Options) *int { return &o.AdapterSize }, 1, 4096),
+	// The upper limit depends on the base model (4 × its hidden size, see
+	// adapter.MaxSize): adapter.New checks it once the model is known.
+	"adapter_size": intOpt(func(o *Options) *int { return &o.AdapterSize }, 1, 0),
 	"activation": func(o *Options, v string) error {
 		switch v {
 		case "gelu":
@@ -161,10 +163,14 @@ var setters = map[string]func(o *Options, v string) error{
 	"max_grad_norm": floatOpt(func(o *Options) *float64 { return &o.MaxGradNorm }, 0, 1e6, true),
 }
 
+// intOpt accepts integers in [lo, hi]; hi ≤ 0 means no upper limit here.
 func intOpt(field func(*Options) *int, lo, hi int) func(*Options, string) error {
 	return func(o *Options, v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < lo || n > hi {
+		if hi <= 0 && (err != nil || n < lo) {
+			return fmt.Errorf("%q must be an integer ≥ %d", v, lo)
+		}
+		if err != nil || n < lo || (hi > 0 && n > hi) {
 			return fmt.Errorf("%q must be an integer in [%d, %d]", v, lo, hi)
 		}
 		*field(o) = n
@@ -172,11 +178,17 @@ func intOpt(field func(*Options) *int, lo, hi int) func(*Options, string) error 
 	}
 }
 
+// floatOpt accepts numbers in [lo, hi], or in (0, hi] when lo is 0 and zero
+// is not allowed (a learning rate of 0 would train nothing).
 func floatOpt(field func(*Options) *float64, lo, hi float64, zeroOK bool) func(*Options, string) error {
 	return func(o *Options, v string) error {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || math.IsNaN(f) || f < lo || f > hi || (!zeroOK && f == 0) {
-			return fmt.Errorf("%q must be a number in [%g, %g]", v, lo, hi)
+			open := "["
+			if !zeroOK && lo == 0 {
+				open = "("
+			}
+			return fmt.Errorf("%q must be a number in %s%g, %g]", v, open, lo, hi)
 		}
 		*field(o) = f
 		return nil

@@ -71,6 +71,9 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 	if err != nil {
 		return nil, err
 	}
+	if opts.ClassWeights == "balanced" && data.spec.Task != adapter.Classification {
+		return nil, fmt.Errorf("option class_weights: balanced weighs classes, so it needs a classification task; this one is %s", data.spec.Task)
+	}
 	pool, err := m.Resolve(opts.Pool)
 	if err != nil {
 		return nil, err

@@ -285,6 +285,10 @@ func TestBadInput(t *testing.T) {
 		{"nan target", []train.Example{{Text: "a", Target: "1"}, {Text: "b", Target: "NaN"}}, opts("task", "regression"), "not finite"},
 		{"inf target", []train.Example{{Text: "a", Target: "+Inf"}, {Text: "b", Target: "2"}}, opts("task", "regression"), "not finite"},
 		{"constant regression", []train.Example{{Text: "a", Target: "1"}, {Text: "b", Target: "1.0"}}, opts("task", "regression"), "targets that vary"},
+		{"constant huge regression", []train.Example{{Text: "a", Target: "-1e155"}, {Text: "b", Target: "-1e155"}}, opts("task", "regression"), "all 2 are -1e+155"},
+		{"balanced regression", []train.Example{{Text: "a", Target: "1.5"}, {Text: "b", Target: "2.5"}}, opts("task", "regression", "class_weights", "balanced"), "class_weights: balanced weighs classes, so it needs a classification task; this one is regression"},
+		{"balanced multilabel", []train.Example{{Text: "a", Target: `["x"]`}, {Text: "b", Target: `["y"]`}}, opts("class_weights", "balanced"), "this one is multilabel"},
+		{"adapter too large", two, opts("adapter_size", "4096"), "adapter_size 4096 out of range [1, 1024] (at most 4 × the base model's hidden size 256)"},
 		{"bad multilabel", []train.Example{{Text: "a", Target: "[1,"}, {Text: "b", Target: "x"}}, opts("task", "multilabel"), "not a JSON array"},
 		{"invalid utf8", []train.Example{{Text: "a\xff", Target: "x"}, {Text: "b", Target: "y"}}, opts(), "UTF-8"},
 	}
@@ -327,5 +331,54 @@ func TestInferTask(t *testing.T) {
 		if got := train.InferTask(c.ex, c.kind); got != c.want {
 			t.Errorf("case %d: %s, want %s", i, got, c.want)
 		}
+	}
+}
+
+// Targets as large as ±1e155 train and evaluate: their mean and spread are
+// computed without squaring them into +Inf (they were refused as "all 40 are
+// -1e+155"), and the metrics stay finite.
+func TestRegressionHugeTargets(t *testing.T) {
+	eng := demoEngine(t)
+	var ex []train.Example
+	for i := 0; i < 40; i++ {
+		v := -1e155
+		if i%2 == 1 {
+			v = 1e155
+		}
+		if i == 0 {
+			v = -1.7e308 // the spread 1.7e308 + 1e155 is still a float64
+		}
+		ex = append(ex, train.Example{Text: fmt.Sprintf("row %d", i), Target: fmt.Sprint(v)})
+	}
+	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown,
+		opts("task", "regression", "epochs", "1", "max_length", "16", "validation_fraction", "0.2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, s := res.Set.TargetMean, res.Set.TargetStd; math.IsInf(m, 0) || math.IsNaN(m) || !(s > 1e155) || math.IsInf(s, 0) {
+		t.Errorf("target mean %g, std %g; want finite, std above 1e155", m, s)
+	}
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.RMSE == nil || math.IsInf(*ev.RMSE, 0) || math.IsNaN(*ev.RMSE) || *ev.RMSE <= 0 || math.IsInf(*ev.MAE, 0) {
+		t.Errorf("RMSE %v, MAE %v: want finite and positive", ev.RMSE, ev.MAE)
+	}
+}
+
+// TestAdapterSizeLimit: the documented limit, 4 × the base model's hidden
+// size (1024 on the demo model), trains; one more is refused before training.
+func TestAdapterSizeLimit(t *testing.T) {
+	eng := demoEngine(t)
+	limit := adapter.MaxSize(eng.Model().Cfg.Hidden)
+	two := []train.Example{{Text: "a b", Target: "x"}, {Text: "c d", Target: "y"}}
+	if _, err := train.Train(context.Background(), eng, two, train.KindUnknown,
+		opts("adapter_size", fmt.Sprint(limit), "epochs", "1", "validation_fraction", "0", "max_length", "8"), nil); err != nil {
+		t.Errorf("adapter_size %d: %v", limit, err)
+	}
+	_, err := train.Train(context.Background(), eng, two, train.KindUnknown, opts("adapter_size", fmt.Sprint(limit+1)), nil)
+	if want := fmt.Sprintf("adapter_size %d out of range [1, %d]", limit+1, limit); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("adapter_size %d: error %v, want %q", limit+1, err, want)
 	}
 }
