@@ -70,8 +70,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		cfg.FilesDir = abs
 	}
-	if err := fileVariables(cfg.FilesDir); err != nil {
-		return nil, fmt.Errorf("files directory %s: %w", cfg.FilesDir, err)
+	if err := fileVariables(); err != nil {
+		return nil, fmt.Errorf("file variables: %w", err)
 	}
 	pro, err := catalog.NewProvider(cfg.Registry.Catalog(), catalog.ProviderOptions{
 		Extra: []sql.Database{NewCatalogDatabase(cfg.Registry)}})
@@ -79,11 +79,16 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	svc := &service{reg: cfg.Registry, eng: cfg.Registry.Engine(), log: cfg.Log, batch: cfg.BatchSize, filesDir: cfg.FilesDir}
-	a := catalog.InstallRules(analyzer.NewBuilder(pro)).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
+	// The provider is wrapped so that LOAD_FILE resolves to adapterdb's
+	// confined version (files_exec.go) in every statement, view and trigger.
+	a := catalog.InstallRules(analyzer.NewBuilder(fileFuncProvider{pro, svc})).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
+	svc.cat = a.Catalog
 	// The override builder is consulted first for every node; it builds
 	// BatchInfer and leaves the rest to the base builder, which wraps it.
 	ov := &execBuilder{}
-	a.ExecBuilder = rowexec.NewOverrideBuilder(ov)
+	// File statements (LOAD DATA, SELECT ... INTO OUTFILE/DUMPFILE) are
+	// built by fileBuilder, which confines them to this engine's directory.
+	a.ExecBuilder = rowexec.NewOverrideBuilder(fileBuilder{svc: svc, next: ov})
 	ov.base = a.ExecBuilder
 	svc.exec = a.ExecBuilder
 	e := sqle.New(a, &sqle.Config{})

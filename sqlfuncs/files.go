@@ -1,6 +1,7 @@
 package sqlfuncs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/dolthub/go-mysql-server/sql"
 )
@@ -103,28 +105,92 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// readFile reads a confined file, bounded in size.
-func (s *service) readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// openRead opens a confined file for reading. It stats the file first and
+// refuses anything but a regular file (1210), so a FIFO or a device in the
+// files directory cannot block the statement in open(2); the open itself is
+// non-blocking for the same reason, and the opened file must be the one
+// confine resolved (a name swapped for a link since then is refused).
+func (s *service) openRead(what, path string) (*os.File, os.FileInfo, error) {
+	st, err := os.Lstat(path)
 	if err != nil {
-		return nil, sqlErr(codeFileNotFound, stateGeneral, "File '%s' cannot be read: %v", path, unwrapPath(err))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, sqlErr(codeFileNotFound, stateGeneral, "File '%s' not found", path)
+		}
+		return nil, nil, sqlErr(codeFileNotFound, stateGeneral, "File '%s' cannot be read: %v", path, unwrapPath(err))
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	if !st.Mode().IsRegular() {
+		return nil, nil, errArguments(what, "'%s' is not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, sqlErr(codeFileNotFound, stateGeneral, "File '%s' cannot be read: %v", path, unwrapPath(err))
+	}
+	fst, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !fst.Mode().IsRegular() || !os.SameFile(st, fst) {
+		f.Close()
+		return nil, nil, errArguments(what, "'%s' changed while it was opened", path)
+	}
+	return f, fst, nil
+}
+
+// ctxReader reads until its context is cancelled (KILL QUERY, a closed
+// connection): every Read checks it, and reads are bounded to readChunk so a
+// large file is read in many such steps.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+const readChunk = 1 << 20
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) > readChunk {
+		p = p[:readChunk]
+	}
+	return c.r.Read(p)
+}
+
+// readAll reads a confined file whole, cancellably, refusing more than limit
+// bytes (errTooBig).
+func (s *service) readAll(ctx context.Context, what, path string, limit int64) ([]byte, error) {
+	f, st, err := s.openRead(what, path)
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, errArguments("CREATE ADAPTER", "'%s' is not a regular file", path)
+	defer f.Close()
+	if st.Size() > limit {
+		return nil, errTooBig
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxAdapterFile+1))
+	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, f}, limit+1))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, sqlErr(codeFileNotFound, stateGeneral, "File '%s' cannot be read: %v", path, err)
 	}
-	if len(data) > maxAdapterFile {
-		return nil, errArguments("CREATE ADAPTER", "'%s' is larger than %d bytes", path, maxAdapterFile)
+	if int64(len(data)) > limit {
+		return nil, errTooBig
 	}
 	return data, nil
+}
+
+var errTooBig = errors.New("file too large")
+
+// readFile reads a confined adapter file (CREATE ADAPTER ... FROM), bounded in
+// size.
+func (s *service) readFile(ctx context.Context, path string) ([]byte, error) {
+	data, err := s.readAll(ctx, "CREATE ADAPTER", path, maxAdapterFile)
+	if errors.Is(err, errTooBig) {
+		return nil, errArguments("CREATE ADAPTER", "'%s' is larger than %d bytes", path, maxAdapterFile)
+	}
+	return data, err
 }
 
 // writeFile creates a confined file that must not exist, writing it in full
@@ -157,25 +223,19 @@ func (s *service) writeFile(path string, data []byte) error {
 	return nil
 }
 
-// fileVariables confines go-mysql-server's own file statements (LOAD DATA
-// INFILE, SELECT ... INTO OUTFILE) like ours: secure_file_priv is the files
-// directory, or a directory that cannot exist when there is none (an empty
-// secure_file_priv would allow every path). LOAD DATA LOCAL INFILE, which reads
-// the client's file, is enabled. These are process-wide variables of
-// go-mysql-server: the last engine made in a process sets them.
-func fileVariables(filesDir string) error {
-	priv := filepath.Join(os.DevNull, "no-files-dir")
-	if filesDir != "" {
-		abs, err := filepath.Abs(filesDir)
-		if err != nil {
-			return err
-		}
-		if abs, err = filepath.EvalSymlinks(abs); err != nil {
-			return err
-		}
-		// go-mysql-server compares path prefixes: the trailing separator
-		// keeps a sibling such as DIR-old out.
-		priv = abs + string(filepath.Separator)
-	}
-	return sql.SystemVariables.AssignValues(map[string]any{"secure_file_priv": priv, "local_infile": int8(1)})
+// fileVariables sets go-mysql-server's process-wide file variables to the
+// same values for every engine, so engines in one process do not overwrite
+// each other's confinement. Confinement is per engine and in adapterdb's code
+// (files_exec.go: LOAD DATA, SELECT ... INTO OUTFILE/DUMPFILE, LOAD_FILE all
+// go through confine); go-mysql-server's own checks never see a real
+// directory: secure_file_priv names one that cannot exist (an empty value
+// would allow every path), so any file access of go-mysql-server's that
+// adapterdb did not take over is refused. local_infile enables LOAD DATA
+// LOCAL INFILE, which reads the client's file.
+func fileVariables() error {
+	return sql.SystemVariables.AssignValues(map[string]any{"secure_file_priv": securePrivPlaceholder, "local_infile": int8(1)})
 }
+
+// securePrivPlaceholder is @@secure_file_priv: a path below /dev/null, which
+// is not a directory, so nothing can ever be inside it.
+var securePrivPlaceholder = filepath.Join(os.DevNull, "adapterdb-files-dir-is-per-engine")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/rs/zerolog"
 
@@ -27,6 +28,7 @@ type service struct {
 	batch    int    // rows a BatchInfer node pulls per forward pass
 	filesDir string // "" refuses statements that name files
 	exec     sql.NodeExecBuilder
+	cat      *analyzer.Catalog // its mysql database checks the FILE privilege
 }
 
 // resolve loads an adapter by name for a query, with the MySQL error for an

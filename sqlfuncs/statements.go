@@ -197,7 +197,7 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 	what := "CREATE ADAPTER " + n.Name
 	reg := n.svc.reg
 	if n.Source == nil {
-		data, err := n.svc.readFile(n.File)
+		data, err := n.svc.readFile(ctx, n.File)
 		if err != nil {
 			return nil, err
 		}
