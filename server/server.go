@@ -117,7 +117,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.srv.Close()
 	running := s.events.running.Load()
-	s.log.Info().Int64("running", running).Dur("grace", s.cfg.ShutdownGrace).Msg("shutting down: no new connections")
+	s.log.Info().Int64("running", running).Dur("grace_ms", s.cfg.ShutdownGrace).Msg("shutting down: no new connections")
 	grace, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
 	defer cancel()
 	s.waitIdle(grace)

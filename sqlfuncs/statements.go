@@ -250,7 +250,7 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 	}
 	info := summary(rec)
 	n.svc.log.Info().Str("adapter", rec.Name).Str("task", rec.Task).Int("rows", len(examples)).
-		Dur("took", time.Since(start)).Str("result", info).Msg("adapter trained")
+		Dur("took_ms", time.Since(start)).Str("result", info).Msg("adapter trained")
 	return okIter(len(examples), info), nil
 }
 
@@ -324,11 +324,19 @@ func targetText(ctx *sql.Context, v any) (string, error) {
 	return textArg(ctx, v)
 }
 
+// plural is "1 epoch", "2 epochs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // summary is the OK packet's info line for a trained adapter.
 func summary(rec catalog.Record) string {
 	s := fmt.Sprintf("adapter %s: %s", rec.Name, rec.Task)
 	if len(rec.Labels) > 0 {
-		s += fmt.Sprintf(", %d labels", len(rec.Labels))
+		s += ", " + plural(len(rec.Labels), "label")
 	}
 	var m struct {
 		Epochs int `json:"epochs"`
@@ -338,7 +346,7 @@ func summary(rec catalog.Record) string {
 		} `json:"validation"`
 	}
 	if json.Unmarshal(rec.Metrics, &m) == nil {
-		s += fmt.Sprintf(", %d epochs", m.Epochs)
+		s += ", " + plural(m.Epochs, "epoch")
 		if m.Eval != nil && m.Eval.Accuracy != nil {
 			s += fmt.Sprintf(", validation accuracy %.4f", *m.Eval.Accuracy)
 		}

@@ -92,7 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		sqle.Close()
 		return err
 	}
-	e.log.Info().Str("db", *dbPath).Str("model", eng.Name()).Dur("startup", time.Since(start)).Msg("ready")
+	e.log.Info().Str("db", *dbPath).Str("model", eng.Name()).Dur("startup_ms", time.Since(start)).Msg("ready")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	select {
