@@ -121,7 +121,7 @@ func (p *trainProgress) update(pr train.Progress) {
 		done = total
 	}
 	p.setPart(label, int64(done), int64(total))
-	p.log.Debug().Str("statement", p.name).Str("progress", label).Dur("eta", pr.ETA).Msg("training")
+	p.log.Debug().Str("statement", p.name).Str("progress", label).Dur("eta_ms", pr.ETA).Msg("training")
 }
 
 // logEpoch logs the epoch just completed (val: its validation loss, NaN

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -88,13 +89,17 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	}
 	defer pro.Close()
 
-	bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(e.stderr),
-		progressbar.OptionSetDescription("importing "+*table), progressbar.OptionShowBytes(true),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true),
-		progressbar.OptionClearOnFinish())
-	reader := progressbar.NewReader(f, bar)
-	res, err := pro.Import(ctx, &reader, opts)
-	bar.Finish()
+	var in io.Reader = f
+	if e.tty {
+		bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(e.stderr),
+			progressbar.OptionSetDescription("importing "+*table), progressbar.OptionShowBytes(true),
+			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish())
+		reader := progressbar.NewReader(f, bar)
+		defer bar.Finish()
+		in = &reader
+	}
+	res, err := pro.Import(ctx, in, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", rest[0], err)
 	}
@@ -103,14 +108,14 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		how = "created"
 	}
 	rate := float64(res.Rows) / max(res.Duration.Seconds(), 1e-9)
-	fmt.Fprintf(e.stdout, "%d rows %s %s.%s in %.2fs (%.0f rows/s)\n", res.Rows, how, *database, *table, res.Duration.Seconds(), rate)
+	fmt.Fprintf(e.stdout, "%s %s %s.%s in %.2fs (%.0f rows/s)\n", plural(res.Rows, "row"), how, *database, *table, res.Duration.Seconds(), rate)
 	if res.Created {
 		for i, c := range res.Columns {
 			fmt.Fprintf(e.stdout, "  %s %s\n", c, res.Types[i])
 		}
 	}
 	if res.Skipped > 0 {
-		fmt.Fprintf(e.stdout, "%d rows skipped:\n", res.Skipped)
+		fmt.Fprintf(e.stdout, "%s skipped:\n", plural(res.Skipped, "row"))
 		for _, re := range res.Errors {
 			fmt.Fprintf(e.stdout, "  %s:%d: %v\n", rest[0], re.Line, re.Err)
 		}
@@ -153,4 +158,12 @@ func parseTypes(s string) (map[string]string, error) {
 		out[col] = typ
 	}
 	return out, nil
+}
+
+// plural is "1 row", "2 rows".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

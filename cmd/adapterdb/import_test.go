@@ -18,8 +18,15 @@ func TestImportCommand(t *testing.T) {
 	}
 	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--types", "price=DECIMAL(10,2),id=INT", "--on-error", "skip", csv)
 	if code != 0 || !strings.Contains(out, "2 rows created main.r") || !strings.Contains(out, "r.csv:3:") ||
-		!strings.Contains(out, "price decimal(10,2)") {
+		!strings.Contains(out, "price decimal(10,2)") || !strings.Contains(out, "\n1 row skipped:\n") {
 		t.Fatalf("skip: code %d\n%s\n%s", code, out, errs)
+	}
+	// stderr is not a terminal here: no progress bar, so no residue of one.
+	if strings.Contains(errs, "\r") || strings.Contains(errs, "importing") {
+		t.Errorf("progress bar drawn on a non-terminal stderr: %q", errs)
+	}
+	if got := plural(1, "row") + " " + plural(0, "row") + " " + plural(2, "row"); got != "1 row 0 rows 2 rows" {
+		t.Errorf("plural: %q", got)
 	}
 	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--append", csv)
 	if code != 1 || !strings.Contains(errs, "line 3") {

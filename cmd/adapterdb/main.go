@@ -31,6 +31,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    zerolog.Logger
+	// tty: stderr is a terminal. Progress bars are drawn only there: in a
+	// file or a pipe their carriage returns leave residue.
+	tty bool
 }
 
 var commands []command
@@ -65,13 +68,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			level = l
 		}
 	}
-	noColor := true
+	tty := false
 	if f, ok := stderr.(*os.File); ok {
-		noColor = !isatty.IsTerminal(f.Fd())
+		tty = isatty.IsTerminal(f.Fd())
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: noColor}).
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !tty}).
 		Level(level).With().Timestamp().Logger()
-	e := &env{stdout: stdout, stderr: stderr, log: log}
+	e := &env{stdout: stdout, stderr: stderr, log: log, tty: tty}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue

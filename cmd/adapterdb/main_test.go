@@ -189,6 +189,9 @@ func TestTrainPredictContract(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train: exit %d: %s", code, errs)
 	}
+	if strings.Contains(errs, "\r") || !strings.Contains(errs, "epoch done") {
+		t.Errorf("train on a non-terminal stderr: want log lines and no progress bar, got %q", errs)
+	}
 	if lines := jsonLines(t, out); len(lines) != 1 || !strings.Contains(out, `"task":"classification"`) {
 		t.Fatalf("train output %q", out)
 	}

@@ -110,4 +110,10 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(logs.String(), "server stopped") {
 		t.Errorf("log: %s", logs)
 	}
+	// Durations carry their unit in the field name.
+	for _, f := range []string{`"startup_ms":`, `"grace_ms":`} {
+		if !strings.Contains(logs.String(), f) {
+			t.Errorf("log lacks %s: %s", f, logs)
+		}
+	}
 }

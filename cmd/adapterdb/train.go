@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -102,15 +103,29 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		"params": rec.Params, "size_bytes": rec.SizeBytes, "metrics": rec.Metrics})
 }
 
-// trainBar draws training progress on stderr.
+// trainBar draws training progress on stderr (a bar on a terminal) and logs
+// a line per epoch.
 type trainBar struct {
-	e   *env
-	bar *progressbar.ProgressBar
+	e    *env
+	bar  *progressbar.ProgressBar
+	last train.Progress // the latest training step's report
 }
 
 func newTrainBar(e *env) *trainBar { return &trainBar{e: e} }
 
 func (t *trainBar) update(p train.Progress) {
+	if p.Phase != "training" {
+		return
+	}
+	if t.last.Epoch != 0 && p.Epoch != t.last.Epoch {
+		// The first step of an epoch also carries the previous epoch's
+		// validation loss.
+		t.epochDone(t.last, p.ValLoss)
+	}
+	t.last = p
+	if !t.e.tty {
+		return // the epoch lines are the progress
+	}
 	if t.bar == nil {
 		t.bar = progressbar.NewOptions(p.Steps, progressbar.OptionSetWriter(t.e.stderr),
 			progressbar.OptionSetDescription("training"), progressbar.OptionShowCount(),
@@ -126,14 +141,23 @@ func (t *trainBar) update(p train.Progress) {
 	}
 	t.bar.Describe(desc)
 	t.bar.Set(p.Step)
-	if p.Phase == "validating" {
-		t.e.log.Info().Int("epoch", p.Epoch).Float64("train_loss", p.Loss).Msg("epoch done")
+}
+
+func (t *trainBar) epochDone(p train.Progress, valLoss float64) {
+	ev := t.e.log.Info().Int("epoch", p.Epoch).Int("epochs", p.Epochs).Float64("train_loss", p.Loss)
+	if valLoss == valLoss { // not NaN
+		ev = ev.Float64("val_loss", valLoss)
 	}
+	ev.Float64("examples_per_s", p.ExamplesPerSec).Msg("epoch done")
 }
 
 func (t *trainBar) finish() {
 	if t.bar != nil {
 		t.bar.Finish()
+	}
+	if t.last.Epoch != 0 {
+		t.epochDone(t.last, math.NaN()) // the last validation is in the metrics
+		t.last = train.Progress{}
 	}
 }
 

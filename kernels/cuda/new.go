@@ -36,7 +36,7 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda backend: %w", err)
 	}
-	log.Debug().Dur("took", time.Since(start)).Msg("cuda backend: device opened, kernels loaded")
+	log.Debug().Dur("took_ms", time.Since(start)).Msg("cuda backend: device opened, kernels loaded")
 	be, err := newBackend(log, opts, prec, dev)
 	if err != nil {
 		dev.close()
