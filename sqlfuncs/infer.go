@@ -211,6 +211,9 @@ func textArg(ctx *sql.Context, v any) (string, error) {
 		return x, nil
 	case []byte:
 		return string(x), nil
+	case jsonValue:
+		// A JSON result of another call (PREDICT('a', EMBED(t))): its text.
+		return x.text, nil
 	}
 	s, _, err := types.LongText.Convert(ctx, v)
 	if err != nil {
@@ -225,12 +228,12 @@ func textArg(ctx *sql.Context, v any) (string, error) {
 
 // embedJSON is a feature vector as a JSON array of float64, the form
 // VEC_DISTANCE and the other vector functions take.
-func embedJSON(f []float32) types.JSONDocument {
+func embedJSON(f []float32) jsonValue {
 	v := make([]any, len(f))
 	for i, x := range f {
 		v[i] = float64(x)
 	}
-	return types.JSONDocument{Val: v}
+	return newJSONValue(v)
 }
 
 // predictionValue is a call's SQL value for one prediction.
@@ -240,7 +243,7 @@ func predictionValue(c *Call, task adapter.Task, p adapter.Prediction) any {
 		for l, v := range p.Proba {
 			m[l] = v
 		}
-		return types.JSONDocument{Val: m}
+		return newJSONValue(m)
 	}
 	var v any
 	switch task {
@@ -251,7 +254,7 @@ func predictionValue(c *Call, task adapter.Task, p adapter.Prediction) any {
 		for i, l := range p.Labels {
 			labels[i] = l
 		}
-		v = types.JSONDocument{Val: labels}
+		v = newJSONValue(labels)
 	default:
 		v = p.Label
 	}
@@ -262,12 +265,13 @@ func predictionValue(c *Call, task adapter.Task, p adapter.Prediction) any {
 	switch x := v.(type) {
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
-	case types.JSONDocument:
-		s, err := x.JSONString()
+	case jsonValue:
+		// The compact form this LONGTEXT column has always had.
+		b, err := types.MarshallJsonValue(x.Val)
 		if err != nil {
 			return nil
 		}
-		return s
+		return string(b)
 	}
 	return v
 }
