@@ -37,7 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	listen := fs.String("listen", "127.0.0.1:3306", "address to listen on (host:port)")
 	batch := fs.Int("batch", sqlfuncs.DefaultBatchSize, "rows per forward pass")
-	filesDir := fs.String("files-dir", "", "directory CREATE ADAPTER ... FROM / EXPORT ADAPTER may use (default: none, refused)")
+	filesDir := fs.String("files-dir", "", "the only directory file statements may use: LOAD DATA INFILE, SELECT ... INTO OUTFILE/DUMPFILE, LOAD_FILE, CREATE ADAPTER ... FROM, EXPORT ADAPTER (default: none, refused)")
 	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
 	maxConns := fs.Uint64("max-connections", 0, "most simultaneous clients (0: no limit)")
 	maxText := fs.Int("max-text-bytes", 1<<20, "longest text accepted by PREDICT/EMBED, in bytes")
