@@ -107,6 +107,8 @@ func toSQLError(ctx context.Context, what string, err error) error {
 		return errAdapterExists(strings.TrimPrefix(err.Error(), catalog.ErrExists.Error()+": "))
 	case errors.Is(err, registry.ErrWrongBase):
 		return sqlErr(codeWrongArguments, stateGeneral, "%s: %v", what, err)
+	case errors.Is(err, catalog.ErrLocked):
+		return sqlErr(mysql.ERLockWaitTimeout, stateGeneral, "Lock wait timeout exceeded; try restarting transaction (%s: %v)", what, catalog.ErrLocked)
 	}
 	return sqlErr(codeUnknown, stateGeneral, "%s: %v", what, err)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/types"
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 	"github.com/dolthub/vitess/go/vt/vterrors"
 )
@@ -143,12 +145,21 @@ func (p *Parser) build(ctx context.Context, s string, st *Stmt, perr error, opts
 			end = len(s)
 		}
 		selText := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s[st.SelectPos:end]), ";"))
+		children := ast.Exprs{&ast.Subquery{Select: ss}}
+		if st.OrReplace {
+			children = append(children, requires(ast.AuthType_DROP)) // it drops the adapter it replaces
+		}
 		stmt = ast.InjectedStatement{Statement: &createStmt{svc: p.svc, st: st, sel: selText},
-			Children: ast.Exprs{&ast.Subquery{Select: ss}},
+			Children: children,
 			Auth:     ast.AuthInformation{AuthType: ast.AuthType_CREATE, TargetType: ast.AuthTargetType_Global}}
 	case StmtCreateFrom:
-		// Reads a server-side file, like LOAD DATA INFILE: the FILE privilege.
-		stmt = ast.InjectedStatement{Statement: &createStmt{svc: p.svc, st: st},
+		// Reads a server-side file, like LOAD DATA INFILE: the FILE privilege,
+		// and creates (OR REPLACE: drops) an adapter like AS SELECT.
+		children := ast.Exprs{requires(ast.AuthType_CREATE)}
+		if st.OrReplace {
+			children = append(children, requires(ast.AuthType_DROP))
+		}
+		stmt = ast.InjectedStatement{Statement: &createStmt{svc: p.svc, st: st}, Children: children,
 			Auth: ast.AuthInformation{AuthType: ast.AuthType_FILE, TargetType: ast.AuthTargetType_Global}}
 	case StmtExport:
 		// Writes a server-side file, like SELECT ... INTO OUTFILE.
@@ -165,6 +176,26 @@ func (p *Parser) build(ctx context.Context, s string, st *Stmt, perr error, opts
 		return &ast.Explain{Statement: stmt, Plan: true}, end
 	}
 	return stmt, end
+}
+
+// privilegeCheck is an injected child that only carries a privilege:
+// go-mysql-server checks one privilege per injected node, when the statement
+// is planned (before it reads or trains anything), and some adapter
+// statements need several.
+type privilegeCheck struct{ auth string }
+
+// WithResolvedChildren resolves to a constant the statement ignores.
+func (c privilegeCheck) WithResolvedChildren([]any) (any, error) {
+	return expression.NewLiteral(nil, types.Null), nil
+}
+
+func (c privilegeCheck) String() string { return c.auth + " privilege" }
+
+// requires is a child of an injected statement that needs the global
+// privilege authType.
+func requires(authType string) ast.Expr {
+	return ast.InjectedExpr{Expression: privilegeCheck{authType},
+		Auth: ast.AuthInformation{AuthType: authType, TargetType: ast.AuthTargetType_Global}}
 }
 
 // deferredErr is an injected statement that fails when planned, with err: a

@@ -73,6 +73,33 @@ func trainOptions(opts []Option) (train.Options, error) {
 	return o, nil
 }
 
+// implicitCommit commits the session's transaction before a statement that
+// writes the adapter catalog, as MySQL commits before DDL. The catalog is
+// written on a connection of its own, which would otherwise wait for the
+// write lock of the session's own open transaction until the busy timeout.
+// The rest of the statement (the SELECT it trains on) reads in a fresh
+// transaction, which the engine ends with the statement; the session is back
+// in autocommit mode, as after MySQL's implicit commit.
+func implicitCommit(ctx *sql.Context) error {
+	ts, ok := ctx.Session.(sql.TransactionSession)
+	if !ok {
+		return nil
+	}
+	if tx := ctx.GetTransaction(); tx != nil {
+		if err := ts.CommitTransaction(ctx, tx); err != nil {
+			return err
+		}
+		ctx.SetTransaction(nil)
+	}
+	ctx.SetIgnoreAutoCommit(false)
+	tx, err := ts.StartTransaction(ctx, sql.ReadWrite)
+	if err != nil {
+		return err
+	}
+	ctx.SetTransaction(tx)
+	return nil
+}
+
 // ---- CREATE ADAPTER ----
 
 // createStmt is the parsed CREATE ADAPTER before planning.
@@ -84,8 +111,9 @@ type createStmt struct {
 
 func (c *createStmt) String() string { return "CREATE ADAPTER " + c.st.Name }
 
-// WithResolvedChildren implements ast.Injectable. For AS SELECT the only
-// child is the planned SELECT, a *plan.Subquery.
+// WithResolvedChildren implements ast.Injectable. For AS SELECT the first
+// child is the planned SELECT, a *plan.Subquery; the others only carry
+// privileges (parser.go's requires).
 func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 	if err := checkName(c.st.Name); err != nil {
 		return nil, err
@@ -104,7 +132,7 @@ func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 		}
 		return n, nil
 	}
-	if len(children) != 1 {
+	if len(children) < 1 {
 		return nil, fmt.Errorf("CREATE ADAPTER %s: expected the SELECT, got %d children", c.st.Name, len(children))
 	}
 	sq, ok := children[0].(*plan.Subquery)
@@ -196,6 +224,9 @@ func (n *CreateAdapter) Describe(opts sql.DescribeOptions) string {
 func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, error) {
 	what := "CREATE ADAPTER " + n.Name
 	reg := n.svc.reg
+	if err := implicitCommit(ctx); err != nil {
+		return nil, err
+	}
 	if n.Source == nil {
 		data, err := n.svc.readFile(ctx, n.File)
 		if err != nil {
@@ -223,6 +254,12 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 		} else if !errors.Is(err, catalog.ErrNotFound) {
 			return nil, toSQLError(ctx, what, err)
 		}
+	}
+	// Another writer holding the file fails the statement now (1205 after
+	// the busy timeout), not after training; training does not hold the lock,
+	// so the store at the end waits for it like any write.
+	if err := reg.Catalog().CheckWritable(ctx); err != nil {
+		return nil, toSQLError(ctx, what, err)
 	}
 	sch := n.Source.Schema()
 	if len(sch) != 2 {
@@ -388,6 +425,9 @@ func (n *DropAdapter) String() string                             { return "Drop
 
 // RowIter implements sql.ExecSourceRel.
 func (n *DropAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
+	if err := implicitCommit(ctx); err != nil {
+		return nil, err
+	}
 	ok, err := n.svc.reg.Drop(ctx, n.Name, n.IfExists)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
