@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS adapterdb_adapters (
 	size_bytes       INTEGER NOT NULL,
 	sha256           TEXT NOT NULL,
 	created_at       TEXT NOT NULL,      -- RFC 3339, UTC
-	version          INTEGER NOT NULL,
+	version          INTEGER NOT NULL,   -- 1, 2, ... per name: the writes since it was created
+	write_stamp      INTEGER,            -- write time in ns, unique per write: what caches key on
 	record_crc32c    INTEGER,            -- CRC-32C of the columns above (NULL in files written before it)
 	weights          BLOB NOT NULL,      -- safetensors file
 	weights_crc32c   INTEGER             -- CRC-32C of weights (NULL in files written before it)
@@ -121,7 +122,7 @@ func (c *Catalog) init() error {
 	}
 	// Files made before the checksum columns existed get them (NULL: those
 	// rows are read unchecked until rewritten).
-	for _, col := range []string{"weights_crc32c", "record_crc32c"} {
+	for _, col := range []string{"weights_crc32c", "record_crc32c", "write_stamp"} {
 		var n int
 		if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col).Scan(&n); err != nil {
 			return friendly(err)
@@ -130,6 +131,21 @@ func (c *Catalog) init() error {
 			if _, err := c.db.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col+` INTEGER`); err != nil {
 				return friendly(err)
 			}
+		}
+	}
+	// Before write_stamp, version held the write time in ns (shown as
+	// 1796394196163182345): it moves to write_stamp and version becomes 1.
+	// Rows with a record checksum are left alone (it covers version).
+	// Asked first: a write, even of no rows, would wait for another
+	// process's write lock and fail on a read-only file.
+	const old = `write_stamp IS NULL AND record_crc32c IS NULL`
+	var n int
+	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM adapterdb_adapters WHERE `+old).Scan(&n); err != nil {
+		return friendly(err)
+	}
+	if n > 0 {
+		if _, err := c.db.ExecContext(ctx, `UPDATE adapterdb_adapters SET write_stamp = version, version = 1 WHERE `+old); err != nil {
+			return friendly(err)
 		}
 	}
 	return nil
@@ -190,8 +206,13 @@ type Record struct {
 	SizeBytes       int64
 	SHA256          string
 	CreatedAt       time.Time
-	// Version increases every time the name is written (caches key on it).
+	// Version numbers the writes of the name since it was created: 1, then
+	// +1 on every replace (DROP starts again at 1).
 	Version int64
+	// Stamp is unique per write (the write time in ns, increasing per name):
+	// caches key on it, so a dropped and re-created adapter never matches a
+	// cached one, even in another process sharing the file.
+	Stamp int64
 	// Checked: Get verified the weights against their stored CRC-32C.
 	Checked bool
 }
@@ -239,7 +260,8 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	}
 	defer tx.Rollback()
 	var version int64
-	err = tx.QueryRowContext(ctx, "SELECT version FROM adapterdb_adapters WHERE name = ?", rec.Name).Scan(&version)
+	var stamp sql.NullInt64
+	err = tx.QueryRowContext(ctx, "SELECT version, write_stamp FROM adapterdb_adapters WHERE name = ?", rec.Name).Scan(&version, &stamp)
 	switch {
 	case err == nil && mode == Create:
 		return false, fmt.Errorf("%w: %s", ErrExists, rec.Name)
@@ -248,10 +270,8 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return false, friendly(err)
 	}
-	// Versions are write times in nanoseconds (and always increase per name),
-	// so a dropped and re-created adapter never matches a cached version, even
-	// in another process sharing the file.
-	version = max(version+1, time.Now().UnixNano())
+	version++
+	stamp.Int64 = max(stamp.Int64+1, time.Now().UnixNano())
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = time.Now()
 	}
@@ -261,12 +281,13 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	}
 	row := []any{rec.Name, rec.Task, string(labels), rec.BaseModel, rec.BaseFingerprint, rec.ModelType,
 		int64(rec.HiddenSize), int64(rec.NumLayers), int64(rec.AdapterSize), rec.Activation, rec.Pool, string(opts),
-		string(metrics), rec.Params, int64(len(weights)), rec.SHA256, rec.CreatedAt.UTC().Format(time.RFC3339Nano), version}
+		string(metrics), rec.Params, int64(len(weights)), rec.SHA256, rec.CreatedAt.UTC().Format(time.RFC3339Nano), version,
+		stamp.Int64}
 	_, err = tx.ExecContext(ctx, `INSERT INTO adapterdb_adapters
 		(name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers, adapter_size,
-		 activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, record_crc32c,
-		 weights, weights_crc32c)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		 activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
+		 record_crc32c, weights, weights_crc32c)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(row, int64(rowSum(row...)), weights, int64(crc32.Checksum(weights, crcTable)))...)
 	if err != nil {
 		return false, friendly(err)
@@ -310,7 +331,8 @@ func rowSum(vals ...any) uint32 {
 }
 
 const recordColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
-	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, record_crc32c`
+	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
+	record_crc32c`
 
 // scanRecord reads recordColumns (then extra) and checks the row against its
 // checksum (ErrDamaged when they differ).
@@ -318,15 +340,21 @@ func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, erro
 	var r Record
 	var labels, opts, metrics, created string
 	var hidden, layers, size int64
-	var sum sql.NullInt64
+	var sum, stamp sql.NullInt64
 	dst := append([]any{&r.Name, &r.Task, &labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &hidden,
 		&layers, &size, &r.Activation, &r.Pool, &opts, &metrics, &r.Params, &r.SizeBytes, &r.SHA256,
-		&created, &r.Version, &sum}, extra...)
+		&created, &r.Version, &stamp, &sum}, extra...)
 	if err := row.Scan(dst...); err != nil {
 		return Record{}, err
 	}
-	if sum.Valid && uint32(sum.Int64) != rowSum(r.Name, r.Task, labels, r.BaseModel, r.BaseFingerprint, r.ModelType,
-		hidden, layers, size, r.Activation, r.Pool, opts, metrics, r.Params, r.SizeBytes, r.SHA256, created, r.Version) {
+	cols := []any{r.Name, r.Task, labels, r.BaseModel, r.BaseFingerprint, r.ModelType,
+		hidden, layers, size, r.Activation, r.Pool, opts, metrics, r.Params, r.SizeBytes, r.SHA256, created, r.Version}
+	r.Stamp = r.Version // rows written before write_stamp: version was the stamp
+	if stamp.Valid {
+		r.Stamp = stamp.Int64
+		cols = append(cols, stamp.Int64)
+	}
+	if sum.Valid && uint32(sum.Int64) != rowSum(cols...) {
 		return Record{}, fmt.Errorf("%w: adapter %s: its catalog row does not match the row's checksum (edited outside adapterdb, or damaged); re-create or re-import it", ErrDamaged, r.Name)
 	}
 	r.HiddenSize, r.NumLayers, r.AdapterSize = int(hidden), int(layers), int(size)

@@ -104,7 +104,7 @@ func (r *Registry) Get(ctx context.Context, name string) (*Loaded, error) {
 		r.evict(name)
 		return nil, err
 	}
-	if l, ok := r.Cached(name); ok && l.Record.Version == rec.Version {
+	if l, ok := r.Cached(name); ok && l.Record.Stamp == rec.Stamp {
 		return l, nil
 	}
 	return r.load(ctx, name)

@@ -260,3 +260,47 @@ func TestConcurrentPredict(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestVersionNumbersAndCache: versions count a name's writes (1, 2, ...;
+// again 1 after DROP), and the cache keys on the write itself, so an adapter
+// dropped and re-created behind this registry's back (another process
+// sharing the file) is never served stale although its version is 1 again.
+func TestVersionNumbersAndCache(t *testing.T) {
+	r := newRegistry(t, "bert-tiny", nil)
+	ctx := context.Background()
+	if rec := trainSentiment(t, r, "s", catalog.Create); rec.Version != 1 {
+		t.Errorf("new adapter: version %d, want 1", rec.Version)
+	}
+	if rec := trainSentiment(t, r, "s", catalog.Replace); rec.Version != 2 {
+		t.Errorf("replaced adapter: version %d, want 2", rec.Version)
+	}
+	if _, err := r.Drop(ctx, "s", false); err != nil {
+		t.Fatal(err)
+	}
+	trainSentiment(t, r, "s", catalog.Create)
+	l, err := r.Get(ctx, "s")
+	if err != nil || l.Record.Version != 1 {
+		t.Fatalf("re-created adapter: %v, version %d, want 1", err, l.Record.Version)
+	}
+	trainSentiment(t, r, "other", catalog.Create)
+	blob, other, err := r.Export(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := r.Catalog()
+	if _, err := cat.Drop(ctx, "s", false); err != nil {
+		t.Fatal(err)
+	}
+	other.Name = "s"
+	if _, err := cat.Put(ctx, other, blob, catalog.Create); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := r.Get(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2 == l || l2.Record.Version != 1 || l2.Record.Stamp == l.Record.Stamp {
+		t.Errorf("re-created behind the cache: served %p (version %d, stamp %d), cached %p (stamp %d)",
+			l2, l2.Record.Version, l2.Record.Stamp, l, l.Record.Stamp)
+	}
+}
