@@ -338,7 +338,7 @@ func (it *batchIter) Close(ctx *sql.Context) error {
 	return it.child.Close(ctx)
 }
 
-// execBuilder builds BatchInfer's iterator; every other node goes to the
+// execBuilder builds BatchInfer's and KeepColumns' iterators; every other node goes to the
 // base builder (which wraps this one, so BatchInfer is found at any depth).
 type execBuilder struct {
 	base sql.NodeExecBuilder
@@ -346,6 +346,13 @@ type execBuilder struct {
 
 // Build implements sql.NodeExecBuilder.
 func (e *execBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowIter, error) {
+	if k, ok := n.(*KeepColumns); ok {
+		child, err := e.base.Build(ctx, k.Child, row)
+		if err != nil {
+			return nil, err
+		}
+		return &keepIter{node: k, child: child}, nil
+	}
 	b, ok := n.(*BatchInfer)
 	if !ok {
 		return nil, nil
@@ -357,3 +364,114 @@ func (e *execBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowI
 	}
 	return newBatchIter(b, child), nil
 }
+
+// KeepColumns returns the first columns of its child's rows: a host that
+// passes its child's rows through (Filter, Sort, TopN, Having) over a
+// BatchInfer would return the call columns too. It is a Projector (a GetField
+// per kept column, with the column's id, so nodes above resolve as before)
+// whose schema is the host's former schema, keys, defaults and all.
+type KeepColumns struct {
+	Child sql.Node
+	Exprs []sql.Expression // a GetField per kept column
+	Sch   sql.Schema
+}
+
+var (
+	_ sql.Node         = (*KeepColumns)(nil)
+	_ sql.Projector    = (*KeepColumns)(nil)
+	_ sql.Expressioner = (*KeepColumns)(nil)
+	_ sql.Describable  = (*KeepColumns)(nil)
+)
+
+// newKeepColumns keeps host's columns that sch lists (its schema before a
+// BatchInfer went below it); ids come from the host's output.
+func newKeepColumns(host sql.Node, sch sql.Schema) *KeepColumns {
+	ids := outputIDs(host)
+	exprs := make([]sql.Expression, len(sch))
+	for i, c := range sch {
+		exprs[i] = expression.NewGetFieldWithTable(int(ids[i]), 0, c.Type, c.DatabaseSource, c.Source, c.Name, c.Nullable)
+	}
+	return &KeepColumns{Child: host, Exprs: exprs, Sch: sch}
+}
+
+// Resolved implements sql.Node.
+func (k *KeepColumns) Resolved() bool {
+	return k.Child.Resolved() && expression.ExpressionsResolved(k.Exprs...)
+}
+
+// IsReadOnly implements sql.Node.
+func (k *KeepColumns) IsReadOnly() bool { return k.Child.IsReadOnly() }
+
+// Children implements sql.Node.
+func (k *KeepColumns) Children() []sql.Node { return []sql.Node{k.Child} }
+
+// Expressions implements sql.Expressioner.
+func (k *KeepColumns) Expressions() []sql.Expression { return k.Exprs }
+
+// ProjectedExprs implements sql.Projector.
+func (k *KeepColumns) ProjectedExprs() []sql.Expression { return k.Exprs }
+
+// WithChildren implements sql.Node.
+func (k *KeepColumns) WithChildren(children ...sql.Node) (sql.Node, error) {
+	if len(children) != 1 {
+		return nil, sql.ErrInvalidChildrenNumber.New(k, len(children), 1)
+	}
+	n := *k
+	n.Child = children[0]
+	return &n, nil
+}
+
+// WithExpressions implements sql.Expressioner.
+func (k *KeepColumns) WithExpressions(exprs ...sql.Expression) (sql.Node, error) {
+	if len(exprs) != len(k.Exprs) {
+		return nil, sql.ErrInvalidChildrenNumber.New(k, len(exprs), len(k.Exprs))
+	}
+	n := *k
+	n.Exprs = exprs
+	return &n, nil
+}
+
+// Schema implements sql.Node.
+func (k *KeepColumns) Schema() sql.Schema { return k.Sch }
+
+// Describe implements sql.Describable.
+func (k *KeepColumns) Describe(opts sql.DescribeOptions) string {
+	p := sql.NewTreePrinter()
+	_ = p.WriteNode("KeepColumns")
+	names := make([]string, len(k.Exprs))
+	for i, e := range k.Exprs {
+		names[i] = sql.Describe(e, opts)
+	}
+	_ = p.WriteChildren("columns: ["+strings.Join(names, ", ")+"]", sql.Describe(k.Child, opts))
+	return p.String()
+}
+
+// String implements sql.Node.
+func (k *KeepColumns) String() string { return k.Describe(sql.DescribeOptions{}) }
+
+// DebugString is EXPLAIN FORMAT=DEBUG's form.
+func (k *KeepColumns) DebugString() string { return k.Describe(sql.DescribeOptions{Debug: true}) }
+
+// keepIter evaluates KeepColumns' GetFields on each row.
+type keepIter struct {
+	node  *KeepColumns
+	child sql.RowIter
+}
+
+// Next implements sql.RowIter.
+func (it *keepIter) Next(ctx *sql.Context) (sql.Row, error) {
+	r, err := it.child.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(sql.Row, len(it.node.Exprs))
+	for i, e := range it.node.Exprs {
+		if out[i], err = e.Eval(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Close implements sql.RowIter.
+func (it *keepIter) Close(ctx *sql.Context) error { return it.child.Close(ctx) }

@@ -27,22 +27,39 @@ const batchRuleID analyzer.RuleId = 1000
 // child computing those calls, and makes the host read the results as columns.
 // Calls whose arguments contain calls (PREDICT(a, PREDICT(b, t))) get a second
 // BatchInfer above the first.
+//
+// The rewrite never changes a node's schema: a host that passes its child's
+// rows through (Filter, Sort, TopN, Having) would pass BatchInfer's call
+// columns up too (SELECT * ... WHERE PREDICT(...) would return them, CREATE
+// TABLE ... AS SELECT would create them), so such a host is wrapped in a
+// KeepColumns node that returns exactly its former columns.
+//
+// JSON results read by string functions (LEFT(EMBED(t), 10)) are given to
+// them as text first (jsonText).
 func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, scope *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
 	if !containsCall(n) {
 		return n, transform.SameTree, nil
 	}
+	n, same1, err := transform.NodeExprs(n, wrapTextArgs)
+	if err != nil {
+		return nil, transform.SameTree, err
+	}
 	// New column ids must not collide with any id visible in the merged
 	// scopes at execution time: take them above every id in the query.
 	next := maxColumnID(append([]sql.Node{n}, scope.InnerToOuter()...)...) + 1
-	return transform.Node(n, func(host sql.Node) (sql.Node, transform.TreeIdentity, error) {
+	n, same2, err := transform.Node(n, func(host sql.Node) (sql.Node, transform.TreeIdentity, error) {
 		if !isHost(host) {
 			return host, transform.SameTree, nil
 		}
+		orig := host.Schema()
 		same := transform.SameTree
 		for {
 			ex := host.(sql.Expressioner)
 			calls, keys := innermostCalls(ex.Expressions())
 			if len(calls) == 0 {
+				if same == transform.NewTree && len(host.Schema()) != len(orig) {
+					host = newKeepColumns(host, orig)
+				}
 				return host, same, nil
 			}
 			child := host.Children()[0]
@@ -52,6 +69,9 @@ func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, 
 				// A child shape whose column ids we cannot tell: leave the
 				// calls to per-row evaluation, which is always correct.
 				s.log.Debug().Str("node", fmt.Sprintf("%T", child)).Msg("batching skipped: unknown column ids")
+				if same == transform.NewTree && len(host.Schema()) != len(orig) {
+					host = newKeepColumns(host, orig)
+				}
 				return host, same, nil
 			}
 			exprs := make([]sql.Expression, 0, len(sch)+len(calls))
@@ -90,6 +110,25 @@ func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, 
 			same = transform.NewTree
 		}
 	})
+	if err != nil {
+		return nil, transform.SameTree, err
+	}
+	// A KeepColumns right below a node that picks its columns by id anyway
+	// (a projection or another BatchInfer) only costs a copy of each row.
+	n, same3, err := transform.Node(n, func(p sql.Node) (sql.Node, transform.TreeIdentity, error) {
+		switch p.(type) {
+		case *plan.Project, *BatchInfer, *plan.GroupBy, *plan.Window:
+		default:
+			return p, transform.SameTree, nil
+		}
+		k, ok := p.Children()[0].(*KeepColumns)
+		if !ok {
+			return p, transform.SameTree, nil
+		}
+		p, err := p.WithChildren(k.Child)
+		return p, transform.NewTree, err
+	})
+	return n, same1 && same2 && same3, err
 }
 
 // isHost reports nodes that evaluate their expressions over their (single)
