@@ -1,6 +1,7 @@
 # adapterdb — build, test, demo and benchmarks.
 #
-#   make demo    the main job on the embedded default model (installs what it lacks)
+#   make demo    the main job on the embedded default model (installs what it lacks;
+#                MODEL=DIR make demo runs it on a checkpoint directory)
 #   make test    every test, fuzz targets for a few seconds each, end-to-end scripts
 #   make bench   the featurizer, kernel, adapter and SQL benchmarks
 #   make lint    go vet + gofmt check

@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# make demo: from a fresh checkout, serve a fresh database file on the demo
-# model, load the fortunes data set (testdata/datasets) into tables with the
-# MariaDB client, train an adapter with CREATE ADAPTER, print its accuracy on
-# the test split from a SELECT ... PREDICT(...) query, restart the server and
-# query the same file again (tables and adapters are durable), and stop.
+# make demo: from a fresh checkout, serve a fresh database file, load the
+# fortunes data set (testdata/datasets) into tables with the MariaDB client,
+# train an adapter with CREATE ADAPTER and, as a baseline, the task head alone
+# on the frozen features (OPTIONS (trainable = 'head')), compare both with the
+# majority class on the test split with SELECT AVG(PREDICT(...) = label),
+# restart the server and query the same file again (tables and adapters are
+# durable), and stop.
 #
-#   bash testdata/demo.sh bin/adapterdb
+#   bash testdata/demo.sh bin/adapterdb [MODEL_DIR]
+#   MODEL=DIR make demo
 #
-# The demo model is untrained (random weights): an adapter on it learns from
-# scratch, so expect an accuracy above the majority class, not a good
-# classifier. Point --model at a real checkpoint (ADAPTERDB_MODEL=DIR) for one.
+# Without a model directory (argument or MODEL) the server runs the embedded
+# demo model, whose weights are random (untrained): its features are a random
+# projection of the text, so every accuracy here is far below what a
+# pretrained checkpoint gives. The script says so in its output, and says how
+# to rerun it on a real checkpoint (any directory serve --model accepts).
 set -euo pipefail
 
+[ $# -ge 1 ] || { echo "usage: bash testdata/demo.sh BIN [MODEL_DIR]   (or MODEL=DIR in the environment)" >&2; exit 2; }
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODEL=${ADAPTERDB_MODEL:-demo}
+MODEL=${2:-${MODEL:-}}
+[ "$MODEL" = demo ] && MODEL="" # serve's name for the embedded model
+MODEL_FLAGS=()
+if [ -n "$MODEL" ]; then
+	[ -f "$MODEL/config.json" ] || { echo "MODEL=$MODEL: not a checkpoint directory (no config.json)" >&2; exit 2; }
+	MODEL=$(cd "$MODEL" && pwd)
+	MODEL_FLAGS=(--model "$MODEL")
+fi
 WORK=$(mktemp -d)
 SERVER=""
 cleanup() {
@@ -24,6 +37,19 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
+note() { for line; do if [ -n "$line" ]; then printf '   %s\n' "$line"; else echo; fi; done; }
+
+if [ -z "$MODEL" ]; then
+	say "base model: the embedded demo model, with RANDOM (untrained) weights"
+	note "A BERT-shaped encoder (4 layers, hidden 256) with the bert-base-uncased vocabulary, its" \
+		"weights drawn from a fixed seed: its features are a random projection of the text, not a" \
+		"language model's. Adapters trained on it learn something, but expect accuracies far below" \
+		"what a pretrained checkpoint gives. To use one: MODEL=DIR make demo (see the end)."
+else
+	say "base model: $MODEL"
+	note "The accuracies below are only as good as this checkpoint's features: a pretrained one gives" \
+		"meaningful ones; random-weight checkpoints (testdata/models/*, adapterdb make-checkpoint) do not."
+fi
 
 if ! command -v mariadb >/dev/null; then
 	say "installing the MariaDB client"
@@ -35,8 +61,8 @@ PY=python3
 command -v "$PY" >/dev/null || { echo "python3 is needed to convert the CSV files" >&2; exit 1; }
 
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-say "starting: adapterdb serve --db demo.db --model $MODEL --listen 127.0.0.1:$PORT"
-"$BIN" serve --db "$WORK/demo.db" --model "$MODEL" --listen "127.0.0.1:$PORT" 2>"$WORK/server.log" &
+say "starting: adapterdb serve --db demo.db ${MODEL:+--model $MODEL }--listen 127.0.0.1:$PORT"
+"$BIN" serve --db "$WORK/demo.db" "${MODEL_FLAGS[@]}" --listen "127.0.0.1:$PORT" 2>"$WORK/server.log" &
 SERVER=$!
 for _ in $(seq 300); do
 	mariadb -h 127.0.0.1 -P "$PORT" -u root -e 'SELECT 1' >/dev/null 2>&1 && break
@@ -69,34 +95,55 @@ LOAD DATA LOCAL INFILE '$WORK/test.tsv' INTO TABLE fortunes_test FIELDS ESCAPED 
 SELECT (SELECT COUNT(*) FROM fortunes_train) AS train_rows, (SELECT COUNT(*) FROM fortunes_test) AS test_rows,
        (SELECT COUNT(DISTINCT label) FROM fortunes_train) AS labels;"
 
-TRAIN="CREATE ADAPTER fortunes OPTIONS (pool = 'mean', epochs = 4, max_length = 64, learning_rate = 0.003)
+OPTS="pool = 'mean', epochs = 4, max_length = 64, learning_rate = 0.003"
+# train NAME OPTIONS: CREATE ADAPTER with its progress from SHOW PROCESSLIST.
+train() {
+	local stmt="CREATE ADAPTER $1 OPTIONS ($2)
   AS SELECT text, label FROM fortunes_train"
-say "training: $TRAIN"
-# Progress: SHOW PROCESSLIST while CREATE ADAPTER runs.
-(
-	while kill -0 "$SERVER" 2>/dev/null; do
-		sleep 10
-		state=$(mariadb -h 127.0.0.1 -P "$PORT" -u root --batch --skip-column-names -e "SHOW PROCESSLIST" 2>/dev/null |
-			grep -o 'epoch [0-9]*/[0-9]* step [0-9]*/[0-9]* loss [0-9.]* ([0-9]*/[0-9]* rows)' | head -1)
-		[ -n "$state" ] && echo "   SHOW PROCESSLIST: $state"
-	done
-) &
-WATCH=$!
-start=$(date +%s)
-sql -e "$TRAIN"
-kill "$WATCH" 2>/dev/null || true
-wait "$WATCH" 2>/dev/null || true
-echo "   trained in $(($(date +%s) - start)) s"
-sql -e "SELECT name, task, JSON_LENGTH(labels) AS labels, adapter_size, params, size_bytes,
-  JSON_EXTRACT(metrics, '$.validation.accuracy') AS val_accuracy FROM adapterdb.adapters"
+	say "training: $stmt"
+	(
+		while kill -0 "$SERVER" 2>/dev/null; do
+			sleep 10
+			state=$(mariadb -h 127.0.0.1 -P "$PORT" -u root --batch --skip-column-names -e "SHOW PROCESSLIST" 2>/dev/null |
+				grep -o 'epoch [0-9]*/[0-9]* step [0-9]*/[0-9]* loss [0-9.]* ([0-9]*/[0-9]* rows)' | head -1)
+			[ -n "$state" ] && echo "   SHOW PROCESSLIST: $state"
+		done
+	) &
+	local watch=$! start=$(date +%s)
+	sql -e "$stmt"
+	kill "$watch" 2>/dev/null || true
+	wait "$watch" 2>/dev/null || true
+	echo "   trained in $(($(date +%s) - start)) s"
+}
+# The adapter: bottleneck blocks in every layer, LayerNorm copies and the head.
+train fortunes "$OPTS"
+# The baseline: the same options, but only the head is trained, on the frozen
+# base model's features (the bottleneck blocks stay the identity).
+train fortunes_head "trainable = 'head', $OPTS"
+# params counts every stored tensor; with trainable = 'head' only the head's
+# hidden_size x labels weights and its biases were trained.
+sql -e "SELECT name, JSON_UNQUOTE(JSON_EXTRACT(options, '$.trainable')) AS trainable, JSON_LENGTH(labels) AS labels,
+  params, IF(JSON_UNQUOTE(JSON_EXTRACT(options, '$.trainable')) = 'head',
+    (hidden_size + 1) * JSON_LENGTH(labels), params) AS trained_params, size_bytes,
+  ROUND(JSON_EXTRACT(metrics, '$.validation.accuracy') + 0, 4) AS val_accuracy FROM adapterdb.adapters ORDER BY name"
 
-say "accuracy on the test split: SELECT ... PREDICT('fortunes', text) ..."
-sql -e "SELECT COUNT(*) AS test_rows,
-       ROUND(AVG(PREDICT('fortunes', text) = label), 4) AS accuracy,
-       ROUND((SELECT COUNT(*) FROM fortunes_test WHERE label = (
-           SELECT label FROM fortunes_train GROUP BY label ORDER BY COUNT(*) DESC LIMIT 1)) / COUNT(*), 4) AS majority_class
+say "accuracy on the test split, all three on the same rows: SELECT AVG(PREDICT(...) = label) FROM fortunes_test"
+sql -e "SELECT 'majority class' AS predictor, 'nothing: always the most frequent training label' AS trained,
+       ROUND(AVG(label = (SELECT label FROM fortunes_train GROUP BY label ORDER BY COUNT(*) DESC LIMIT 1)), 4) AS accuracy
+FROM fortunes_test
+UNION ALL
+SELECT 'fortunes_head', 'the task head only, on frozen features', ROUND(AVG(PREDICT('fortunes_head', text) = label), 4)
+FROM fortunes_test
+UNION ALL
+SELECT 'fortunes', 'adapters + LayerNorm copies + head', ROUND(AVG(PREDICT('fortunes', text) = label), 4)
 FROM fortunes_test"
-sql -e "SELECT label, COUNT(*) AS test_rows, SUM(PREDICT('fortunes', text) = label) AS correct
+if [ -z "$MODEL" ]; then
+	note "The base model's weights are RANDOM (the embedded demo model): whatever is trained here learns" \
+		"on a random projection of the text, so every accuracy above stays low. A pretrained checkpoint's" \
+		"features carry meaning, and the same statements then give far higher accuracy."
+fi
+sql -e "SELECT label, COUNT(*) AS test_rows, SUM(PREDICT('fortunes_head', text) = label) AS head_only_correct,
+       SUM(PREDICT('fortunes', text) = label) AS adapter_correct
 FROM fortunes_test GROUP BY label ORDER BY label"
 sql -e "SELECT LEFT(text, 60) AS text, label, PREDICT('fortunes', text) AS predicted,
        ROUND(JSON_EXTRACT(PREDICT_PROBA('fortunes', text), CONCAT('$.', PREDICT('fortunes', text))) + 0, 3) AS p
@@ -109,7 +156,7 @@ stop() {
 	grep -E "shutting down|server stopped" "$WORK/server.log" | tail -1 | sed 's/^/   /'
 }
 start() {
-	"$BIN" serve --db "$WORK/demo.db" --model "$MODEL" --listen "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
+	"$BIN" serve --db "$WORK/demo.db" "${MODEL_FLAGS[@]}" --listen "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
 	SERVER=$!
 	for _ in $(seq 300); do
 		mariadb -h 127.0.0.1 -P "$PORT" -u root -e 'SELECT 1' >/dev/null 2>&1 && return 0
@@ -128,3 +175,13 @@ SELECT name, version, created_at FROM adapterdb.adapters"
 
 say "stopping the server"
 stop
+
+if [ -z "$MODEL" ]; then
+	say "next: the same demo on a real checkpoint"
+	note "Everything above ran on the embedded model's RANDOM weights. Any Hugging Face checkpoint" \
+		"directory of a bert, roberta, distilbert or gpt2 model works (README.md, \"The base model\");" \
+		"for example, on a machine with internet access:" \
+		"" \
+		"  huggingface-cli download sentence-transformers/all-MiniLM-L6-v2 --local-dir minilm" \
+		"  MODEL=./minilm make demo        # or: bash testdata/demo.sh bin/adapterdb ./minilm"
+fi
