@@ -209,3 +209,27 @@ func TestStringFunctionsOnJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestStringFunctionsOnJSONPerRow: statements planned without the batching
+// rule (simple UPDATE ... SET, INSERT ... VALUES, triggers) evaluate calls
+// row by row; their string functions read JSON results as text too.
+func TestStringFunctionsOnJSONPerRow(t *testing.T) {
+	v := newEnv(t, envOpts{})
+	v.withAdapters()
+	text := v.rows("SELECT PREDICT_PROBA('sent', 'wonderful')")[0][0].(string)
+	v.exec("CREATE TABLE t2 (id INT PRIMARY KEY, s TEXT, e TEXT)")
+	v.exec("CREATE TABLE log (id INT, s TEXT)")
+	v.exec("CREATE TRIGGER t2_ins AFTER INSERT ON t2 FOR EACH ROW INSERT INTO log VALUES (NEW.id, SUBSTRING(PREDICT_PROBA('sent', 'wonderful'), 2, 5))")
+	v.exec("INSERT INTO t2 VALUES (1, LEFT(PREDICT_PROBA('sent', 'wonderful'), 8), RIGHT(EMBED('wonderful'), 3))")
+	v.exec("INSERT INTO t2 VALUES (2, NULL, NULL) ON DUPLICATE KEY UPDATE s = LEFT(PREDICT_PROBA('sent', 'wonderful'), 2)")
+	v.exec("INSERT INTO t2 VALUES (2, NULL, NULL) ON DUPLICATE KEY UPDATE s = LEFT(PREDICT_PROBA('sent', 'wonderful'), 3)")
+	v.exec("UPDATE t2 SET e = TRIM(LEFT(PREDICT_PROBA('sent', 'wonderful'), 100000)) WHERE id = 2")
+	got := v.rows("SELECT id, s, e FROM t2 ORDER BY id")
+	want := [][]any{{int32(1), text[:8], "]"}, {int32(2), text[:3], text}}
+	if fmt.Sprint(got[0][:2]) != fmt.Sprint(want[0][:2]) || !strings.HasSuffix(got[0][2].(string), "]") || fmt.Sprint(got[1]) != fmt.Sprint(want[1]) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := v.rows("SELECT s FROM log ORDER BY id"); len(got) < 2 || got[0][0] != text[1:6] {
+		t.Errorf("trigger: %q, want %q", got, text[1:6])
+	}
+}

@@ -355,6 +355,22 @@ func (e *execBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowI
 	}
 	b, ok := n.(*BatchInfer)
 	if !ok {
+		// Statements go-mysql-server plans without running the batching
+		// rule (simple UPDATE ... SET, INSERT ... VALUES, triggers) evaluate
+		// calls per row; their string functions get JSON results as text
+		// here, as the rule does for the plans it sees.
+		if ex, ok := n.(sql.Expressioner); ok {
+			exprs, same, err := transform.Exprs(ex.Expressions(), wrapTextArgs)
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				if n, err = ex.WithExpressions(exprs...); err != nil {
+					return nil, err
+				}
+				return e.base.Build(ctx, n, row)
+			}
+		}
 		return nil, nil
 	}
 	// row is the outer scope's row (subqueries): the child gets it too.
