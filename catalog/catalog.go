@@ -321,7 +321,7 @@ func rowSum(vals ...any) uint32 {
 		case int64:
 			s = strconv.FormatInt(x, 10)
 		default:
-			panic(fmt.Sprintf("rowSum: %T", v)) // a programming error: only TEXT and INTEGER columns
+			s = fmt.Sprint(x)
 		}
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
