@@ -126,7 +126,7 @@ func (t *adaptersTable) PartitionRows(ctx *sql.Context, _ sql.Partition) (sql.Ro
 		}
 		rows[i] = sql.NewRow(r.Name, r.Task, labelsJSON(r.Labels), r.BaseModel, r.BaseFingerprint, r.ModelType,
 			int64(r.HiddenSize), int64(r.NumLayers), int64(r.AdapterSize), r.Activation, r.Pool,
-			types.JSONDocument{Val: opts}, types.JSONDocument{Val: metrics}, r.Params, r.SizeBytes, r.SHA256,
+			newJSONValue(opts), newJSONValue(metrics), r.Params, r.SizeBytes, r.SHA256,
 			r.CreatedAt.UTC(), r.Version)
 	}
 	return sql.RowsToRowIter(rows...), nil

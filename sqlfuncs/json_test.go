@@ -109,6 +109,30 @@ func TestJSONLabelsEscaped(t *testing.T) {
 			}
 		}
 	}
+	// The catalog's JSON columns hold the labels too.
+	for _, q := range []string{"SHOW ADAPTERS", "SELECT labels, options, metrics FROM adapterdb.adapters"} {
+		rows, err := v.c.Query(context.Background(), q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jsonCols []int
+		for i, c := range rows.Schema {
+			if c.Type.String() == "json" {
+				jsonCols = append(jsonCols, i)
+			}
+		}
+		rows.Close()
+		if len(jsonCols) == 0 {
+			t.Fatalf("%s: no JSON column", q)
+		}
+		for _, r := range v.wireRows(q) {
+			for _, i := range jsonCols {
+				if s, _ := r[i].(string); r[i] != nil && !json.Valid([]byte(s)) {
+					t.Errorf("%s: column %d is not JSON: %q", q, i, s)
+				}
+			}
+		}
+	}
 	// The JSON functions see the labels as they are.
 	var keys []string
 	r := v.rows("SELECT JSON_KEYS(PREDICT_PROBA('odd', 'great 1'))")

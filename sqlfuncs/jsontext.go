@@ -3,7 +3,6 @@ package sqlfuncs
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,8 +95,12 @@ func writeJSON(b *bytes.Buffer, v any) {
 		}
 		b.WriteByte('}')
 	default:
-		// Only the types above are built in this package.
-		panic(fmt.Sprintf("sqlfuncs: no JSON form for %T", v))
+		// Not built in this package; encoding/json's form is valid JSON.
+		out, err := json.Marshal(x)
+		if err != nil {
+			out = []byte("null")
+		}
+		b.Write(out)
 	}
 }
 

@@ -541,10 +541,10 @@ func (n *ShowAdapters) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error)
 	return sql.RowsToRowIter(rows...), nil
 }
 
-func labelsJSON(labels []string) types.JSONDocument {
+func labelsJSON(labels []string) jsonValue {
 	v := make([]any, len(labels))
 	for i, l := range labels {
 		v[i] = l
 	}
-	return types.JSONDocument{Val: v}
+	return newJSONValue(v)
 }
