@@ -34,8 +34,17 @@ type Config struct {
 	// RootPassword, if set, becomes the password of root@localhost and
 	// root@% (created if missing).
 	RootPassword string
-	// MaxConnections bounds simultaneous clients (0: no bound).
+	// MaxConnections bounds logged-in clients (0: no bound): the next to
+	// log in gets 1040 "Too many connections". Sockets still logging in are
+	// bounded apart, to as many again (see conn.go).
 	MaxConnections uint64
+	// ConnectTimeout is how long a client has to log in (MySQL's
+	// connect_timeout; default 10 s).
+	ConnectTimeout time.Duration
+	// WaitTimeout closes a logged-in connection idle between commands for
+	// this long (MySQL's wait_timeout; default 8 h). A session may change
+	// its own with SET SESSION wait_timeout.
+	WaitTimeout time.Duration
 	// ShutdownGrace is how long Shutdown lets running queries finish before
 	// cancelling them (default 10 s).
 	ShutdownGrace time.Duration
@@ -62,6 +71,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 10 * time.Second
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = DefaultWaitTimeout
+	}
 	e := cfg.Engine
 	mdb := e.SQL.Analyzer.Catalog.MySQLDb
 	store := &accountStore{db: e.Registry().Catalog().DB(), log: cfg.Log}
@@ -75,26 +90,67 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	lim := &limitListener{Listener: ln, max: cfg.MaxConnections, connect: cfg.ConnectTimeout, wait: cfg.WaitTimeout, log: cfg.Log}
 	s := &Server{cfg: cfg, ln: ln, log: cfg.Log, events: &events{}}
 	sessions := func(ctx context.Context, conn *mysql.Conn, addr string) (sql.Session, error) {
 		client := sql.Client{Capabilities: conn.Capabilities}
 		if u, ok := conn.UserData.(sql.MysqlConnectionUser); ok {
 			client.User, client.Address = u.User, u.Host
 		}
-		return e.NewSession(ctx, client, conn.ConnectionID, addr)
+		sess, err := e.NewSession(ctx, client, conn.ConnectionID, addr)
+		if err != nil {
+			return nil, err
+		}
+		sv, err := s.initLimits(sess)
+		if err != nil {
+			return nil, err
+		}
+		if cc := clientConnOf(conn.Conn); cc != nil {
+			cc.sess.Store(sv)
+		}
+		return sess, nil
 	}
 	wrap := func(h mysql.Handler) (mysql.Handler, error) {
 		s.handler = &handler{Handler: h, pl: e.SQL.ProcessList, defaultDB: e.Provider.DefaultDatabase(), log: cfg.Log, conns: map[uint32]*mysql.Conn{}, ready: map[uint32]bool{}}
 		return s.handler, nil
 	}
-	srv, err := gmsserver.NewServerWithHandler(gmsserver.Config{Protocol: "tcp", Address: ln.Addr().String(), Listener: ln,
-		Version: Version, MaxConnections: cfg.MaxConnections}, e.SQL, sql.NewContext, sessions, s.events, wrap)
+	// The limits live in lim and the account checks in authServer; vitess's
+	// own MaxConns would queue clients silently instead of answering 1040.
+	listener := func(gcfg gmsserver.Config, lcfg mysql.ListenerConfig, sel gmsserver.ServerEventListener) (gmsserver.ProtocolListener, error) {
+		lcfg.AuthServer = newAuthServer(lcfg.AuthServer, cfg.Log)
+		return gmsserver.MySQLProtocolListenerFactory(gcfg, lcfg, sel)
+	}
+	srv, err := gmsserver.NewServerWithHandler(gmsserver.Config{Protocol: "tcp", Address: ln.Addr().String(), Listener: lim,
+		Version: Version, ProtocolListenerFactory: listener}, e.SQL, sql.NewContext, sessions, s.events, wrap)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.srv = srv
 	return s, nil
+}
+
+// initLimits shows the connection limits as the session's system variables
+// (@@connect_timeout, @@wait_timeout, @@max_connections), per server rather
+// than in go-mysql-server's process-wide globals. Sub-second timeouts (tests)
+// show as whole seconds within each variable's range.
+func (s *Server) initLimits(sess sql.Session) (*sessionVars, error) {
+	// Kept for the connection's reads: no query's context.
+	sctx := sql.NewContext(context.Background(), sql.WithSession(sess))
+	secs := func(d time.Duration, lo int64) int64 {
+		return max(int64((d+time.Second-1)/time.Second), lo)
+	}
+	sv := &sessionVars{ctx: sctx, initSecs: secs(s.cfg.WaitTimeout, 1)}
+	vars := map[string]int64{"connect_timeout": secs(s.cfg.ConnectTimeout, 2), "wait_timeout": sv.initSecs}
+	if s.cfg.MaxConnections > 0 {
+		vars["max_connections"] = int64(min(s.cfg.MaxConnections, 100000))
+	}
+	for name, v := range vars {
+		if err := sess.InitSessionVariable(sctx, name, v); err != nil {
+			return nil, fmt.Errorf("session variable %s: %w", name, err)
+		}
+	}
+	return sv, nil
 }
 
 // Addr is the address the server listens on.
@@ -233,14 +289,14 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 	h.initSession(c)
 	stop := watch(c, h.pl, h.log)
 	defer stop()
-	return h.mapErr(c, h.Handler.ComQuery(ctx, c, query, callback))
+	return h.mapErr(c, h.Handler.ComQuery(ctx, c, query, withoutInfo(callback)))
 }
 
 func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) (string, error) {
 	h.initSession(c)
 	stop := watch(c, h.pl, h.log)
 	defer stop()
-	rem, err := h.Handler.ComMultiQuery(ctx, c, query, callback)
+	rem, err := h.Handler.ComMultiQuery(ctx, c, query, withoutInfo(callback))
 	return rem, h.mapErr(c, err)
 }
 
@@ -254,6 +310,23 @@ func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *my
 	stop := watch(c, h.pl, h.log)
 	defer stop()
 	return h.mapErr(c, h.Handler.ComStmtExecute(ctx, c, prepare, callback))
+}
+
+// withoutInfo drops the info string of OK packets ("Statement prepared",
+// "Rows matched: ..."). vitess writes it as '#' and the text, while MySQL
+// servers write a length-prefixed string and libmysqlclient and libmariadb
+// read one: they take '#' as a length of 35, so a shorter text ("Statement
+// prepared" after PREPARE) is a malformed packet (2027) and a longer one
+// arrives cut. An OK packet without info is valid for every client.
+func withoutInfo(callback mysql.ResultSpoolFn) mysql.ResultSpoolFn {
+	return func(res *sqltypes.Result, more bool) error {
+		if res != nil && res.Info != "" && len(res.Fields) == 0 {
+			cp := *res
+			cp.Info = ""
+			res = &cp
+		}
+		return callback(res, more)
+	}
 }
 
 func (h *handler) mapErr(c *mysql.Conn, err error) error {

@@ -37,6 +37,9 @@ type serverOpts struct {
 	rootPw   string
 	filesDir string
 	grace    time.Duration
+	maxConns uint64
+	connect  time.Duration // connect_timeout
+	wait     time.Duration // wait_timeout
 }
 
 func startServer(t testing.TB, o serverOpts) *testServer {
@@ -62,7 +65,7 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	srv, err := server.New(context.Background(), server.Config{Engine: e, Listen: o.listen, RootPassword: o.rootPw,
-		ShutdownGrace: o.grace, Log: zerolog.Nop()})
+		ShutdownGrace: o.grace, MaxConnections: o.maxConns, ConnectTimeout: o.connect, WaitTimeout: o.wait, Log: zerolog.Nop()})
 	if err != nil {
 		e.Close()
 		eng.Close()

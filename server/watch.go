@@ -27,6 +27,9 @@ func tcpConn(c net.Conn) (*net.TCPConn, bool) {
 	if w, ok := c.(*netutil.ConnWithTimeouts); ok {
 		c = w.Conn
 	}
+	if w, ok := c.(*clientConn); ok {
+		c = w.Conn
+	}
 	t, ok := c.(*net.TCPConn)
 	return t, ok
 }

@@ -39,7 +39,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	batch := fs.Int("batch", sqlfuncs.DefaultBatchSize, "rows per forward pass")
 	filesDir := fs.String("files-dir", "", "the only directory file statements may use: LOAD DATA INFILE, SELECT ... INTO OUTFILE/DUMPFILE, LOAD_FILE, CREATE ADAPTER ... FROM, EXPORT ADAPTER (default: none, refused)")
 	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
-	maxConns := fs.Uint64("max-connections", 0, "most simultaneous clients (0: no limit)")
+	maxConns := fs.Uint64("max-connections", 0, "most logged-in clients; the next gets error 1040 (0: no limit)")
+	connectTimeout := fs.Duration("connect-timeout", server.DefaultConnectTimeout, "how long a client has to log in (MySQL's connect_timeout)")
+	waitTimeout := fs.Duration("wait-timeout", server.DefaultWaitTimeout, "close a logged-in connection idle this long (MySQL's wait_timeout)")
 	maxText := fs.Int("max-text-bytes", 1<<20, "longest text accepted by PREDICT/EMBED, in bytes")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long running queries may finish at shutdown")
 	rest, err := parseArgs(fs, args)
@@ -53,6 +55,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return usageErr("--batch %d: want 1 to 16384", *batch)
 	case *maxText < 1:
 		return usageErr("--max-text-bytes must be positive")
+	case *connectTimeout < 2*time.Second || *connectTimeout > 365*24*time.Hour:
+		return usageErr("--connect-timeout %v: want 2s to 8760h, as MySQL's connect_timeout", *connectTimeout)
+	case *waitTimeout < time.Second || *waitTimeout > 365*24*time.Hour:
+		return usageErr("--wait-timeout %v: want 1s to 8760h, as MySQL's wait_timeout", *waitTimeout)
 	}
 	if *filesDir != "" {
 		if st, err := os.Stat(*filesDir); err != nil || !st.IsDir() {
@@ -87,7 +93,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	srv, err := server.New(ctx, server.Config{Engine: sqle, Listen: *listen, RootPassword: os.Getenv("ADAPTERDB_ROOT_PASSWORD"),
-		MaxConnections: *maxConns, ShutdownGrace: *grace, Log: e.log})
+		MaxConnections: *maxConns, ConnectTimeout: *connectTimeout, WaitTimeout: *waitTimeout, ShutdownGrace: *grace, Log: e.log})
 	if err != nil {
 		sqle.Close()
 		return err

@@ -147,8 +147,8 @@ for q, code in [("SELECT PREDICT('nope', 'x')", 1305), ("SELEC 1", 1064), ("SELE
 cur.execute("SHOW ADAPTERS")
 assert [r[0] for r in cur.fetchall()] == ["sent", "stars", "tags"]
 # SQL prepared statements with ? parameters. (The mariadb command-line client
-# rejects go-mysql-server v0.20.0's answer to PREPARE with 2027, with or
-# without adapterdb; binary-protocol prepared statements are tested from Go.)
+# runs them too: testdata/e2e/server.sh; binary-protocol prepared statements
+# are tested from Go.)
 cur.execute("PREPARE s FROM 'SELECT PREDICT(?, txt), PREDICT(?, ?) IS NULL FROM py WHERE id = ?'")
 cur.execute("SET @a = 'sent', @t = NULL, @i = 1")
 cur.execute("EXECUTE s USING @a, @a, @t, @i")
