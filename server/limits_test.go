@@ -204,3 +204,19 @@ func TestAccessDeniedSameForm(t *testing.T) {
 		t.Fatalf("alice with her password: %v", err)
 	}
 }
+
+// TestSetGlobalTimeouts: SET GLOBAL of the limits' variables (process-wide
+// in go-mysql-server) neither breaks new sessions nor changes the limits.
+func TestSetGlobalTimeouts(t *testing.T) {
+	ts := startServer(t, serverOpts{wait: 2 * time.Second})
+	db := ts.open("root", "", "")
+	mustExec(t, db, "SET GLOBAL wait_timeout = 100, GLOBAL connect_timeout = 20")
+	t.Cleanup(func() { mustExec(t, db, "SET GLOBAL wait_timeout = 28800, GLOBAL connect_timeout = 10") })
+	db.SetMaxIdleConns(0)
+	c := pinned(t, db, 1)[0] // a new session
+	var w int
+	if err := c.QueryRowContext(context.Background(), "SELECT @@wait_timeout").Scan(&w); err != nil || w != 2 {
+		t.Fatalf("@@wait_timeout = %d (%v), want the server's 2", w, err)
+	}
+	c.Close()
+}

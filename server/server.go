@@ -101,10 +101,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		sv, err := s.initLimits(sess)
-		if err != nil {
-			return nil, err
-		}
+		sv := s.initLimits(sess)
 		if cc := clientConnOf(conn.Conn); cc != nil {
 			cc.sess.Store(sv)
 		}
@@ -133,24 +130,38 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // initLimits shows the connection limits as the session's system variables
 // (@@connect_timeout, @@wait_timeout, @@max_connections), per server rather
 // than in go-mysql-server's process-wide globals. Sub-second timeouts (tests)
-// show as whole seconds within each variable's range.
-func (s *Server) initLimits(sess sql.Session) (*sessionVars, error) {
+// show as whole seconds within each variable's range. go-mysql-server takes
+// a new session's values from its globals and refuses to initialise one that
+// SET GLOBAL changed: wait_timeout is then set as a session value, and a
+// global-only variable shows what SET GLOBAL gave it (the limits stay the
+// server's).
+func (s *Server) initLimits(sess sql.Session) *sessionVars {
 	// Kept for the connection's reads: no query's context.
 	sctx := sql.NewContext(context.Background(), sql.WithSession(sess))
 	secs := func(d time.Duration, lo int64) int64 {
 		return max(int64((d+time.Second-1)/time.Second), lo)
 	}
-	sv := &sessionVars{ctx: sctx, initSecs: secs(s.cfg.WaitTimeout, 1)}
-	vars := map[string]int64{"connect_timeout": secs(s.cfg.ConnectTimeout, 2), "wait_timeout": sv.initSecs}
+	vars := map[string]int64{"connect_timeout": secs(s.cfg.ConnectTimeout, 2), "wait_timeout": secs(s.cfg.WaitTimeout, 1)}
 	if s.cfg.MaxConnections > 0 {
 		vars["max_connections"] = int64(min(s.cfg.MaxConnections, 100000))
 	}
 	for name, v := range vars {
-		if err := sess.InitSessionVariable(sctx, name, v); err != nil {
-			return nil, fmt.Errorf("session variable %s: %w", name, err)
+		err := sess.InitSessionVariable(sctx, name, v)
+		if err != nil && name == "wait_timeout" {
+			err = sess.SetSessionVariable(sctx, name, v)
+		}
+		if err != nil {
+			s.log.Debug().Err(err).Str("variable", name).Msg("session variable keeps its global value")
 		}
 	}
-	return sv, nil
+	// The session's value as it starts stands for the configured duration.
+	sv := &sessionVars{ctx: sctx, initSecs: vars["wait_timeout"]}
+	if v, err := sess.GetSessionVariable(sctx, "wait_timeout"); err == nil {
+		if n, ok := v.(int64); ok {
+			sv.initSecs = n
+		}
+	}
+	return sv
 }
 
 // Addr is the address the server listens on.
