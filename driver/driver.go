@@ -1,5 +1,5 @@
 // Package driver is adapterdb's in-process database/sql driver: the same
-// engine as the MySQL-wire server (sqlfuncs.NewEngine: PREDICT, PREDICT_PROBA,
+// engine as the MySQL-wire server (sqlfuncs.Open: PREDICT, PREDICT_PROBA,
 // EMBED, the ADAPTER statements, batched plans) without the network.
 //
 //	import _ "github.com/adapterdb/adapterdb/driver"
@@ -7,7 +7,7 @@
 //	db, err := sql.Open("adapterdb", "file:data.db?model=/models/bert-base&batch=64&files_dir=/srv/adapters")
 //
 // DSN parameters: model (a Hugging Face checkpoint directory, default the
-// embedded demo model), batch (rows per forward pass, default 64), files_dir
+// embedded demo model), batch (sequences per forward pass, default 64), files_dir
 // (where CREATE ADAPTER ... FROM and EXPORT ADAPTER may read and write; default
 // none, which refuses them), max_text_bytes (longest text accepted, default
 // 1 MiB).
@@ -32,9 +32,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/adapterdb/adapterdb/catalog"
-	"github.com/adapterdb/adapterdb/engine"
-	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/kernels/cpu"
 	"github.com/adapterdb/adapterdb/sqlfuncs"
 )
 
@@ -115,52 +113,29 @@ func parseDSN(dsn string) (options, error) {
 	return o, nil
 }
 
-// shared is one loaded engine and the connectors using it.
+// shared is one loaded database and the connectors using it.
 type shared struct {
 	key  string
 	opts options
 	refs int
-	eng  *engine.Engine
-	cat  *catalog.Catalog
-	sql  *sqlfuncs.Engine
+	sql  *sqlfuncs.DB
 }
-
-// passFactor sizes the featurizer's passes: a batch of rows of up to four
-// inference calls (or four concurrent statements' batches) fits one pass.
-const passFactor = 4
 
 func load(o options) (*shared, error) {
 	log := zerolog.Nop()
-	eng, err := engine.Open(engine.Config{Model: o.model, Log: log, BatchSize: passFactor * o.batch, MaxTextBytes: o.maxText})
+	be, err := cpu.New(log, cpu.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("cpu backend: %w", err)
+	}
+	db, err := sqlfuncs.Open(sqlfuncs.Options{Path: o.path, Model: o.model, Backend: be, BatchSize: o.batch,
+		MaxTextBytes: o.maxText, FilesDir: o.filesDir, Log: log})
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(o.path, log)
-	if err != nil {
-		eng.Close()
-		return nil, err
-	}
-	reg := registry.New(eng, cat, log, 0)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
-		BatchSize: o.batch, FilesDir: o.filesDir, Log: log})
-	if err != nil {
-		cat.Close()
-		eng.Close()
-		return nil, err
-	}
-	return &shared{opts: o, eng: eng, cat: cat, sql: e}, nil
+	return &shared{opts: o, sql: db}, nil
 }
 
-func (s *shared) close() error {
-	err := s.sql.Close()
-	if e := s.cat.Close(); err == nil {
-		err = e
-	}
-	if e := s.eng.Close(); err == nil {
-		err = e
-	}
-	return err
-}
+func (s *shared) close() error { return s.sql.Close() }
 
 // acquire returns the shared engine for o, loading it on first use.
 func (d *Driver) acquire(o options) (*shared, error) {

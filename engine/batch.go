@@ -53,8 +53,9 @@ func Pack(cfg model.Config, seqs []Sequence, segs []model.Segment) *model.Batch 
 
 // pack lays queued sequences out as one batch. They are grouped by adapter
 // (each group becomes one segment: the base GEMMs run over all rows, adapter
-// blocks per segment) and sorted by length inside a group. order[i] is the
-// index in seqs of the batch's i-th sequence.
+// blocks per segment), keeping their queue order — already sorted by length
+// by Features — inside a group. order[i] is the index in seqs of the batch's
+// i-th sequence.
 func pack(cfg model.Config, seqs []*seq) (*model.Batch, []int) {
 	order := make([]int, len(seqs))
 	for i := range order {
@@ -67,13 +68,7 @@ func pack(cfg model.Config, seqs []*seq) (*model.Batch, []int) {
 			rank[q.adapter] = len(rank)
 		}
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		qa, qb := seqs[order[a]], seqs[order[b]]
-		if ra, rb := rank[qa.adapter], rank[qb.adapter]; ra != rb {
-			return ra < rb
-		}
-		return len(qa.IDs) < len(qb.IDs)
-	})
+	sort.SliceStable(order, func(a, b int) bool { return rank[seqs[order[a]].adapter] < rank[seqs[order[b]].adapter] })
 	ordered := make([]Sequence, len(seqs))
 	var segs []model.Segment
 	for i, k := range order {

@@ -27,6 +27,7 @@ func openTest(t testing.TB, dir string, cfg Config) *Engine {
 	t.Helper()
 	cfg.Model = dir
 	cfg.Log = zerolog.Nop()
+	cfg.Backend = testmodels.CPU(t)
 	e, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +246,7 @@ func TestBadCheckpoints(t *testing.T) {
 		}), "tokenizer"},
 	}
 	for _, c := range cases {
-		_, err := Open(Config{Model: c.dir, Log: zerolog.Nop()})
+		_, err := Open(Config{Model: c.dir, Backend: testmodels.CPU(t), Log: zerolog.Nop()})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
@@ -29,14 +28,14 @@ import (
 // (ADAPTERDB_BENCH_ROWS, default 10,000) through the server with
 // go-sql-driver/mysql, against the registry's batched Go API on the same texts,
 // against per-row evaluation, and the latency of one-row PREDICTs. The model is
-// the demo model (4 layers, hidden 256), configured as `adapterdb serve`
-// configures it (--batch 64, passes of up to 256 sequences); the adapter is
+// the demo model (4 layers, hidden 256), opened as `adapterdb serve` opens it
+// (sqlfuncs.Open, --batch 64: passes of up to 64 sequences); the adapter is
 // trained with max_length 64.
 //
 //	go test ./server/ -run '^$' -bench SQL -benchtime 3x -v
 
 type benchEnv struct {
-	sql   *sqlfuncs.Engine
+	sql   *sqlfuncs.DB
 	eng   *engine.Engine
 	reg   *registry.Registry
 	srv   *server.Server
@@ -93,15 +92,15 @@ func setupBench() (*benchEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.Open(engine.Config{Model: "demo", Log: zerolog.Nop(), BatchSize: 4 * sqlfuncs.DefaultBatchSize})
+	be, err := testmodels.CPUBackend()
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(filepath.Join(dir, "bench.db"), zerolog.Nop())
+	e, err := sqlfuncs.Open(sqlfuncs.Options{Path: filepath.Join(dir, "bench.db"), Model: "demo", Backend: be, Log: zerolog.Nop()})
 	if err != nil {
 		return nil, err
 	}
-	reg := registry.New(eng, cat, zerolog.Nop(), 0)
+	reg, eng := e.Registry(), e.Registry().Engine()
 	texts, ex, err := fortunes(benchRows())
 	if err != nil {
 		return nil, err
@@ -111,11 +110,7 @@ func setupBench() (*benchEnv, error) {
 	if _, _, err := reg.Train(context.Background(), registry.TrainRequest{Name: "bench", Examples: ex, Options: opts}); err != nil {
 		return nil, err
 	}
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg, Log: zerolog.Nop()})
-	if err != nil {
-		return nil, err
-	}
-	srv, err := server.New(context.Background(), server.Config{Engine: e, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
+	srv, err := server.New(context.Background(), server.Config{DB: e, Listen: "127.0.0.1:0", Log: zerolog.Nop()})
 	if err != nil {
 		return nil, err
 	}
@@ -180,42 +175,32 @@ func median(x []float64) float64 {
 	return (y[len(y)/2-1] + y[len(y)/2]) / 2
 }
 
-// sortedBatches calls the registry's batched API the way the server's
-// BatchInfer node does: windows of up to 2,048 texts (after windows of 64,
-// 128, ... 1,024) sorted by byte length, cut into calls of 64 texts.
-func sortedBatches(ctx context.Context, reg *registry.Registry, items []registry.Item) error {
+// windowed calls the registry the way the server's BatchInfer node does:
+// windows of 64, 128, ... up to 2,048 texts, one Run call each.
+func windowed(ctx context.Context, reg *registry.Registry, reqs []registry.Request) error {
 	w := 1
-	for lo := 0; lo < len(items); {
-		win := append([]registry.Item(nil), items[lo:min(lo+w*64, len(items))]...)
+	for lo := 0; lo < len(reqs); {
+		win := reqs[lo:min(lo+w*64, len(reqs))]
 		lo += len(win)
 		w = min(2*w, 32)
-		sort.SliceStable(win, func(i, j int) bool { return len(win[i].Text) < len(win[j].Text) })
-		for k := 0; k < len(win); k += 64 {
-			if _, err := reg.Predict(ctx, win[k:min(k+64, len(win))]); err != nil {
-				return err
-			}
+		if _, err := reg.Run(ctx, win); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // BenchmarkSQLPredict: rows/s of SELECT id, PREDICT('bench', txt) FROM docs
-// through the server (go-sql-driver/mysql), and of the registry's batched Go
-// API on the same texts, two ways: one call with every text (the engine cuts
-// passes of up to 256 sequences, bucketed by token count), and calls of 64
-// texts cut as the server cuts its batches (the same passes: the SQL layer's
-// own cost). The three alternate, round by round, so the machine's load drifts
+// through the server (go-sql-driver/mysql), and of the registry's Run on the
+// same texts, two ways: one call with every text, and calls in the windows
+// the server reads (the same passes: the SQL layer's own cost). The three alternate, round by round, so the machine's load drifts
 // hit all; medians and the medians of the per-round ratios are reported.
 func BenchmarkSQLPredict(b *testing.B) {
 	be := getBench(b)
 	ctx := context.Background()
-	l, err := be.reg.Get(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	items := make([]registry.Item, len(be.texts))
+	items := make([]registry.Request, len(be.texts))
 	for i, t := range be.texts {
-		items[i] = registry.Item{Adapter: l, Text: t}
+		items[i] = registry.Request{Adapter: "bench", Text: t}
 	}
 	rate := func(f func()) (float64, int64) {
 		p0 := be.eng.Passes()
@@ -228,12 +213,12 @@ func BenchmarkSQLPredict(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		var d, d64, sv float64
 		d, dp = rate(func() {
-			if _, err := be.reg.Predict(ctx, items); err != nil {
+			if _, err := be.reg.Run(ctx, items); err != nil {
 				b.Fatal(err)
 			}
 		})
 		d64, d64p = rate(func() {
-			if err := sortedBatches(ctx, be.reg, items); err != nil {
+			if err := windowed(ctx, be.reg, items); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -1,5 +1,5 @@
 // Package server is adapterdb's MySQL-wire server: go-mysql-server's server
-// and engine (built by sqlfuncs.NewEngine) with user accounts kept in the
+// and engine (built by sqlfuncs.Open) with user accounts kept in the
 // database file, a refusal to listen beyond loopback without a password, and a
 // clean shutdown.
 package server
@@ -28,7 +28,8 @@ const Version = "8.0.31-adapterdb"
 
 // Config configures a Server.
 type Config struct {
-	Engine *sqlfuncs.Engine
+	// DB is the SQL database the server serves; Shutdown closes it.
+	DB *sqlfuncs.DB
 	// Listen is host:port ("127.0.0.1:3306"); port 0 picks a free one.
 	Listen string
 	// RootPassword, if set, becomes the password of root@localhost and
@@ -65,7 +66,7 @@ type Server struct {
 // New sets up accounts, checks that the address may be exposed, and listens.
 // Serve then accepts connections.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Engine == nil {
+	if cfg.DB == nil {
 		return nil, errors.New("server: no engine")
 	}
 	if cfg.ShutdownGrace <= 0 {
@@ -77,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = DefaultWaitTimeout
 	}
-	e := cfg.Engine
+	e := cfg.DB
 	mdb := e.SQL.Analyzer.Catalog.MySQLDb
 	store := &accountStore{db: e.Registry().Catalog().DB(), log: cfg.Log}
 	if err := setupAccounts(ctx, mdb, store, cfg.RootPassword); err != nil {
@@ -169,8 +170,8 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts connections until Shutdown.
 func (s *Server) Serve() error {
-	s.log.Info().Str("listen", s.ln.Addr().String()).Int("batch", s.cfg.Engine.BatchSize()).
-		Str("files_dir", s.cfg.Engine.FilesDir()).Msg("serving MySQL protocol")
+	s.log.Info().Str("listen", s.ln.Addr().String()).Int("batch", s.cfg.DB.BatchSize()).
+		Str("files_dir", s.cfg.DB.FilesDir()).Msg("serving MySQL protocol")
 	return s.srv.Start()
 }
 
@@ -189,7 +190,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer cancel()
 	s.waitIdle(grace)
 	if n := s.events.running.Load(); n > 0 {
-		pl := s.cfg.Engine.SQL.ProcessList
+		pl := s.cfg.DB.SQL.ProcessList
 		for _, p := range pl.Processes() {
 			if p.Command == sql.ProcessCommandQuery {
 				s.log.Warn().Uint32("connection", p.Connection).Str("query", p.Query).Msg("cancelling query at shutdown")
@@ -204,7 +205,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if closed > 0 {
 		s.log.Info().Int("connections", closed).Msg("closed client connections")
 	}
-	err := s.cfg.Engine.Close()
+	err := s.cfg.DB.Close()
 	if errors.Is(err, context.Canceled) {
 		err = nil // how go-mysql-server's background threads report stopping
 	}

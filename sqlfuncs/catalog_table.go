@@ -24,7 +24,7 @@ type catalogDB struct{ reg *registry.Registry }
 var _ sql.ReadOnlyDatabase = (*catalogDB)(nil)
 
 // NewCatalogDatabase returns the adapterdb database for a registry's catalog.
-// NewEngine serves it next to the user databases.
+// New serves it next to the user databases.
 func NewCatalogDatabase(reg *registry.Registry) sql.Database { return &catalogDB{reg: reg} }
 
 func (d *catalogDB) Name() string     { return CatalogDatabase }

@@ -12,8 +12,6 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
 
-	"github.com/adapterdb/adapterdb/engine/adapter"
-	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/registry"
 )
 
@@ -42,8 +40,9 @@ type Call struct {
 	// adapter is resolved while the query is planned when the adapter
 	// argument is a literal; nil means "per row, by name".
 	adapter *registry.Loaded
-	// pool is EMBED's pooling when its argument is a literal (or absent).
-	pool    model.Pool
+	// pool is EMBED's pooling when its argument is a literal (or absent:
+	// "", the model's default).
+	pool    string
 	poolSet bool
 }
 
@@ -74,7 +73,7 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 		c.poolSet = len(args) == 1
 		if len(args) == 2 {
 			if lit, ok := args[1].(*expression.Literal); ok && lit.Value() != nil {
-				p, err := svc.parsePool(lit.Value())
+				p, err := svc.poolArg(lit.Value())
 				if err != nil {
 					return nil, errArguments(name, "%v", err)
 				}
@@ -99,7 +98,7 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kind == fnProba && l.Set.Task == adapter.Regression {
+	if kind == fnProba && l.Set.Task == registry.Regression {
 		return nil, errNoProba(l.Record.Name)
 	}
 	c.adapter = l
@@ -174,9 +173,9 @@ func (c *Call) Type() sql.Type {
 		return types.LongText
 	}
 	switch c.adapter.Set.Task {
-	case adapter.Regression:
+	case registry.Regression:
 		return types.Float64
-	case adapter.Multilabel:
+	case registry.Multilabel:
 		return types.JSON
 	}
 	n := 1

@@ -12,28 +12,29 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
 
+	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/model"
-	"github.com/adapterdb/adapterdb/engine/registry"
 )
 
-// expected computes predictions with the registry's Go API, the reference the
-// SQL results must equal.
+// expected computes predictions one text at a time with the engine and the
+// adapter's head directly, the reference the SQL results (batched through
+// registry.Run) must equal.
 func (v *env) expected(name string, texts []string) []adapter.Prediction {
 	v.t.Helper()
 	l, err := v.reg.Get(context.Background(), name)
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	items := make([]registry.Item, len(texts))
+	out := make([]adapter.Prediction, len(texts))
 	for i, t := range texts {
-		items[i] = registry.Item{Adapter: l, Text: t}
+		f, err := v.eng.Features(context.Background(), []engine.Input{{Text: t, Adapter: l.Bound, Pool: l.Set.Pool, MaxLength: l.MaxLength}})
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		out[i] = l.Set.Predict(l.Set.Logits(f[0], 1), 1)[0]
 	}
-	p, err := v.reg.Predict(context.Background(), items)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	return p
+	return out
 }
 
 func TestPredictValues(t *testing.T) {

@@ -28,16 +28,15 @@ type env struct {
 	t     testing.TB
 	eng   *engine.Engine
 	reg   *registry.Registry
-	e     *sqlfuncs.Engine
+	e     *sqlfuncs.DB
 	c     *sqlfuncs.Conn
 	files string
 }
 
 type envOpts struct {
-	batch       int // rows per pass (SQL)
-	engineBatch int // sequences per pass (featurizer)
-	maxText     int
-	filesDir    string
+	batch    int // sequences per forward pass
+	maxText  int
+	filesDir string
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -45,11 +44,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.batch == 0 {
 		o.batch = 64
 	}
-	if o.engineBatch == 0 {
-		o.engineBatch = 4 * o.batch
-	}
-	eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Log: zerolog.Nop(), BatchSize: o.engineBatch,
-		MaxTextBytes: o.maxText})
+	eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Backend: testmodels.CPU(t), Log: zerolog.Nop(),
+		BatchSize: o.batch, MaxTextBytes: o.maxText})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +56,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	t.Cleanup(func() { cat.Close() })
 	reg := registry.New(eng, cat, zerolog.Nop(), 0)
-	e, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
-		BatchSize: o.batch, FilesDir: o.filesDir, Log: zerolog.Nop()})
+	e, err := sqlfuncs.New(sqlfuncs.Config{Registry: reg, FilesDir: o.filesDir, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine"
-	"github.com/adapterdb/adapterdb/engine/adapter"
-	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/registry"
 )
 
@@ -23,7 +20,6 @@ import (
 // featurizer and adapter registry, and the SQL layer's settings.
 type service struct {
 	reg      *registry.Registry
-	eng      *engine.Engine
 	log      zerolog.Logger
 	batch    int    // rows a BatchInfer node pulls per forward pass
 	filesDir string // "" refuses statements that name files
@@ -44,8 +40,8 @@ func (s *service) resolve(ctx context.Context, name string) (*registry.Loaded, e
 	return l, nil
 }
 
-// parsePool reads EMBED's pooling argument and checks the model has it.
-func (s *service) parsePool(v any) (model.Pool, error) {
+// poolArg reads EMBED's pooling argument and checks the model has it.
+func (s *service) poolArg(v any) (string, error) {
 	var name string
 	switch x := v.(type) {
 	case string:
@@ -53,154 +49,114 @@ func (s *service) parsePool(v any) (model.Pool, error) {
 	case []byte:
 		name = string(x)
 	default:
-		return 0, fmt.Errorf("the pooling must be a string ('mean', 'cls', 'first' or 'last'), got %T", v)
+		return "", fmt.Errorf("the pooling must be a string ('mean', 'cls', 'first' or 'last'), got %T", v)
 	}
-	p, err := model.ParsePool(strings.ToLower(strings.TrimSpace(name)))
-	if err != nil {
-		return 0, err
+	if err := s.reg.CheckPool(name); err != nil {
+		return "", err
 	}
-	if _, err := s.eng.Model().Resolve(p); err != nil {
-		return 0, err
-	}
-	return p, nil
+	return name, nil
 }
 
-// inputKey identifies one sequence of a pass: calls and rows asking for the
-// same text through the same adapter (PREDICT and PREDICT_PROBA of one
-// adapter, repeated texts) share it.
-type inputKey struct {
-	adapter *model.Adapter
-	pool    model.Pool
-	maxLen  int
-	text    string
-}
-
-// slot is where one call's value for one row comes from.
-type slot struct {
-	null  bool             // the value is NULL (a NULL argument)
-	input int              // index into the pass's inputs
-	l     *registry.Loaded // PREDICT, PREDICT_PROBA: the adapter
-	pool  model.Pool       // EMBED: the pooling
-}
-
-// evalCalls computes calls over a batch of rows with one featurizer request:
+// evalCalls computes calls over a window of rows with one registry request:
 // args[k][j] are call k's argument values for row j, rowNum(j) is row j's
-// 1-based number in its node's input (for error messages). The request's
-// sequences are cut into passes of up to the engine's batch size, so a batch of
-// rows·calls ≤ that size is exactly one forward pass.
+// 1-based number in its node's input (for error messages). The engine sorts
+// the request's sequences and cuts them into forward passes; nothing here
+// reorders or validates texts.
 func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(j int) int) ([][]any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ErrInterrupted()
 	}
-	var inputs []engine.Input
-	index := map[inputKey]int{}
-	byName := map[string]*registry.Loaded{}
-	slots := make([][]slot, len(calls))
+	type origin struct{ k, j int }
+	var reqs []registry.Request
+	var from []origin
+	out := make([][]any, len(calls))
 	for k, c := range calls {
 		fn := fnNames[c.kind]
-		slots[k] = make([]slot, len(args[k]))
+		out[k] = make([]any, len(args[k]))
 		for j, a := range args[k] {
-			sl, err := s.prepare(ctx, c, fn, a, byName)
+			q, null, err := s.request(ctx, c, fn, a, rowNum(j))
 			if err != nil {
 				return nil, err
 			}
-			if sl.null {
-				slots[k][j] = sl
-				continue
+			if null {
+				continue // out[k][j] stays NULL
 			}
-			textIdx := 1
-			if c.kind == fnEmbed {
-				textIdx = 0
-			}
-			text, err := textArg(ctx, a[textIdx])
-			if err != nil {
-				return nil, errArguments(fn, "row %d: %v", rowNum(j), err)
-			}
-			if err := s.eng.CheckText(text); err != nil {
-				return nil, errText(fn, rowNum(j), text, err)
-			}
-			// The same input registry.Predict builds for an adapter.
-			in := engine.Input{Text: text, Pool: sl.pool}
-			if sl.l != nil {
-				in = engine.Input{Text: text, Adapter: sl.l.Bound, Pool: sl.l.Set.Pool, MaxLength: sl.l.MaxLength}
-			}
-			key := inputKey{adapter: in.Adapter, pool: in.Pool, maxLen: in.MaxLength, text: text}
-			idx, ok := index[key]
-			if !ok {
-				idx = len(inputs)
-				index[key] = idx
-				inputs = append(inputs, in)
-			}
-			sl.input = idx
-			slots[k][j] = sl
+			reqs = append(reqs, q)
+			from = append(from, origin{k, j})
 		}
 	}
-	feats, err := s.eng.Features(ctx, inputs)
+	res, err := s.reg.Run(ctx, reqs)
 	if err != nil {
-		return nil, toSQLError(ctx, "featurizer", err)
-	}
-	preds := map[int]adapter.Prediction{}
-	out := make([][]any, len(calls))
-	for k, c := range calls {
-		out[k] = make([]any, len(slots[k]))
-		for j, sl := range slots[k] {
-			if sl.null {
-				continue
-			}
-			f := feats[sl.input]
-			if c.kind == fnEmbed {
-				out[k][j] = embedJSON(f)
-				continue
-			}
-			p, ok := preds[sl.input]
-			if !ok {
-				p = sl.l.Set.Predict(sl.l.Set.Logits(f, 1), 1)[0]
-				preds[sl.input] = p
-			}
-			out[k][j] = predictionValue(c, sl.l.Set.Task, p)
+		var re *registry.RequestError
+		if !errors.As(err, &re) {
+			return nil, toSQLError(ctx, "featurizer", err)
 		}
+		o := from[re.Index]
+		c, q := calls[o.k], reqs[re.Index]
+		fn := fnNames[c.kind]
+		switch {
+		case errors.Is(err, catalog.ErrNotFound):
+			return nil, errUnknownAdapter(q.Adapter)
+		case errors.Is(err, registry.ErrNoProba):
+			return nil, errNoProba(q.Adapter)
+		case errors.Is(err, engine.ErrText):
+			return nil, errText(fn, rowNum(o.j), q.Text, re.Err)
+		case q.Adapter == "":
+			return nil, errArguments(fn, "row %d: %v", rowNum(o.j), re.Err)
+		}
+		return nil, toSQLError(ctx, "adapter "+q.Adapter, re.Err)
+	}
+	for i, r := range res {
+		o := from[i]
+		if calls[o.k].kind == fnEmbed {
+			out[o.k][o.j] = embedJSON(r.Embedding)
+			continue
+		}
+		out[o.k][o.j] = predictionValue(calls[o.k], r.Adapter.Set.Task, r.Prediction)
 	}
 	return out, nil
 }
 
-// prepare resolves one call's arguments for one row: the adapter (PREDICT,
-// PREDICT_PROBA) or the pooling (EMBED), or NULL for a NULL argument.
-func (s *service) prepare(ctx *sql.Context, c *Call, fn string, a []any, byName map[string]*registry.Loaded) (slot, error) {
+// request reads one call's arguments for one row: the adapter name (PREDICT,
+// PREDICT_PROBA) or the pooling (EMBED), and the text; null for a NULL
+// argument. row is the row's number, for messages.
+func (s *service) request(ctx *sql.Context, c *Call, fn string, a []any, row int) (registry.Request, bool, error) {
+	var q registry.Request
+	textIdx := 1
 	if c.kind == fnEmbed {
+		textIdx = 0
 		if a[0] == nil || len(a) == 2 && a[1] == nil {
-			return slot{null: true}, nil
+			return q, true, nil
 		}
-		if c.poolSet {
-			return slot{pool: c.pool}, nil
+		q.Pool = c.pool
+		if !c.poolSet {
+			p, err := s.poolArg(a[1])
+			if err != nil {
+				return q, false, errArguments(fn, "%v", err)
+			}
+			q.Pool = p
 		}
-		p, err := s.parsePool(a[1])
-		if err != nil {
-			return slot{}, errArguments(fn, "%v", err)
+	} else {
+		if a[0] == nil || a[1] == nil {
+			return q, true, nil
 		}
-		return slot{pool: p}, nil
+		if c.adapter != nil {
+			q.Adapter = c.adapter.Record.Name
+		} else {
+			name, err := nameArg(fn, a[0])
+			if err != nil {
+				return q, false, err
+			}
+			q.Adapter = name
+		}
+		q.Proba = c.kind == fnProba
 	}
-	if a[0] == nil || a[1] == nil {
-		return slot{null: true}, nil
-	}
-	if c.adapter != nil {
-		return slot{l: c.adapter}, nil
-	}
-	name, err := nameArg(fn, a[0])
+	text, err := textArg(ctx, a[textIdx])
 	if err != nil {
-		return slot{}, err
+		return q, false, errArguments(fn, "row %d: %v", row, err)
 	}
-	key := strings.ToLower(name)
-	l := byName[key]
-	if l == nil {
-		if l, err = s.resolve(ctx, name); err != nil {
-			return slot{}, err
-		}
-		byName[key] = l
-	}
-	if c.kind == fnProba && l.Set.Task == adapter.Regression {
-		return slot{}, errNoProba(l.Record.Name)
-	}
-	return slot{l: l}, nil
+	q.Text = text
+	return q, false, nil
 }
 
 // textArg converts a text argument to a Go string (MySQL coerces numbers and
@@ -237,7 +193,7 @@ func embedJSON(f []float32) jsonValue {
 }
 
 // predictionValue is a call's SQL value for one prediction.
-func predictionValue(c *Call, task adapter.Task, p adapter.Prediction) any {
+func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
 	if c.kind == fnProba {
 		m := make(map[string]any, len(p.Proba))
 		for l, v := range p.Proba {
@@ -247,9 +203,9 @@ func predictionValue(c *Call, task adapter.Task, p adapter.Prediction) any {
 	}
 	var v any
 	switch task {
-	case adapter.Regression:
+	case registry.Regression:
 		v = p.Value
-	case adapter.Multilabel:
+	case registry.Multilabel:
 		labels := make([]any, len(p.Labels))
 		for i, l := range p.Labels {
 			labels[i] = l

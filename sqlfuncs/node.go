@@ -2,7 +2,6 @@ package sqlfuncs
 
 import (
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -104,20 +103,20 @@ func (b *BatchInfer) String() string { return b.Describe(sql.DescribeOptions{}) 
 // DebugString is EXPLAIN FORMAT=DEBUG's form.
 func (b *BatchInfer) DebugString() string { return b.Describe(sql.DescribeOptions{Debug: true}) }
 
-// batchIter computes a node's calls batch by batch. It reads a window of
+// batchIter computes a node's calls window by window. It reads a window of
 // rows ahead — one batch at first, doubling up to maxWindow batches, so LIMIT
-// queries compute little more than they return — and cuts the window into
-// batches of rows with texts of similar length: a forward pass is padded to its
-// longest text, and rows in arrival order mix short and long ones. Each batch
-// is one featurizer request (one forward pass); the rows come out in their
+// queries compute little more than they return — and hands the whole window
+// to the registry as one request: the engine sorts its sequences by length
+// (a forward pass is padded to its longest text, and rows in arrival order mix
+// short and long ones) and cuts them into passes. The rows come out in their
 // original order.
 //
 // Windows are pipelined: while the rows of one window go up the plan (and
-// over the wire), the next window's batches run in the featurizer, so it does
-// not wait for the SQL layer between passes. Reading the child and evaluating
+// over the wire), the next window runs in the featurizer, so it does not wait
+// for the SQL layer between passes. Reading the child and evaluating
 // expressions stay on the query's goroutine (go-mysql-server's iterators and
-// sessions are not safe for concurrent use); only featurizer requests run
-// in the background, one at a time, so a query still makes one pass per batch.
+// sessions are not safe for concurrent use); only the registry request runs
+// in the background, one window at a time.
 type batchIter struct {
 	node    *BatchInfer
 	calls   []*Call
@@ -130,18 +129,16 @@ type batchIter struct {
 	pending *windowJob // the next window, computing
 }
 
-// maxWindow bounds the read-ahead, in batches: 32 batches of 64 rows is the
-// featurizer's own bucketing window (8 passes of 256), and measured on the
-// fortunes texts, batches of 64 cut from 2,048 sorted rows ran 1.3× faster
-// than from 512.
+// maxWindow bounds the read-ahead, in batches. It matches the engine's
+// sorting window (engine.sortWindow passes): measured on the fortunes texts,
+// passes of 64 cut from 2,048 sorted rows ran 1.3× faster than from 512.
 const maxWindow = 32
 
 // window is a slice of rows read ahead, with every call's arguments.
 type window struct {
-	out     []sql.Row // output rows: pass-through values, call results to fill
-	args    [][][]any // args[k][j]: call k's arguments for row j (texts as strings)
-	textLen []int     // bytes of row j's texts, the proxy for its token count
-	first   int       // row 0's 1-based number in the node's input
+	out   []sql.Row // output rows: pass-through values, call results to fill
+	args  [][][]any // args[k][j]: call k's arguments for row j (texts as strings)
+	first int       // row 0's 1-based number in the node's input
 }
 
 // windowJob is a window computing in the background.
@@ -241,8 +238,7 @@ func (it *batchIter) readWindow(ctx *sql.Context) (*window, error) {
 		}
 		in = append(in, r)
 	}
-	w := &window{out: make([]sql.Row, len(in)), args: make([][][]any, len(it.calls)), textLen: make([]int, len(in)),
-		first: it.read + 1}
+	w := &window{out: make([]sql.Row, len(in)), args: make([][][]any, len(it.calls)), first: it.read + 1}
 	it.read += len(in)
 	for j, r := range in {
 		o := make(sql.Row, len(n.Exprs))
@@ -275,7 +271,6 @@ func (it *batchIter) readWindow(ctx *sql.Context) (*window, error) {
 					return nil, errArguments(fnNames[c.kind], "row %d: %v", w.first+j, err)
 				}
 				a[ti] = s
-				w.textLen[j] += len(s)
 			}
 			w.args[k][j] = a
 		}
@@ -283,37 +278,17 @@ func (it *batchIter) readWindow(ctx *sql.Context) (*window, error) {
 	return w, nil
 }
 
-// compute runs a window's batches through the featurizer and fills in the
-// call columns.
+// compute runs a window's calls as one registry request and fills in the
+// call columns. The engine owns batching: it sorts the window's sequences by
+// length and cuts them into forward passes of its batch size.
 func (it *batchIter) compute(ctx *sql.Context, w *window) error {
-	n := it.node
-	order := make([]int, len(w.out))
-	for j := range order {
-		order[j] = j
+	vals, err := it.node.svc.evalCalls(ctx, it.calls, w.args, func(j int) int { return w.first + j })
+	if err != nil {
+		return err
 	}
-	if len(order) > n.Batch {
-		sort.SliceStable(order, func(a, b int) bool { return w.textLen[order[a]] < w.textLen[order[b]] })
-	}
-	for lo := 0; lo < len(order); lo += n.Batch {
-		if ctx.Err() != nil {
-			return ErrInterrupted()
-		}
-		rows := order[lo:min(lo+n.Batch, len(order))]
-		sub := make([][][]any, len(it.calls))
-		for k := range it.calls {
-			sub[k] = make([][]any, len(rows))
-			for i, j := range rows {
-				sub[k][i] = w.args[k][j]
-			}
-		}
-		vals, err := n.svc.evalCalls(ctx, it.calls, sub, func(i int) int { return w.first + rows[i] })
-		if err != nil {
-			return err
-		}
-		for k := range it.calls {
-			for i, j := range rows {
-				w.out[j][n.Pass+k] = vals[k][i]
-			}
+	for k := range it.calls {
+		for j, v := range vals[k] {
+			w.out[j][it.node.Pass+k] = v
 		}
 	}
 	return nil

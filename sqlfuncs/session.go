@@ -16,17 +16,17 @@ import (
 // list, so its queries show in SHOW PROCESSLIST, report progress, and can be
 // killed (KILL QUERY id) — and a cancelled Go context cancels the query.
 
-// Conn is an in-process connection to an Engine. A Conn runs one query at a
+// Conn is an in-process connection to a DB. A Conn runs one query at a
 // time, like a MySQL connection.
 type Conn struct {
-	e    *Engine
+	e    *DB
 	id   uint32
 	sess sql.Session
 	mu   sync.Mutex // one statement at a time
 }
 
 // Connect opens an in-process connection as user (for the process list).
-func (e *Engine) Connect(ctx context.Context, user string) (*Conn, error) {
+func (e *DB) Connect(ctx context.Context, user string) (*Conn, error) {
 	id := e.connIDs.Add(1)
 	sess, err := e.NewSession(ctx, sql.Client{User: user, Address: "localhost"}, id, "")
 	if err != nil {

@@ -14,10 +14,19 @@ func init() {
 	register(command{name: "embed", summary: "print the pooled feature of texts, one JSON array per line", run: runEmbed})
 }
 
+// openEngine loads the featurizer, on the cpu backend unless an option
+// chooses another.
 func openEngine(e *env, modelDir string, opts ...func(*engine.Config)) (*engine.Engine, error) {
 	cfg := engine.Config{Model: modelDir, Log: e.log}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.Backend == nil {
+		be, err := openBackend("cpu", e.log)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Backend = be
 	}
 	return engine.Open(cfg)
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
 
-	"github.com/adapterdb/adapterdb/catalog"
-	"github.com/adapterdb/adapterdb/engine"
-	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/server"
 	"github.com/adapterdb/adapterdb/sqlfuncs"
 )
@@ -27,16 +24,12 @@ required to listen beyond loopback). Accounts (CREATE USER ...) are kept in the
 database file. SIGINT/SIGTERM stop the server: running queries get
 --shutdown-grace to finish, then are cancelled. Reference: docs/sql.md.`
 
-// passFactor sizes the featurizer's forward passes: a batch of --batch rows of
-// up to four inference calls (or four sessions' batches) fits one pass.
-const passFactor = 4
-
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--db FILE.db] [--model DIR] [--listen 127.0.0.1:3306] [--batch 64] [--files-dir DIR] [--device cpu|cuda]\n\n"+indent(serveHelp))
 	dbPath := fs.String("db", "adapterdb.db", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	listen := fs.String("listen", "127.0.0.1:3306", "address to listen on (host:port)")
-	batch := fs.Int("batch", sqlfuncs.DefaultBatchSize, "rows per forward pass")
+	batch := fs.Int("batch", sqlfuncs.DefaultBatchSize, "sequences per forward pass")
 	filesDir := fs.String("files-dir", "", "the only directory file statements may use: LOAD DATA INFILE, SELECT ... INTO OUTFILE/DUMPFILE, LOAD_FILE, CREATE ADAPTER ... FROM, EXPORT ADAPTER (default: none, refused)")
 	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
 	maxConns := fs.Uint64("max-connections", 0, "most logged-in clients; the next gets error 1040 (0: no limit)")
@@ -72,33 +65,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.Open(engine.Config{Model: *modelDir, Backend: be, Log: e.log, BatchSize: passFactor * *batch, MaxTextBytes: *maxText})
+	db, err := sqlfuncs.Open(sqlfuncs.Options{Path: *dbPath, Model: *modelDir, Backend: be, BatchSize: *batch,
+		MaxTextBytes: *maxText, FilesDir: *filesDir, Log: e.log})
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	cat, err := catalog.Open(*dbPath, e.log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := cat.Close(); err != nil {
-			e.log.Error().Err(err).Msg("closing the database file")
-		}
-	}()
-	reg := registry.New(eng, cat, e.log, 0)
-	sqle, err := sqlfuncs.NewEngine(sqlfuncs.Config{Registry: reg,
-		BatchSize: *batch, FilesDir: *filesDir, Log: e.log})
-	if err != nil {
-		return err
-	}
-	srv, err := server.New(ctx, server.Config{Engine: sqle, Listen: *listen, RootPassword: os.Getenv("ADAPTERDB_ROOT_PASSWORD"),
+	srv, err := server.New(ctx, server.Config{DB: db, Listen: *listen, RootPassword: os.Getenv("ADAPTERDB_ROOT_PASSWORD"),
 		MaxConnections: *maxConns, ConnectTimeout: *connectTimeout, WaitTimeout: *waitTimeout, ShutdownGrace: *grace, Log: e.log})
 	if err != nil {
-		sqle.Close()
+		db.Close()
 		return err
 	}
-	e.log.Info().Str("db", *dbPath).Str("model", eng.Name()).Dur("startup_ms", time.Since(start)).Msg("ready")
+	e.log.Info().Str("db", *dbPath).Str("model", db.Registry().Engine().Name()).Dur("startup_ms", time.Since(start)).Msg("ready")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	select {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine"
-	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/engine/train"
 )
@@ -206,8 +205,7 @@ func openRegistry(e *env, dbPath, modelDir string, cfg engine.Config) (*registry
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Model, cfg.Log = modelDir, e.log
-	eng, err := engine.Open(cfg)
+	eng, err := openEngine(e, modelDir, func(c *engine.Config) { *c = cfg; c.Model, c.Log = modelDir, e.log })
 	if err != nil {
 		cat.Close()
 		return nil, nil, err
@@ -259,20 +257,16 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll()
-	l, err := reg.Get(ctx, *name)
-	if err != nil {
-		return err
-	}
-	items := make([]registry.Item, len(texts))
+	reqs := make([]registry.Request, len(texts))
 	for i, t := range texts {
-		items[i] = registry.Item{Adapter: l, Text: t}
+		reqs[i] = registry.Request{Adapter: *name, Text: t}
 	}
-	preds, err := reg.Predict(ctx, items)
+	res, err := reg.Run(ctx, reqs)
 	if err != nil {
 		return err
 	}
-	for _, p := range preds {
-		if err := writeJSONLine(e, predictionJSON(l.Set.Task, p)); err != nil {
+	for _, r := range res {
+		if err := writeJSONLine(e, predictionJSON(r.Adapter.Set.Task, r.Prediction)); err != nil {
 			return err
 		}
 	}
@@ -281,14 +275,14 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 
 // predictionJSON is the fixed output contract of predict: label and proba
 // (classification), value (regression), labels and proba (multilabel).
-func predictionJSON(task adapter.Task, p adapter.Prediction) map[string]any {
+func predictionJSON(task registry.Task, p registry.Prediction) map[string]any {
 	m := map[string]any{}
 	switch task {
-	case adapter.Classification:
+	case registry.Classification:
 		m["label"], m["proba"] = p.Label, p.Proba
-	case adapter.Regression:
+	case registry.Regression:
 		m["value"] = p.Value
-	case adapter.Multilabel:
+	case registry.Multilabel:
 		m["labels"], m["proba"] = p.Labels, p.Proba
 	}
 	return m

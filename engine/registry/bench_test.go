@@ -14,6 +14,7 @@ import (
 	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/demo"
 	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
@@ -56,7 +57,7 @@ func TestMain(m *testing.M) {
 // adapter in it.
 func storeRandom(tb testing.TB, dir, name string) (*registry.Registry, int64) {
 	tb.Helper()
-	eng, err := engine.Open(engine.Config{Model: dir, Log: zerolog.Nop()})
+	eng, err := engine.Open(engine.Config{Model: dir, Backend: testmodels.CPU(tb), Log: zerolog.Nop()})
 	if err != nil {
 		tb.Fatal(err)
 	}

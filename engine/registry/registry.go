@@ -301,30 +301,3 @@ func (r *Registry) Export(ctx context.Context, name string) ([]byte, catalog.Rec
 	}
 	return blob, rec, nil
 }
-
-// Item is one text to predict with one adapter.
-type Item struct {
-	Adapter *Loaded
-	Text    string
-}
-
-// Predict runs items through the featurizer in mixed-adapter passes and
-// applies each adapter's head.
-func (r *Registry) Predict(ctx context.Context, items []Item) ([]adapter.Prediction, error) {
-	inputs := make([]engine.Input, len(items))
-	for i, it := range items {
-		if it.Adapter == nil {
-			return nil, fmt.Errorf("item %d: no adapter", i+1)
-		}
-		inputs[i] = engine.Input{Text: it.Text, Adapter: it.Adapter.Bound, Pool: it.Adapter.Set.Pool, MaxLength: it.Adapter.MaxLength}
-	}
-	feats, err := r.eng.Features(ctx, inputs)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]adapter.Prediction, len(items))
-	for i, it := range items {
-		out[i] = it.Adapter.Set.Predict(it.Adapter.Set.Logits(feats[i], 1), 1)[0]
-	}
-	return out, nil
-}

@@ -25,7 +25,7 @@ func newRegistry(t *testing.T, modelName string, cat *catalog.Catalog) *registry
 	if modelName != "demo" {
 		dir = testmodels.Dir(modelName)
 	}
-	eng, err := engine.Open(engine.Config{Model: dir, Log: zerolog.Nop()})
+	eng, err := engine.Open(engine.Config{Model: dir, Backend: testmodels.CPU(t), Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestTrainPredictDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	preds, err := r.Predict(ctx, []registry.Item{{Adapter: l, Text: "wonderful delightful"}, {Adapter: l, Text: "awful terrible"}})
+	preds, err := r.Run(ctx, []registry.Request{{Adapter: "sentiment", Text: "wonderful delightful"}, {Adapter: "Sentiment", Text: "awful terrible"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,9 @@ func TestExportImportAndWrongBase(t *testing.T) {
 	}
 	a, _ := r.Get(ctx, "s")
 	b, _ := r2.Get(ctx, "copy")
-	pa, _ := r.Predict(ctx, []registry.Item{{Adapter: a, Text: "wonderful film"}})
-	pb, _ := r2.Predict(ctx, []registry.Item{{Adapter: b, Text: "wonderful film"}})
-	if fmt.Sprint(pa) != fmt.Sprint(pb) {
+	pa, _ := r.Run(ctx, []registry.Request{{Adapter: a.Record.Name, Text: "wonderful film"}})
+	pb, _ := r2.Run(ctx, []registry.Request{{Adapter: b.Record.Name, Text: "wonderful film"}})
+	if fmt.Sprint(pa[0].Prediction) != fmt.Sprint(pb[0].Prediction) {
 		t.Errorf("imported adapter predicts %v, original %v", pb, pa)
 	}
 	// Another base model refuses it, and the catalog is unchanged.
@@ -164,7 +164,7 @@ func TestUnknownAdapter(t *testing.T) {
 
 // TestCacheBoundedInBytes fills a small cache and checks eviction.
 func TestCacheBoundedInBytes(t *testing.T) {
-	eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Log: zerolog.Nop()})
+	eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Backend: testmodels.CPU(t), Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +219,11 @@ func TestConcurrentPredict(t *testing.T) {
 	want := map[string]adapter.Prediction{}
 	for _, l := range []*registry.Loaded{a1, a2} {
 		for _, tx := range texts {
-			p, err := r.Predict(ctx, []registry.Item{{Adapter: l, Text: tx}})
+			p, err := r.Run(ctx, []registry.Request{{Adapter: l.Record.Name, Text: tx}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want[l.Record.Name+tx] = p[0]
+			want[l.Record.Name+tx] = p[0].Prediction
 		}
 	}
 	var wg sync.WaitGroup
@@ -232,21 +232,21 @@ func TestConcurrentPredict(t *testing.T) {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			var items []registry.Item
+			var items []registry.Request
 			for i := 0; i < 20; i++ {
 				l := a1
 				if (g+i)%2 == 1 {
 					l = a2
 				}
-				items = append(items, registry.Item{Adapter: l, Text: texts[(g*3+i)%len(texts)]})
+				items = append(items, registry.Request{Adapter: l.Record.Name, Text: texts[(g*3+i)%len(texts)]})
 			}
-			preds, err := r.Predict(ctx, items)
+			preds, err := r.Run(ctx, items)
 			if err != nil {
 				errs <- err
 				return
 			}
 			for i, p := range preds {
-				w := want[items[i].Adapter.Record.Name+items[i].Text]
+				w := want[items[i].Adapter+items[i].Text]
 				if p.Label != w.Label || fmt.Sprintf("%.5f", p.Proba[w.Label]) != fmt.Sprintf("%.5f", w.Proba[w.Label]) {
 					errs <- fmt.Errorf("goroutine %d item %d: %+v, want %+v", g, i, p, w)
 					return

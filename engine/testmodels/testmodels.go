@@ -55,6 +55,17 @@ func Backends(t testing.TB) []kernels.Backend {
 	return backends
 }
 
+// CPU is the default cpu backend (OpenBLAS when installed), shared by the
+// tests of a process: engine.Open takes the backend its caller chooses.
+func CPU(t testing.TB) kernels.Backend {
+	t.Helper()
+	return Backends(t)[0]
+}
+
+// CPUBackend is CPU for code without a testing.TB (benchmark set-up shared
+// through sync.Once): a new default cpu backend.
+func CPUBackend() (kernels.Backend, error) { return cpu.New(zerolog.Nop(), cpu.Options{}) }
+
 // ForEachBackend runs f as a subtest on every backend.
 func ForEachBackend(t *testing.T, f func(t *testing.T, be kernels.Backend)) {
 	for _, b := range Backends(t) {

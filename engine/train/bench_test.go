@@ -11,6 +11,7 @@ import (
 
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/demo"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/train"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkTrain(b *testing.B) {
 	if err := demo.WriteCheckpoint(dir, demo.Presets["minilm-l6"], demo.CheckpointOptions{Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.Open(engine.Config{Model: dir, Log: zerolog.Nop()})
+	eng, err := engine.Open(engine.Config{Model: dir, Backend: testmodels.CPU(b), Log: zerolog.Nop()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,7 +31,9 @@ var (
 // demoEngine is the embedded demo model, shared by the tests of this package.
 func demoEngine(t testing.TB) *engine.Engine {
 	t.Helper()
-	demoOnce.Do(func() { demoEng, demoErr = engine.Open(engine.Config{Model: "demo", Log: zerolog.Nop()}) })
+	demoOnce.Do(func() {
+		demoEng, demoErr = engine.Open(engine.Config{Model: "demo", Backend: testmodels.CPU(t), Log: zerolog.Nop()})
+	})
 	if demoErr != nil {
 		t.Fatal(demoErr)
 	}
