@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The adapter statements have their own small grammar (parse.go). This is its
+// The adapter statements have their own small grammar (grammar.go). This is its
 // tokenizer: MySQL's lexical rules for what the grammar needs — bare and
 // backquoted identifiers, strings with '' and backslash escapes, numbers,
 // punctuation, and the three comment styles.

@@ -21,7 +21,7 @@ import (
 )
 
 // The adapter statements are go-mysql-server plan nodes. The parser hands
-// them over as vitess InjectedStatements (parser.go), whose
+// them over as vitess InjectedStatements (sqlparser.go), whose
 // WithResolvedChildren runs while the query is planned: names, options and
 // file paths are checked there, before anything is read or trained. Each node
 // is an sql.ExecSourceRel, executed by its RowIter.
@@ -113,7 +113,7 @@ func (c *createStmt) String() string { return "CREATE ADAPTER " + c.st.Name }
 
 // WithResolvedChildren implements ast.Injectable. For AS SELECT the first
 // child is the planned SELECT, a *plan.Subquery; the others only carry
-// privileges (parser.go's requires).
+// privileges (sqlparser.go's requires).
 func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 	if err := checkName(c.st.Name); err != nil {
 		return nil, err

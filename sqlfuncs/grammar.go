@@ -17,7 +17,7 @@ import (
 //	opt     := key '=' (string | number | ['-'] number | identifier)
 //	name    := identifier | `quoted identifier`
 //
-// The SELECT after AS is MySQL's, parsed by vitess (parser.go); this grammar
+// The SELECT after AS is MySQL's, parsed by vitess (sqlparser.go); this grammar
 // stops at its first token. A statement is ours when its first keywords are
 // one of the body's openings; anything else goes to vitess untouched.
 

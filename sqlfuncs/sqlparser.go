@@ -14,7 +14,7 @@ import (
 )
 
 // Parser is the engine's sql.Parser: adapter statements are parsed by this
-// package's grammar (parse.go), everything else by vitess's MySQL grammar.
+// package's grammar (grammar.go), everything else by vitess's MySQL grammar.
 // Set as both the engine's and the analyzer's parser, it serves the server
 // (COM_QUERY, multi-statement splitting), PREPARE, and the in-process driver.
 //
