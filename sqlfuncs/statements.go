@@ -288,6 +288,9 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 	info := summary(rec)
 	n.svc.log.Info().Str("adapter", rec.Name).Str("task", rec.Task).Int("rows", len(examples)).
 		Dur("took_ms", time.Since(start)).Str("result", info).Msg("adapter trained")
+	// The summary also goes out as a note (SHOW WARNINGS): the OK packet's
+	// info string is not sent over the wire (server.go says why).
+	ctx.Session.Warn(&sql.Warning{Level: "Note", Code: codeSummary, Message: info})
 	return okIter(len(examples), info), nil
 }
 
@@ -369,7 +372,12 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// summary is the OK packet's info line for a trained adapter.
+// codeSummary is the code of CREATE ADAPTER's summary note: MySQL's
+// ER_SIGNAL_WARN, the code of a condition a statement raises for the user.
+const codeSummary = 1642
+
+// summary is the info line for a trained adapter: the OK packet's info (in
+// process) and a note (over the wire).
 func summary(rec catalog.Record) string {
 	s := fmt.Sprintf("adapter %s: %s", rec.Name, rec.Task)
 	if len(rec.Labels) > 0 {

@@ -8,7 +8,8 @@
 #   model's hidden size, learning_rate in (0, 10]) and refusals that say so;
 # - class_weights = balanced refused for regression;
 # - regression targets of ±1e155 train;
-# - the info line counts in words that agree ("1 epoch", in the server log);
+# - the info line counts in words that agree ("1 epoch", in the server log
+#   and in the note the client gets);
 # - adapterdb.adapters' version counts writes: 1, 2, and 1 again after DROP;
 # - log duration fields carry their unit (startup_ms).
 set -euo pipefail
@@ -34,6 +35,10 @@ sql "CREATE ADAPTER s OPTIONS (epochs = 1, adapter_size = 128, $Q) AS SELECT txt
 grep -qF 'result="adapter s: classification, 2 labels, 1 epoch"' "$WORK/server.log" ||
 	fail "info line: $(grep -o 'result=.*' "$WORK/server.log")"
 pass "info line says 1 epoch"
+got=$(mariadb -h 127.0.0.1 -P "$PORT" -u root --show-warnings -e "CREATE ADAPTER s_note OPTIONS (epochs = 1, $Q) AS SELECT txt, label FROM r" 2>&1)
+grep -qF "Note (Code 1642): adapter s_note: classification, 2 labels, 1 epoch" <<<"$got" || fail "no summary note: $got"
+sql "DROP ADAPTER s_note"
+pass "the summary reaches the mariadb client as a note (SHOW WARNINGS)"
 
 expect "SELECT version FROM adapterdb.adapters WHERE name = 's'" "1"
 sql "CREATE OR REPLACE ADAPTER s OPTIONS (epochs = 1, $Q) AS SELECT txt, label FROM r" || fail "replace"
