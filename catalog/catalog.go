@@ -1,6 +1,8 @@
-// Package catalog is adapterdb's database file: one SQLite file (WAL mode,
-// synchronous=FULL, so a crash loses nothing committed) holding the adapter
-// catalog and, for the SQL layer, user tables.
+// Package catalog is adapterdb's database file and its adapter store: it
+// opens the one SQLite file (WAL mode, synchronous=FULL, so a crash loses
+// nothing committed) and keeps the adapters in it. It needs no SQL engine;
+// the SQL layer's user tables live in the same file but are package
+// catalog/sqlstore's, which builds on this one.
 //
 // Adapters are stored as whole rows — metadata columns plus the weights as one
 // safetensors blob — written in one transaction, so a crash mid-write leaves
@@ -112,24 +114,24 @@ func (c *Catalog) init() error {
 	defer cancel()
 	var mode string
 	if err := c.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return friendly(err)
+		return FileError(err)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %s, want wal", mode)
 	}
 	if _, err := c.db.ExecContext(ctx, schema); err != nil {
-		return friendly(err)
+		return FileError(err)
 	}
 	// Files made before the checksum columns existed get them (NULL: those
 	// rows are read unchecked until rewritten).
 	for _, col := range []string{"weights_crc32c", "record_crc32c", "write_stamp"} {
 		var n int
 		if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col).Scan(&n); err != nil {
-			return friendly(err)
+			return FileError(err)
 		}
 		if n == 0 {
 			if _, err := c.db.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col+` INTEGER`); err != nil {
-				return friendly(err)
+				return FileError(err)
 			}
 		}
 	}
@@ -141,18 +143,19 @@ func (c *Catalog) init() error {
 	const old = `write_stamp IS NULL AND record_crc32c IS NULL`
 	var n int
 	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM adapterdb_adapters WHERE `+old).Scan(&n); err != nil {
-		return friendly(err)
+		return FileError(err)
 	}
 	if n > 0 {
 		if _, err := c.db.ExecContext(ctx, `UPDATE adapterdb_adapters SET write_stamp = version, version = 1 WHERE `+old); err != nil {
-			return friendly(err)
+			return FileError(err)
 		}
 	}
 	return nil
 }
 
-// friendly turns SQLite's errors for common file problems into plain words.
-func friendly(err error) error {
+// FileError turns SQLite's errors for common file problems into plain words
+// (the SQL storage engine's connections report them the same way).
+func FileError(err error) error {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
 		switch se.Code {
@@ -178,6 +181,9 @@ func (c *Catalog) DB() *sql.DB { return c.db }
 
 // Path is the database file.
 func (c *Catalog) Path() string { return c.path }
+
+// Logger is the logger the catalog was opened with.
+func (c *Catalog) Logger() zerolog.Logger { return c.log }
 
 // Close checkpoints the WAL and closes the file.
 func (c *Catalog) Close() error {
@@ -256,7 +262,7 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, friendly(err)
+		return false, FileError(err)
 	}
 	defer tx.Rollback()
 	var version int64
@@ -268,7 +274,7 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	case err == nil && mode == IfNotExists:
 		return false, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return false, friendly(err)
+		return false, FileError(err)
 	}
 	version++
 	stamp.Int64 = max(stamp.Int64+1, time.Now().UnixNano())
@@ -277,7 +283,7 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	}
 	_, err = tx.ExecContext(ctx, `DELETE FROM adapterdb_adapters WHERE name = ?`, rec.Name)
 	if err != nil {
-		return false, friendly(err)
+		return false, FileError(err)
 	}
 	row := []any{rec.Name, rec.Task, string(labels), rec.BaseModel, rec.BaseFingerprint, rec.ModelType,
 		int64(rec.HiddenSize), int64(rec.NumLayers), int64(rec.AdapterSize), rec.Activation, rec.Pool, string(opts),
@@ -290,10 +296,10 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(row, int64(rowSum(row...)), weights, int64(crc32.Checksum(weights, crcTable)))...)
 	if err != nil {
-		return false, friendly(err)
+		return false, FileError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, friendly(err)
+		return false, FileError(err)
 	}
 	return true, nil
 }
@@ -384,7 +390,7 @@ func (c *Catalog) Get(ctx context.Context, name string) (Record, []byte, error) 
 		return Record{}, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	if err != nil {
-		return Record{}, nil, friendly(err)
+		return Record{}, nil, FileError(err)
 	}
 	if crc.Valid && uint32(crc.Int64) != crc32.Checksum(blob, crcTable) {
 		return Record{}, nil, fmt.Errorf("%w: adapter %s: stored weights do not match their checksum", ErrDamaged, name)
@@ -400,14 +406,14 @@ func (c *Catalog) Info(ctx context.Context, name string) (Record, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
-	return r, friendly(err)
+	return r, FileError(err)
 }
 
 // List returns every adapter's record, by name.
 func (c *Catalog) List(ctx context.Context) ([]Record, error) {
 	rows, err := c.db.QueryContext(ctx, "SELECT "+recordColumns+" FROM adapterdb_adapters ORDER BY name")
 	if err != nil {
-		return nil, friendly(err)
+		return nil, FileError(err)
 	}
 	defer rows.Close()
 	var out []Record
@@ -418,7 +424,7 @@ func (c *Catalog) List(ctx context.Context) ([]Record, error) {
 		}
 		out = append(out, r)
 	}
-	return out, friendly(rows.Err())
+	return out, FileError(rows.Err())
 }
 
 // CheckWritable waits, up to the busy timeout, for the file's write lock,
@@ -429,9 +435,9 @@ func (c *Catalog) List(ctx context.Context) ([]Record, error) {
 func (c *Catalog) CheckWritable(ctx context.Context) error {
 	tx, err := c.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock=immediate): takes the lock
 	if err != nil {
-		return friendly(err)
+		return FileError(err)
 	}
-	return friendly(tx.Rollback())
+	return FileError(tx.Rollback())
 }
 
 // Drop deletes an adapter. With ifExists an unknown name is not an error; the
@@ -439,7 +445,7 @@ func (c *Catalog) CheckWritable(ctx context.Context) error {
 func (c *Catalog) Drop(ctx context.Context, name string, ifExists bool) (bool, error) {
 	res, err := c.db.ExecContext(ctx, "DELETE FROM adapterdb_adapters WHERE name = ?", name)
 	if err != nil {
-		return false, friendly(err)
+		return false, FileError(err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/catalog/sqlstore"
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/kernels"
@@ -99,7 +100,7 @@ type DB struct {
 	SQL *sqle.Engine
 	// Provider serves the user databases of the catalog file and the
 	// read-only adapterdb database.
-	Provider *catalog.Provider
+	Provider *sqlstore.Provider
 	svc      *service
 	owned    []io.Closer // what Open built, closed after the SQL engine
 	close    sync.Once
@@ -126,7 +127,7 @@ func New(cfg Config) (*DB, error) {
 	if err := fileVariables(); err != nil {
 		return nil, fmt.Errorf("file variables: %w", err)
 	}
-	pro, err := catalog.NewProvider(cfg.Registry.Catalog(), catalog.ProviderOptions{
+	pro, err := sqlstore.NewProvider(cfg.Registry.Catalog(), sqlstore.ProviderOptions{
 		Extra: []sql.Database{NewCatalogDatabase(cfg.Registry)}})
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func New(cfg Config) (*DB, error) {
 	svc := &service{reg: cfg.Registry, log: cfg.Log, batch: cfg.Registry.Engine().BatchSize(), filesDir: cfg.FilesDir}
 	// The provider is wrapped so that LOAD_FILE resolves to adapterdb's
 	// confined version (files_exec.go) in every statement, view and trigger.
-	a := catalog.InstallRules(analyzer.NewBuilder(fileFuncProvider{pro, svc})).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
+	a := sqlstore.InstallRules(analyzer.NewBuilder(fileFuncProvider{pro, svc})).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
 	svc.cat = a.Catalog
 	// The override builder is consulted first for every node; it builds
 	// BatchInfer and leaves the rest to the base builder, which wraps it.

@@ -14,7 +14,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/plan"
 	"github.com/dolthub/go-mysql-server/sql/types"
 
-	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/catalog/sqlstore"
 )
 
 // go-mysql-server's own file statements check paths against the process-wide
@@ -242,7 +242,7 @@ func isStringType(t sql.Type) bool {
 // fileFuncProvider is the storage provider with adapterdb's LOAD_FILE: the
 // analyzer's catalog asks the provider for a function before its built-ins.
 type fileFuncProvider struct {
-	*catalog.Provider
+	*sqlstore.Provider
 	svc *service
 }
 

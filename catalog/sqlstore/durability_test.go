@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	gosql "database/sql"
@@ -17,6 +17,8 @@ import (
 	gmsql "github.com/dolthub/go-mysql-server/sql"
 	"github.com/go-sql-driver/mysql"
 	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/catalog"
 )
 
 func mustExecDB(t *testing.T, db *gosql.DB, q string, args ...any) {
@@ -350,7 +352,7 @@ func TestReadOnlyDisk(t *testing.T) {
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "size=8m"); err != nil {
 		t.Skipf("cannot remount read-only: %v", err)
 	}
-	_, err := Open(path, nopLog())
+	_, err := catalog.Open(path, nopLog())
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("opening on a read-only filesystem: want a clear read-only error, got %v", err)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/catalog"
 )
 
 // GMS's own engine suites, run against the SQLite provider. Each NewEngine is
@@ -79,7 +81,7 @@ func (h *harness) provider() *testDB {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			h.t.Fatal(err)
 		}
-		cat, err := Open(filepath.Join(dir, "db.sqlite"), zerolog.Nop())
+		cat, err := catalog.Open(filepath.Join(dir, "db.sqlite"), zerolog.Nop())
 		if err != nil {
 			h.t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	"context"
@@ -13,13 +13,15 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
 	"github.com/dolthub/go-mysql-server/sql/information_schema"
 	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/catalog"
 )
 
 // testDB is an engine over a provider on a fresh file, with one session.
 type testDB struct {
 	t    testing.TB
 	path string
-	cat  *Catalog
+	cat  *catalog.Catalog
 	pro  *Provider
 	eng  *sqle.Engine
 	sess *Session
@@ -41,9 +43,9 @@ func openTestDB(t testing.TB, path string, opts ProviderOptions) *testDB {
 }
 
 // openProvider opens the file and a provider on it; the caller closes both.
-func openProvider(t testing.TB, path string, opts ProviderOptions) (*Catalog, *Provider) {
+func openProvider(t testing.TB, path string, opts ProviderOptions) (*catalog.Catalog, *Provider) {
 	t.Helper()
-	cat, err := Open(path, zerolog.Nop())
+	cat, err := catalog.Open(path, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/catalog"
 )
 
 // DefaultDatabase is the user database created in a new file and selected by
@@ -42,7 +44,7 @@ type ProviderOptions struct {
 // live in the catalog's SQLite file. It is safe for concurrent use; each
 // client session gets its own Session (NewSession).
 type Provider struct {
-	cat         *Catalog
+	cat         *catalog.Catalog
 	pool        *pool
 	log         zerolog.Logger
 	busyTimeout time.Duration
@@ -74,8 +76,10 @@ var (
 )
 
 // NewProvider opens the provider on the catalog's file, creating the metadata
-// tables and the default database if they are missing.
-func NewProvider(c *Catalog, opts ProviderOptions) (*Provider, error) {
+// tables and the default database if they are missing. It takes the open
+// catalog, not a path, so the file has been checked (directory, WAL mode,
+// not another kind of file) once, by catalog.Open, before any table is read.
+func NewProvider(c *catalog.Catalog, opts ProviderOptions) (*Provider, error) {
 	if opts.DefaultDatabase == "" {
 		opts.DefaultDatabase = DefaultDatabase
 	}
@@ -88,7 +92,7 @@ func NewProvider(c *Catalog, opts ProviderOptions) (*Provider, error) {
 	p := &Provider{
 		cat:         c,
 		pool:        newPool(c.Path(), opts.Synchronous, opts.BusyTimeout),
-		log:         c.log,
+		log:         c.Logger(),
 		busyTimeout: opts.BusyTimeout,
 		defaultDB:   opts.DefaultDatabase,
 		noDefault:   opts.NoDefaultDatabase,

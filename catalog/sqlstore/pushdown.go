@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	"database/sql/driver"
@@ -36,7 +36,7 @@ const AggregatePushdownRuleID analyzer.RuleId = 1101
 // InstallRules adds the provider's analyzer rules to an analyzer builder; the
 // engine constructor calls it:
 //
-//	a := catalog.InstallRules(analyzer.NewBuilder(pro)).Build()
+//	a := sqlstore.InstallRules(analyzer.NewBuilder(pro)).Build()
 func InstallRules(b *analyzer.Builder) *analyzer.Builder {
 	return b.AddPostValidationRule(AggregatePushdownRuleID, AggregatePushdown)
 }

@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"github.com/dolthub/go-mysql-server/server"
 	"github.com/dolthub/go-mysql-server/sql"
 	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/adapterdb/adapterdb/catalog"
 )
 
 // A small MySQL-wire server on the provider, for the tests that need a real
@@ -23,7 +25,7 @@ import (
 
 type testServer struct {
 	srv  *server.Server
-	cat  *Catalog
+	cat  *catalog.Catalog
 	pro  *Provider
 	addr string
 }

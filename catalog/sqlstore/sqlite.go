@@ -1,4 +1,4 @@
-package catalog
+package sqlstore
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/encodings"
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/adapterdb/adapterdb/catalog"
 )
 
 // This file is the provider's raw SQLite layer: a small pool of driver-level
@@ -141,7 +143,7 @@ func (p *pool) get() (*sqliteConn, error) {
 	p.mu.Unlock()
 	dc, err := p.drv.Open(p.dsn)
 	if err != nil {
-		return nil, friendly(err)
+		return nil, catalog.FileError(err)
 	}
 	c := &sqliteConn{c: dc.(*sqlite3.SQLiteConn)}
 	p.mu.Lock()

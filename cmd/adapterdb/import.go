@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/catalog/sqlstore"
 )
 
 func init() {
@@ -30,7 +31,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "import", "import --db FILE.db --table T [--database D] [--types col=TYPE,...] [--create|--append] [--on-error abort|skip] [--sep C] FILE.csv\n\n"+indent(importHelp))
 	dbPath := fs.String("db", "", "database file (created if missing)")
 	table := fs.String("table", "", "table to load")
-	database := fs.String("database", catalog.DefaultDatabase, "database (schema) of the table")
+	database := fs.String("database", sqlstore.DefaultDatabase, "database (schema) of the table")
 	typesArg := fs.String("types", "", "column types, e.g. id=INT,price=DECIMAL(10,2) (new tables)")
 	create := fs.Bool("create", false, "the table must not exist yet")
 	appendRows := fs.Bool("append", false, "the table must exist already")
@@ -43,20 +44,20 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if *dbPath == "" || *table == "" || len(rest) != 1 {
 		return usageErr("need --db, --table and one CSV file")
 	}
-	opts := catalog.ImportOptions{Database: *database, Table: *table}
+	opts := sqlstore.ImportOptions{Database: *database, Table: *table}
 	switch {
 	case *create && *appendRows:
 		return usageErr("--create and --append exclude each other")
 	case *create:
-		opts.Mode = catalog.ImportCreate
+		opts.Mode = sqlstore.ImportCreate
 	case *appendRows:
-		opts.Mode = catalog.ImportAppend
+		opts.Mode = sqlstore.ImportAppend
 	}
 	switch *onError {
 	case "abort":
-		opts.OnError = catalog.AbortOnError
+		opts.OnError = sqlstore.AbortOnError
 	case "skip":
-		opts.OnError = catalog.SkipOnError
+		opts.OnError = sqlstore.SkipOnError
 	default:
 		return usageErr("--on-error %q: want abort or skip", *onError)
 	}
@@ -83,7 +84,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer cat.Close()
-	pro, err := catalog.NewProvider(cat, catalog.ProviderOptions{})
+	pro, err := sqlstore.NewProvider(cat, sqlstore.ProviderOptions{})
 	if err != nil {
 		return err
 	}
