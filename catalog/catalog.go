@@ -150,7 +150,7 @@ func (c *Catalog) init() error {
 			return FileError(err)
 		}
 	}
-	return nil
+	return c.initGrants(ctx) // grants.go
 }
 
 // FileError turns SQLite's errors for common file problems into plain words
@@ -298,6 +298,9 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	if err != nil {
 		return false, FileError(err)
 	}
+	if err := adoptOwner(ctx, tx, rec.Name, version > 1); err != nil { // grants.go
+		return false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return false, FileError(err)
 	}
@@ -443,7 +446,13 @@ func (c *Catalog) CheckWritable(ctx context.Context) error {
 // Drop deletes an adapter. With ifExists an unknown name is not an error; the
 // result says whether a row was deleted.
 func (c *Catalog) Drop(ctx context.Context, name string, ifExists bool) (bool, error) {
-	res, err := c.db.ExecContext(ctx, "DELETE FROM adapterdb_adapters WHERE name = ?", name)
+	// One transaction: the adapter goes with its grants (grants.go).
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, FileError(err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "DELETE FROM adapterdb_adapters WHERE name = ?", name)
 	if err != nil {
 		return false, FileError(err)
 	}
@@ -453,6 +462,12 @@ func (c *Catalog) Drop(ctx context.Context, name string, ifExists bool) (bool, e
 	}
 	if n == 0 && !ifExists {
 		return false, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err := dropGrants(ctx, tx, name); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, FileError(err)
 	}
 	return n > 0, nil
 }
