@@ -29,7 +29,7 @@ type Options struct {
 	// libcublas is found.
 	DisableCublas bool
 	// CublasLibrary is the cuBLAS shared library to load; "" tries
-	// libcublas.so.12, libcublas.so.11 and libcublas.so. A library that
+	// libcublas.so.13, .12, .11 and libcublas.so (CUDA 13 first). A library that
 	// cannot be loaded is an error; a failed search falls back to the
 	// package's kernels.
 	CublasLibrary string

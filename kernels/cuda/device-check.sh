@@ -7,7 +7,7 @@
 #   make -C kernels/cuda device-bundle   (bin/cuda-bundle/*.gz: what a run carries)
 # or make -C kernels/cuda build-cuda      (bin/cuda/adapterdb, bin/cuda/cuda.test)
 # and the repository's testdata. cuBLAS comes from the PyTorch install when
-# the dynamic linker does not already find libcublas.so.12.
+# the dynamic linker does not already find libcublas.so.13, .12, .11 or libcublas.so.
 #
 # Writes into OUTDIR:
 #   env.txt       GPU, driver, glibc, PyTorch, cuBLAS found
@@ -79,7 +79,7 @@ export CUDA_CACHE_PATH=$WORK/nvcache CUDA_CACHE_MAXSIZE=1073741824
 export ADAPTERDB_REQUIRE_GPU=1
 
 # cuBLAS: the dynamic linker's, else the one PyTorch ships.
-if ! ldconfig -p 2>/dev/null | grep -q 'libcublas.so.12'; then
+if ! ldconfig -p 2>/dev/null | grep -qE 'libcublas\.so(\.1[0-9])? '; then
 	CUBLAS_DIR=$(python3 - <<'PY' 2>/dev/null
 import glob, os, site, sys
 roots = site.getsitepackages() + [site.getusersitepackages()]

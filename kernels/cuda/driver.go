@@ -35,7 +35,7 @@ var (
 )
 
 // cublasPaths are tried in order when Options.CublasLibrary is empty.
-var cublasPaths = []string{"libcublas.so.12", "libcublas.so.11", "libcublas.so"}
+var cublasPaths = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"}
 
 // errNoDriver marks a failure to load the driver library.
 var errNoDriver = errors.New("no CUDA driver")
