@@ -169,7 +169,7 @@ func textArg(ctx *sql.Context, v any) (string, error) {
 		return string(x), nil
 	case jsonValue:
 		// A JSON result of another call (PREDICT('a', EMBED(t))): its text.
-		return x.text, nil
+		return x.String(), nil
 	}
 	s, _, err := types.LongText.Convert(ctx, v)
 	if err != nil {

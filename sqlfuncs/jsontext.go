@@ -1,117 +1,23 @@
 package sqlfuncs
 
 import (
-	"bytes"
-	"encoding/json"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/transform"
 	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"github.com/adapterdb/adapterdb/internal/sqljson"
 )
 
 // jsonValue is a JSON result of PREDICT_PROBA, EMBED and multilabel PREDICT:
-// the document (for the JSON functions, comparisons and the vector functions,
-// through the embedded JSONDocument) and its text, written here. The text
-// is what the wire and the driver send (types.JSONBytes): go-mysql-server's
-// own writer does not escape object keys, and labels are user data, so a
-// label such as a"x would make it print invalid JSON.
-type jsonValue struct {
-	types.JSONDocument
-	text string
-}
+// the document and its text, written by sqljson (go-mysql-server's own
+// writer does not escape object keys, and labels are user data, so a label
+// such as a"x would make it print invalid JSON).
+type jsonValue = sqljson.Value
 
-var (
-	_ sql.JSONWrapper      = jsonValue{}
-	_ types.JSONBytes      = jsonValue{}
-	_ types.SearchableJSON = jsonValue{}
-)
-
-func newJSONValue(v any) jsonValue {
-	var b bytes.Buffer
-	writeJSON(&b, v)
-	return jsonValue{JSONDocument: types.JSONDocument{Val: v}, text: b.String()}
-}
-
-// GetBytes implements types.JSONBytes.
-func (j jsonValue) GetBytes() ([]byte, error) { return []byte(j.text), nil }
-
-// JSONString is the document's text.
-func (j jsonValue) JSONString() (string, error) { return j.text, nil }
-
-// String implements fmt.Stringer.
-func (j jsonValue) String() string { return j.text }
-
-// writeJSON writes v (nil, bool, float64, string, []any, map[string]any) the
-// way MySQL prints a JSON value: ", " and ": " separators, object keys sorted
-// by length then bytes (MySQL's normalised key order, which go-mysql-server
-// applies to every JSON value too), numbers as go-mysql-server prints them,
-// and every string — keys included — escaped.
-func writeJSON(b *bytes.Buffer, v any) {
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case float64:
-		if x == float64(int64(x)) {
-			b.WriteString(strconv.FormatInt(int64(x), 10))
-		} else {
-			b.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
-		}
-	case string:
-		writeJSONString(b, x)
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeJSON(b, e)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			if len(keys[i]) != len(keys[j]) {
-				return len(keys[i]) < len(keys[j])
-			}
-			return keys[i] < keys[j]
-		})
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeJSONString(b, k)
-			b.WriteString(": ")
-			writeJSON(b, x[k])
-		}
-		b.WriteByte('}')
-	default:
-		// Not built in this package; encoding/json's form is valid JSON.
-		out, err := json.Marshal(x)
-		if err != nil {
-			out = []byte("null")
-		}
-		b.Write(out)
-	}
-}
-
-// writeJSONString writes s as a JSON string: encoding/json's escaping
-// (quotes, backslashes, every control character) without its HTML escapes.
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)       // a string always encodes
-	b.Truncate(b.Len() - 1) // Encode's newline
-}
+func newJSONValue(v any) jsonValue { return sqljson.New(v) }
 
 // jsonText gives a JSON result to a string function as its text. Several of
 // go-mysql-server's string functions (LEFT, SUBSTRING, TRIM, LPAD, ...)
@@ -155,12 +61,10 @@ func (j *jsonText) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		return nil, err
 	}
 	switch x := v.(type) {
-	case jsonValue:
-		return x.text, nil
 	case string:
 		return x, nil
 	case sql.JSONWrapper:
-		return types.JsonToMySqlString(x)
+		return sqljson.Marshal(x)
 	}
 	s, _, err := types.LongText.Convert(ctx, v)
 	return s, err

@@ -14,6 +14,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/vt/proto/query"
 	"github.com/shopspring/decimal"
+
+	"github.com/adapterdb/adapterdb/internal/sqljson"
 )
 
 // This file maps MySQL column types onto SQLite storage and back. SQLite's
@@ -211,8 +213,10 @@ func (c *codec) encodeExact(v any) (driver.Value, bool) {
 			return []byte(x), true
 		}
 	case stJSON:
+		// sqljson's writer, not go-mysql-server's: that one leaves object
+		// keys unescaped, and the row could not be read back.
 		if j, ok := v.(sql.JSONWrapper); ok {
-			s, err := types.JsonToMySqlString(j)
+			s, err := sqljson.Marshal(j)
 			if err != nil {
 				return nil, false
 			}
@@ -331,7 +335,8 @@ func (c *codec) decode(ctx context.Context, v driver.Value) (any, error) {
 		if !ok {
 			return nil, c.corrupt(v)
 		}
-		return types.NewLazyJSONDocument([]byte(s)), nil
+		// The stored text is what the wire and the driver send.
+		return sqljson.FromText(s), nil
 	case stGeometry:
 		b, ok := v.([]byte)
 		if !ok {

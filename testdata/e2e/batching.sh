@@ -49,6 +49,26 @@ left, emb = c.fetchone()
 assert left == emb[:6] and len(json.loads(emb)) > 0, (left, emb[:20])
 PYEOF
 pass "PREDICT_PROBA keys escaped; CAST and LEFT give the JSON text"
+
+# Stored JSON keeps its keys escaped: a table made from PREDICT_PROBA (labels
+# a"x and b\y become keys) and a JSON literal with a quote and a control
+# character in its keys read back as valid JSON.
+"$PY" - "$PORT" <<'PYEOF' || fail "JSON columns with quotes in keys"
+import json, sys, pymysql
+c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="root", database="main", autocommit=True).cursor()
+c.execute("CREATE TABLE probas AS SELECT id, PREDICT_PROBA('odd', txt) AS p FROM reviews")
+c.execute("SELECT p FROM probas ORDER BY id")
+rows = c.fetchall()
+assert len(rows) == 8, rows
+for (p,) in rows:
+    assert sorted(json.loads(p)) == ['a"x', 'b\\y', 'neg', 'pos'], p
+c.execute("CREATE TABLE docs (id INT PRIMARY KEY, j JSON)")
+c.execute("INSERT INTO docs VALUES (1, %s)", ('{"a\\"x": 1, "k\\u0001": "v"}',))
+c.execute("SELECT j FROM docs")
+j = c.fetchone()[0]
+assert json.loads(j) == {'a"x': 1, 'k\x01': 'v'}, j
+PYEOF
+pass "JSON columns: PREDICT_PROBA table and literal with quoted keys read back as valid JSON"
 expect "SELECT LEFT(PREDICT_PROBA('sent', 'wonderful'), 8)" '{"neg": '
 
 stop_server
