@@ -22,6 +22,7 @@ type Progress struct {
 	ValLoss        float64 // NaN until the first validation
 	ExamplesPerSec float64
 	ETA            time.Duration
+	Trial, Trials  int // hyperparameter search (search.go): 1-based trial; 0 outside a search
 }
 
 // Metrics describe a finished training run.
