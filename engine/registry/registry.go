@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -202,6 +201,9 @@ type TrainRequest struct {
 	Options  train.Options
 	Mode     catalog.PutMode
 	Progress func(train.Progress)
+	// Search, when active, trains every listed combination and stores the
+	// best (search.go); Options are then the settings the lists vary.
+	Search *train.Search
 }
 
 // Train fits an adapter and stores it under its name. With Mode Create an
@@ -222,17 +224,16 @@ func (r *Registry) Train(ctx context.Context, req TrainRequest) (rec catalog.Rec
 			return catalog.Record{}, false, err
 		}
 	}
-	res, err := train.Train(ctx, r.eng, req.Examples, req.Kind, req.Options, req.Progress)
+	res, err := r.fit(ctx, req) // search.go
 	if err != nil {
 		return catalog.Record{}, false, err
 	}
-	metrics, err := json.Marshal(res.Metrics)
-	if err != nil {
-		return catalog.Record{}, false, err
+	if res.trials != nil {
+		ctx = catalog.WithTrials(ctx, res.trials)
 	}
 	meta := adapter.Meta{Name: req.Name, BaseModel: r.eng.Name(), BaseFingerprint: r.eng.Fingerprint(),
-		ModelType: string(r.eng.Model().Cfg.Type), Options: req.Options.Map(), Metrics: metrics, Created: time.Now().UTC()}
-	rec, created, err = r.store(ctx, res.Set, meta, req.Mode)
+		ModelType: string(r.eng.Model().Cfg.Type), Options: res.opts.Map(), Metrics: res.metrics, Created: time.Now().UTC()}
+	rec, created, err = r.store(ctx, res.set, meta, req.Mode)
 	return rec, created, err
 }
 
