@@ -49,9 +49,12 @@ var ErrDamaged = errors.New("database file damaged")
 // the busy timeout.
 var ErrLocked = errors.New("the database file is locked by another writer")
 
-const schema = `
-CREATE TABLE IF NOT EXISTS adapterdb_adapters (
-	name             TEXT PRIMARY KEY COLLATE NOCASE,
+// adaptersTable is the adapter table's definition (table: its name, so a
+// migration can build it under another): one row per version of an adapter,
+// each a whole adapter.
+func adaptersTable(table string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + table + ` (
+	name             TEXT NOT NULL COLLATE NOCASE,
 	task             TEXT NOT NULL,
 	labels           TEXT NOT NULL,      -- JSON array
 	base_model       TEXT NOT NULL,      -- checkpoint path or "demo"
@@ -72,7 +75,22 @@ CREATE TABLE IF NOT EXISTS adapterdb_adapters (
 	write_stamp      INTEGER,            -- write time in ns, unique per write: what caches key on
 	record_crc32c    INTEGER,            -- CRC-32C of the columns above (NULL in files written before it)
 	weights          BLOB NOT NULL,      -- safetensors file
-	weights_crc32c   INTEGER             -- CRC-32C of weights (NULL in files written before it)
+	weights_crc32c   INTEGER,            -- CRC-32C of weights (NULL in files written before it)
+	PRIMARY KEY (name, version)
+) STRICT;
+`
+}
+
+// headsSchema: one row per adapter, naming the version that plain name
+// means. A version row without its head, or a head whose active row is gone
+// (deleted outside adapterdb), is no adapter: reads skip it and the next
+// write of the name starts afresh.
+const headsSchema = `
+CREATE TABLE IF NOT EXISTS adapterdb_adapter_heads (
+	name          TEXT PRIMARY KEY COLLATE NOCASE,
+	active        INTEGER NOT NULL,  -- the version plain name means
+	last_version  INTEGER NOT NULL,  -- the highest version given: numbers are not reused
+	keep_versions INTEGER NOT NULL   -- retention: versions kept after a write
 ) STRICT;
 `
 
@@ -119,38 +137,130 @@ func (c *Catalog) init() error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %s, want wal", mode)
 	}
-	if _, err := c.db.ExecContext(ctx, schema); err != nil {
-		return FileError(err)
+	// Asked first: a write, even of nothing, would wait for another
+	// process's write lock and fail on a read-only file.
+	current, err := c.hasTables(ctx, c.db, "adapterdb_adapters", "adapterdb_adapter_heads")
+	if err != nil {
+		return err
+	}
+	if !current {
+		if err := c.migrate(ctx); err != nil {
+			return err
+		}
 	}
 	// Files made before the checksum columns existed get them (NULL: those
 	// rows are read unchecked until rewritten).
+	if err := addColumns(ctx, c.db); err != nil {
+		return err
+	}
+	if err := c.initGrants(ctx); err != nil { // grants.go
+		return err
+	}
+	if err := c.initTrials(ctx); err != nil { // trials.go
+		return err
+	}
+	return c.initJobs(ctx) // jobs.go
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// hasTables reports whether the file has all of tables.
+func (c *Catalog) hasTables(ctx context.Context, q querier, tables ...string) (bool, error) {
+	for _, t := range tables {
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, t).Scan(&n); err != nil {
+			return false, FileError(err)
+		}
+		if n == 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// addColumns adds the columns files made before them lack.
+func addColumns(ctx context.Context, q querier) error {
 	for _, col := range []string{"weights_crc32c", "record_crc32c", "write_stamp"} {
 		var n int
-		if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col).Scan(&n); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col).Scan(&n); err != nil {
 			return FileError(err)
 		}
 		if n == 0 {
-			if _, err := c.db.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col+` INTEGER`); err != nil {
+			if _, err := q.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col+` INTEGER`); err != nil {
 				return FileError(err)
 			}
 		}
 	}
-	// Before write_stamp, version held the write time in ns (shown as
-	// 1796394196163182345): it moves to write_stamp and version becomes 1.
-	// Rows with a record checksum are left alone (it covers version).
-	// Asked first: a write, even of no rows, would wait for another
-	// process's write lock and fail on a read-only file.
-	const old = `write_stamp IS NULL AND record_crc32c IS NULL`
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM adapterdb_adapters WHERE `+old).Scan(&n); err != nil {
+	return nil
+}
+
+// allColumns are the adapter table's columns, weights included.
+const allColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
+	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
+	record_crc32c, weights, weights_crc32c`
+
+// migrate creates the adapter tables in a new file, or brings a file made
+// before versions (one row per adapter, the name its key) to one row per
+// version plus a head per adapter. Each adapter keeps its version number
+// (its count of writes, which its row checksum covers) as its one, active
+// version. All of it is one transaction: a crash or an error part way leaves
+// the file as it was, readable by the release that made it.
+func (c *Catalog) migrate(ctx context.Context) error {
+	tx, err := c.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one process migrates, the others wait, then see it done
+	if err != nil {
 		return FileError(err)
 	}
-	if n > 0 {
-		if _, err := c.db.ExecContext(ctx, `UPDATE adapterdb_adapters SET write_stamp = version, version = 1 WHERE `+old); err != nil {
+	defer tx.Rollback()
+	old, err := c.hasTables(ctx, tx, "adapterdb_adapters")
+	if err != nil {
+		return err
+	}
+	done, err := c.hasTables(ctx, tx, "adapterdb_adapter_heads")
+	if err != nil || done && old {
+		return err
+	}
+	steps := []string{adaptersTable("adapterdb_adapters"), headsSchema}
+	n := 0
+	if old {
+		if err := addColumns(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM adapterdb_adapters`).Scan(&n); err != nil {
+			return FileError(err)
+		}
+		steps = []string{
+			// Before write_stamp, version held the write time in ns (shown
+			// as 1796394196163182345): it moves to write_stamp and version
+			// becomes 1. Rows with a record checksum are left alone (it
+			// covers version).
+			`UPDATE adapterdb_adapters SET write_stamp = version, version = 1 WHERE write_stamp IS NULL AND record_crc32c IS NULL`,
+			adaptersTable("adapterdb_adapters_versions"),
+			`INSERT INTO adapterdb_adapters_versions (` + allColumns + `) SELECT ` + allColumns + ` FROM adapterdb_adapters`,
+			headsSchema,
+			fmt.Sprintf(`INSERT INTO adapterdb_adapter_heads (name, active, last_version, keep_versions)
+				SELECT name, MAX(version), MAX(version), %d FROM adapterdb_adapters GROUP BY name`, DefaultKeepVersions),
+			`DROP TABLE adapterdb_adapters`,
+			`ALTER TABLE adapterdb_adapters_versions RENAME TO adapterdb_adapters`,
+		}
+	}
+	for _, q := range steps {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			if old {
+				return fmt.Errorf("migrate the adapter catalog to versions (the file is unchanged): %w", FileError(err))
+			}
 			return FileError(err)
 		}
 	}
-	return c.initGrants(ctx) // grants.go
+	if err := tx.Commit(); err != nil {
+		return FileError(err)
+	}
+	if old {
+		c.log.Info().Int("adapters", n).Msg("adapter catalog migrated to versions: each adapter keeps its version number as its active version")
+	}
+	return nil
 }
 
 // FileError turns SQLite's errors for common file problems into plain words
@@ -213,8 +323,15 @@ type Record struct {
 	SHA256          string
 	CreatedAt       time.Time
 	// Version numbers the writes of the name since it was created: 1, then
-	// +1 on every replace (DROP starts again at 1).
+	// +1 on every replace (DROP starts again at 1). Each version is kept
+	// (up to KeepVersions) and can be read as name@Version.
 	Version int64
+	// Active: this version is the one the plain name means.
+	Active bool
+	// KeepVersions is the adapter's retention: after a write, at most this
+	// many versions remain (the oldest inactive ones go). Put: 0 keeps the
+	// adapter's setting (DefaultKeepVersions for a new one).
+	KeepVersions int
 	// Stamp is unique per write (the write time in ns, increasing per name):
 	// caches key on it, so a dropped and re-created adapter never matches a
 	// cached one, even in another process sharing the file.
@@ -244,6 +361,8 @@ const (
 )
 
 // Put stores an adapter in one transaction. It reports whether it wrote.
+// Replace adds a version and makes it the active one; the adapter's
+// retention (KeepVersions) then deletes its oldest inactive versions.
 func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutMode) (bool, error) {
 	if err := CheckName(rec.Name); err != nil {
 		return false, err
@@ -265,25 +384,41 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 		return false, FileError(err)
 	}
 	defer tx.Rollback()
-	var version int64
+	var last, keep int64
 	var stamp sql.NullInt64
-	err = tx.QueryRowContext(ctx, "SELECT version, write_stamp FROM adapterdb_adapters WHERE name = ?", rec.Name).Scan(&version, &stamp)
+	err = tx.QueryRowContext(ctx, `SELECT h.last_version, h.keep_versions,
+			(SELECT MAX(write_stamp) FROM adapterdb_adapters WHERE name = h.name)
+		FROM adapterdb_adapter_heads h JOIN adapterdb_adapters a ON a.name = h.name AND a.version = h.active
+		WHERE h.name = ?`, rec.Name).Scan(&last, &keep, &stamp)
+	exists := err == nil
 	switch {
-	case err == nil && mode == Create:
+	case exists && mode == Create:
 		return false, fmt.Errorf("%w: %s", ErrExists, rec.Name)
-	case err == nil && mode == IfNotExists:
+	case exists && mode == IfNotExists:
 		return false, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return false, FileError(err)
 	}
-	version++
+	if !exists {
+		// A new adapter (or one whose rows were deleted outside adapterdb):
+		// nothing left under the name is kept, and it starts at version 1.
+		for _, q := range []string{`DELETE FROM adapterdb_adapters WHERE name = ?`, `DELETE FROM adapterdb_adapter_heads WHERE name = ?`} {
+			if _, err := tx.ExecContext(ctx, q, rec.Name); err != nil {
+				return false, FileError(err)
+			}
+		}
+		last, keep, stamp = 0, DefaultKeepVersions, sql.NullInt64{}
+	}
+	if rec.KeepVersions != 0 {
+		if err := CheckKeepVersions(rec.KeepVersions); err != nil {
+			return false, err
+		}
+		keep = int64(rec.KeepVersions)
+	}
+	version := last + 1
 	stamp.Int64 = max(stamp.Int64+1, time.Now().UnixNano())
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = time.Now()
-	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM adapterdb_adapters WHERE name = ?`, rec.Name)
-	if err != nil {
-		return false, FileError(err)
 	}
 	row := []any{rec.Name, rec.Task, string(labels), rec.BaseModel, rec.BaseFingerprint, rec.ModelType,
 		int64(rec.HiddenSize), int64(rec.NumLayers), int64(rec.AdapterSize), rec.Activation, rec.Pool, string(opts),
@@ -298,7 +433,24 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	if err != nil {
 		return false, FileError(err)
 	}
-	if err := adoptOwner(ctx, tx, rec.Name, version > 1); err != nil { // grants.go
+	// The new version is the active one, whichever was active before.
+	_, err = tx.ExecContext(ctx, `INSERT INTO adapterdb_adapter_heads (name, active, last_version, keep_versions)
+		VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET name = excluded.name, active = excluded.active,
+		last_version = excluded.last_version, keep_versions = excluded.keep_versions`, rec.Name, version, version, keep)
+	if err != nil {
+		return false, FileError(err)
+	}
+	// Retention: the active version and the keep-1 newest others stay.
+	_, err = tx.ExecContext(ctx, `DELETE FROM adapterdb_adapters WHERE name = ? AND version IN
+		(SELECT version FROM adapterdb_adapters WHERE name = ? AND version <> ? ORDER BY version DESC LIMIT -1 OFFSET ?)`,
+		rec.Name, rec.Name, version, keep-1)
+	if err != nil {
+		return false, FileError(err)
+	}
+	if err := adoptOwner(ctx, tx, rec.Name, exists); err != nil { // grants.go
+		return false, err
+	}
+	if err := putTrials(ctx, tx, rec.Name, version); err != nil { // trials.go
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -339,23 +491,35 @@ func rowSum(vals ...any) uint32 {
 	return crc32.Checksum(b, crcTable)
 }
 
-const recordColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
-	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
-	record_crc32c`
+// recordColumns are a version row's columns besides the weights (a: the
+// adapter table), then whether it is its adapter's active version and the
+// adapter's retention (h: its head).
+const recordColumns = `a.name, a.task, a.labels, a.base_model, a.base_fingerprint, a.model_type, a.hidden_size,
+	a.num_layers, a.adapter_size, a.activation, a.pool, a.options, a.metrics, a.params, a.size_bytes, a.sha256,
+	a.created_at, a.version, a.write_stamp, a.record_crc32c, a.version = h.active, h.keep_versions`
+
+// versionRows joins each version row to its adapter's head: rows without a
+// head, and adapters whose active row is gone, are not read.
+const versionRows = ` FROM adapterdb_adapters a JOIN adapterdb_adapter_heads h ON h.name = a.name
+	AND EXISTS (SELECT 1 FROM adapterdb_adapters x WHERE x.name = h.name AND x.version = h.active)`
+
+// activeRows is versionRows' active versions only.
+const activeRows = ` FROM adapterdb_adapters a JOIN adapterdb_adapter_heads h ON h.name = a.name AND a.version = h.active`
 
 // scanRecord reads recordColumns (then extra) and checks the row against its
 // checksum (ErrDamaged when they differ).
 func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, error) {
 	var r Record
 	var labels, opts, metrics, created string
-	var hidden, layers, size int64
+	var hidden, layers, size, keep int64
 	var sum, stamp sql.NullInt64
 	dst := append([]any{&r.Name, &r.Task, &labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &hidden,
 		&layers, &size, &r.Activation, &r.Pool, &opts, &metrics, &r.Params, &r.SizeBytes, &r.SHA256,
-		&created, &r.Version, &stamp, &sum}, extra...)
+		&created, &r.Version, &stamp, &sum, &r.Active, &keep}, extra...)
 	if err := row.Scan(dst...); err != nil {
 		return Record{}, err
 	}
+	r.KeepVersions = int(keep)
 	cols := []any{r.Name, r.Task, labels, r.BaseModel, r.BaseFingerprint, r.ModelType,
 		hidden, layers, size, r.Activation, r.Pool, opts, metrics, r.Params, r.SizeBytes, r.SHA256, created, r.Version}
 	r.Stamp = r.Version // rows written before write_stamp: version was the stamp
@@ -382,39 +546,67 @@ func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, erro
 	return r, nil
 }
 
+// refQuery is the FROM and WHERE that select the version ref names: "name"
+// (the active version) or "name@N" (version N). ErrNotFound for a malformed
+// reference.
+func refQuery(ref string) (string, []any, error) {
+	name, version, err := SplitVersion(ref)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s (%v)", ErrNotFound, ref, err)
+	}
+	if version == 0 {
+		return activeRows + ` WHERE h.name = ?`, []any{name}, nil
+	}
+	return versionRows + ` WHERE a.name = ? AND a.version = ?`, []any{name, version}, nil
+}
+
 // Get returns an adapter's record and weights, checked against the CRC-32C
-// stored with them (ErrDamaged when they differ).
-func (c *Catalog) Get(ctx context.Context, name string) (Record, []byte, error) {
+// stored with them (ErrDamaged when they differ). ref is a name (the active
+// version) or name@N (version N).
+func (c *Catalog) Get(ctx context.Context, ref string) (Record, []byte, error) {
+	from, args, err := refQuery(ref)
+	if err != nil {
+		return Record{}, nil, err
+	}
 	var blob []byte
 	var crc sql.NullInt64
-	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+", weights, weights_crc32c FROM adapterdb_adapters WHERE name = ?", name)
+	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+", a.weights, a.weights_crc32c"+from, args...)
 	r, err := scanRecord(row, &blob, &crc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Record{}, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+		return Record{}, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	if err != nil {
 		return Record{}, nil, FileError(err)
 	}
 	if crc.Valid && uint32(crc.Int64) != crc32.Checksum(blob, crcTable) {
-		return Record{}, nil, fmt.Errorf("%w: adapter %s: stored weights do not match their checksum", ErrDamaged, name)
+		return Record{}, nil, fmt.Errorf("%w: adapter %s: stored weights do not match their checksum", ErrDamaged, ref)
 	}
 	r.Checked = crc.Valid
 	return r, blob, nil
 }
 
-// Info returns an adapter's record without reading its weights.
-func (c *Catalog) Info(ctx context.Context, name string) (Record, error) {
-	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM adapterdb_adapters WHERE name = ?", name)
+// Info returns an adapter's record without reading its weights; ref as for
+// Get.
+func (c *Catalog) Info(ctx context.Context, ref string) (Record, error) {
+	from, args, err := refQuery(ref)
+	if err != nil {
+		return Record{}, err
+	}
+	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+from, args...)
 	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, name)
+		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	return r, FileError(err)
 }
 
-// List returns every adapter's record, by name.
+// List returns every adapter's active version, by name.
 func (c *Catalog) List(ctx context.Context) ([]Record, error) {
-	rows, err := c.db.QueryContext(ctx, "SELECT "+recordColumns+" FROM adapterdb_adapters ORDER BY name")
+	return c.records(ctx, "SELECT "+recordColumns+activeRows+" ORDER BY h.name")
+}
+
+func (c *Catalog) records(ctx context.Context, q string, args ...any) ([]Record, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, FileError(err)
 	}
@@ -423,7 +615,7 @@ func (c *Catalog) List(ctx context.Context) ([]Record, error) {
 	for rows.Next() {
 		r, err := scanRecord(rows)
 		if err != nil {
-			return nil, err
+			return nil, FileError(err)
 		}
 		out = append(out, r)
 	}
@@ -443,8 +635,8 @@ func (c *Catalog) CheckWritable(ctx context.Context) error {
 	return FileError(tx.Rollback())
 }
 
-// Drop deletes an adapter. With ifExists an unknown name is not an error; the
-// result says whether a row was deleted.
+// Drop deletes an adapter, every version of it. With ifExists an unknown
+// name is not an error; the result says whether the adapter existed.
 func (c *Catalog) Drop(ctx context.Context, name string, ifExists bool) (bool, error) {
 	// One transaction: the adapter goes with its grants (grants.go).
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -452,18 +644,22 @@ func (c *Catalog) Drop(ctx context.Context, name string, ifExists bool) (bool, e
 		return false, FileError(err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, "DELETE FROM adapterdb_adapters WHERE name = ?", name)
-	if err != nil {
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*)"+activeRows+" WHERE h.name = ?", name).Scan(&n); err != nil {
 		return false, FileError(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, err
 	}
 	if n == 0 && !ifExists {
 		return false, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
+	for _, q := range []string{"DELETE FROM adapterdb_adapters WHERE name = ?", "DELETE FROM adapterdb_adapter_heads WHERE name = ?"} {
+		if _, err := tx.ExecContext(ctx, q, name); err != nil {
+			return false, FileError(err)
+		}
+	}
 	if err := dropGrants(ctx, tx, name); err != nil {
+		return false, err
+	}
+	if err := dropTrials(ctx, tx, name); err != nil { // trials.go
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
