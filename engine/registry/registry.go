@@ -201,9 +201,6 @@ type TrainRequest struct {
 	Options  train.Options
 	Mode     catalog.PutMode
 	Progress func(train.Progress)
-	// Search, when active, trains every listed combination and stores the
-	// best (search.go); Options are then the settings the lists vary.
-	Search *train.Search
 }
 
 // Train fits an adapter and stores it under its name. With Mode Create an

@@ -26,10 +26,10 @@ type searchMetrics struct {
 	Trials []train.Trial `json:"trials"`
 }
 
-// fit trains req's adapter: one training run, or a search when req.Search
-// lists options (Train and background jobs both come here).
+// fit trains req's adapter: one training run, or a search when
+// req.Options.Search lists options (Train, and so background jobs, come here).
 func (r *Registry) fit(ctx context.Context, req TrainRequest) (fitted, error) {
-	if !req.Search.Active() {
+	if !req.Options.Search.Active() {
 		res, err := train.Train(ctx, r.eng, req.Examples, req.Kind, req.Options, req.Progress)
 		if err != nil {
 			return fitted{}, err
@@ -37,7 +37,7 @@ func (r *Registry) fit(ctx context.Context, req TrainRequest) (fitted, error) {
 		metrics, err := json.Marshal(res.Metrics)
 		return fitted{set: res.Set, opts: req.Options, metrics: metrics}, err
 	}
-	sr, err := train.SearchTrain(ctx, r.eng, req.Examples, req.Kind, req.Options, *req.Search, req.Progress)
+	sr, err := train.SearchTrain(ctx, r.eng, req.Examples, req.Kind, req.Options, *req.Options.Search, req.Progress)
 	if err != nil {
 		return fitted{}, err
 	}

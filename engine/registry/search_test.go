@@ -18,16 +18,17 @@ func TestTrainSearchStoresTrials(t *testing.T) {
 	ctx := context.Background()
 	o := quick()
 	o.Epochs, o.ValidationFraction = 2, 0.25
-	var s train.Search
+	s := &train.Search{}
 	if err := s.Add("learning_rate", []string{"1e-4", "1e-2"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Add("adapter_size", []string{"4", "8"}); err != nil {
 		t.Fatal(err)
 	}
+	o.Search = s
 	trials := map[int]bool{}
 	rec, created, err := r.Train(ctx, registry.TrainRequest{Name: "s", Examples: sentiment, Options: o, Mode: catalog.Create,
-		Search: &s, Progress: func(p train.Progress) { trials[p.Trial] = p.Trials == 4 }})
+		Progress: func(p train.Progress) { trials[p.Trial] = p.Trials == 4 }})
 	if err != nil || !created {
 		t.Fatal(created, err)
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	Trainable          string     // adapters | head
 	Pool               model.Pool // PoolDefault: the model's default
 	MaxGradNorm        float64
+	// Search lists values for some options (search.go): registry.Train then
+	// trains each combination and keeps the best. nil trains once.
+	Search *Search
 }
 
 // DefaultOptions returns the documented defaults.
