@@ -329,8 +329,9 @@ type Record struct {
 	// Active: this version is the one the plain name means.
 	Active bool
 	// KeepVersions is the adapter's retention: after a write, at most this
-	// many versions remain (the oldest inactive ones go). Put: 0 keeps the
-	// adapter's setting (DefaultKeepVersions for a new one).
+	// many versions remain (the oldest inactive ones go). Put: 0 takes
+	// WithKeepVersions' value, else keeps the adapter's setting
+	// (DefaultKeepVersions for a new one).
 	KeepVersions int
 	// Stamp is unique per write (the write time in ns, increasing per name):
 	// caches key on it, so a dropped and re-created adapter never matches a
@@ -409,6 +410,9 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 		}
 		last, keep, stamp = 0, DefaultKeepVersions, sql.NullInt64{}
 	}
+	if rec.KeepVersions == 0 {
+		rec.KeepVersions = keepVersionsOf(ctx)
+	}
 	if rec.KeepVersions != 0 {
 		if err := CheckKeepVersions(rec.KeepVersions); err != nil {
 			return false, err
@@ -446,6 +450,9 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 		rec.Name, rec.Name, version, keep-1)
 	if err != nil {
 		return false, FileError(err)
+	}
+	if err := dropGoneVersions(ctx, tx, rec.Name); err != nil { // versions.go
+		return false, err
 	}
 	if err := adoptOwner(ctx, tx, rec.Name, exists); err != nil { // grants.go
 		return false, err

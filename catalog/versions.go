@@ -32,6 +32,20 @@ func CheckKeepVersions(n int) error {
 	return nil
 }
 
+type keepKey struct{}
+
+// WithKeepVersions returns a context whose adapter writes (Put) set the
+// adapter's retention to n, when their Record does not (the SQL option
+// keep_versions reaches the catalog this way, through training or import).
+func WithKeepVersions(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, keepKey{}, n)
+}
+
+func keepVersionsOf(ctx context.Context) int {
+	n, _ := ctx.Value(keepKey{}).(int)
+	return n
+}
+
 // Versions returns the versions of one adapter (name), or of every adapter
 // (name ""), by name then version, each with Active set on the one its name
 // means. An unknown name gives ErrNotFound.
@@ -98,5 +112,16 @@ func (c *Catalog) DropVersion(ctx context.Context, name string, version int64) e
 	if _, err := tx.ExecContext(ctx, `DELETE FROM adapterdb_adapters WHERE name = ? AND version = ?`, name, version); err != nil {
 		return FileError(err)
 	}
+	if err := dropGoneVersions(ctx, tx, name); err != nil {
+		return err
+	}
 	return FileError(tx.Commit())
+}
+
+// dropGoneVersions deletes, in the transaction that deleted versions, what
+// belonged to versions no longer there: their search trials (trials.go).
+func dropGoneVersions(ctx context.Context, tx *sql.Tx, name string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM adapterdb_trials WHERE adapter = ?
+		AND version NOT IN (SELECT version FROM adapterdb_adapters WHERE name = ?)`, name, name)
+	return FileError(err)
 }

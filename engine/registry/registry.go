@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,8 @@ type Registry struct {
 	log zerolog.Logger
 
 	mu       sync.Mutex
-	entries  map[string]*list.Element // lower-cased name → *Loaded
+	entries  map[string]*list.Element // versionKey → *Loaded
+	active   map[string]int64         // lower-cased name → the version Get last resolved it to
 	lru      *list.List               // front = most recently used
 	bytes    int64
 	maxBytes int64
@@ -57,7 +59,7 @@ func New(eng *engine.Engine, cat *catalog.Catalog, log zerolog.Logger, cacheByte
 	if cacheBytes <= 0 {
 		cacheBytes = DefaultCacheBytes
 	}
-	return &Registry{eng: eng, cat: cat, log: log, entries: map[string]*list.Element{}, lru: list.New(), maxBytes: cacheBytes}
+	return &Registry{eng: eng, cat: cat, log: log, entries: map[string]*list.Element{}, active: map[string]int64{}, lru: list.New(), maxBytes: cacheBytes}
 }
 
 // Engine is the featurizer.
@@ -81,12 +83,27 @@ func lower(s string) string {
 	return string(b)
 }
 
+// versionKey is the cache's key for one version of an adapter.
+func versionKey(name string, version int64) string {
+	return lower(name) + "@" + strconv.FormatInt(version, 10)
+}
+
 // Cached returns a cached adapter without touching the catalog: the
-// microsecond swap. ok is false when the name is not cached.
-func (r *Registry) Cached(name string) (*Loaded, bool) {
+// microsecond swap. ref is a name (the version Get last resolved the name
+// to) or name@N. ok is false when it is not cached.
+func (r *Registry) Cached(ref string) (*Loaded, bool) {
+	name, version, err := catalog.SplitVersion(ref)
+	if err != nil {
+		return nil, false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	el, ok := r.entries[key(name)]
+	if version == 0 {
+		if version = r.active[lower(name)]; version == 0 {
+			return nil, false
+		}
+	}
+	el, ok := r.entries[versionKey(name, version)]
 	if !ok {
 		return nil, false
 	}
@@ -94,23 +111,34 @@ func (r *Registry) Cached(name string) (*Loaded, bool) {
 	return el.Value.(*Loaded), true
 }
 
-// Get returns an adapter by name, from the cache when the catalog still holds
-// the same version (one indexed lookup), else decoded from the catalog and
-// checked against the featurizer's fingerprint.
-func (r *Registry) Get(ctx context.Context, name string) (*Loaded, error) {
-	rec, err := r.cat.Info(ctx, name)
+// Get returns an adapter by reference — its name (the active version) or
+// name@N (version N) — from the cache when the catalog still holds the same
+// write of that version (one indexed lookup), else decoded from the catalog
+// and checked against the featurizer's fingerprint. Versions are cached
+// apart, so pinned and active versions of one adapter serve side by side.
+func (r *Registry) Get(ctx context.Context, ref string) (*Loaded, error) {
+	rec, err := r.cat.Info(ctx, ref)
 	if err != nil {
-		r.evict(name)
+		if name, version, perr := catalog.SplitVersion(ref); perr == nil && errors.Is(err, catalog.ErrNotFound) {
+			r.evictVersion(name, version)
+		}
 		return nil, err
 	}
-	if l, ok := r.Cached(name); ok && l.Record.Stamp == rec.Stamp {
+	pinned := versionKey(rec.Name, rec.Version)
+	if _, version, _ := catalog.SplitVersion(ref); version == 0 {
+		r.mu.Lock()
+		r.active[lower(rec.Name)] = rec.Version
+		r.mu.Unlock()
+	}
+	if l, ok := r.Cached(pinned); ok && l.Record.Stamp == rec.Stamp {
 		return l, nil
 	}
-	return r.load(ctx, name)
+	// The version Info resolved, even if the active one changes meanwhile.
+	return r.load(ctx, pinned)
 }
 
-func (r *Registry) load(ctx context.Context, name string) (*Loaded, error) {
-	rec, blob, err := r.cat.Get(ctx, name)
+func (r *Registry) load(ctx context.Context, ref string) (*Loaded, error) {
+	rec, blob, err := r.cat.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +176,7 @@ func (r *Registry) checkBase(name, base, fp string) error {
 func (r *Registry) put(l *Loaded) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := key(l.Record.Name)
+	k := versionKey(l.Record.Name, l.Record.Version)
 	if el, ok := r.entries[k]; ok {
 		r.remove(el)
 	}
@@ -164,14 +192,32 @@ func (r *Registry) put(l *Loaded) {
 func (r *Registry) remove(el *list.Element) {
 	l := el.Value.(*Loaded)
 	r.lru.Remove(el)
-	delete(r.entries, key(l.Record.Name))
+	delete(r.entries, versionKey(l.Record.Name, l.Record.Version))
 	r.bytes -= l.Set.Bytes()
 }
 
+// evict drops every cached version of an adapter.
 func (r *Registry) evict(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if el, ok := r.entries[key(name)]; ok {
+	prefix := lower(name) + "@"
+	for k, el := range r.entries {
+		if strings.HasPrefix(k, prefix) {
+			r.remove(el)
+		}
+	}
+	delete(r.active, lower(name))
+}
+
+// evictVersion drops one cached version (0: every version).
+func (r *Registry) evictVersion(name string, version int64) {
+	if version == 0 {
+		r.evict(name)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if el, ok := r.entries[versionKey(name, version)]; ok {
 		r.remove(el)
 	}
 }
