@@ -19,7 +19,10 @@ const CatalogDatabase = "adapterdb"
 // catalog's records, read when a query scans it, so adapters can be queried
 // and joined like any table. It has no writable interfaces, so INSERT, UPDATE,
 // DELETE and DDL on it fail.
-type catalogDB struct{ reg *registry.Registry }
+type catalogDB struct {
+	reg *registry.Registry
+	svc *service // nil: every adapter is shown (no privileges)
+}
 
 var _ sql.ReadOnlyDatabase = (*catalogDB)(nil)
 
@@ -32,12 +35,23 @@ func (d *catalogDB) IsReadOnly() bool { return true }
 
 func (d *catalogDB) GetTableInsensitive(_ *sql.Context, name string) (sql.Table, bool, error) {
 	if strings.EqualFold(name, "adapters") {
-		return &adaptersTable{reg: d.reg}, true, nil
+		return &adaptersTable{reg: d.reg, svc: d.svc}, true, nil
+	}
+	if strings.EqualFold(name, "jobs") && d.svc != nil {
+		return &jobsTable{svc: d.svc}, true, nil // jobs.go
+	}
+	if strings.EqualFold(name, "trials") {
+		return &trialsTable{reg: d.reg, svc: d.svc}, true, nil // search.go
 	}
 	return nil, false, nil
 }
 
-func (d *catalogDB) GetTableNames(*sql.Context) ([]string, error) { return []string{"adapters"}, nil }
+func (d *catalogDB) GetTableNames(*sql.Context) ([]string, error) {
+	if d.svc != nil {
+		return []string{"adapters", "jobs", "trials"}, nil
+	}
+	return []string{"adapters", "trials"}, nil
+}
 
 // The view methods say "no views here": go-mysql-server's privilege wrapper
 // (active when accounts are enabled) reports every database as a
@@ -62,7 +76,10 @@ func errReadOnlyCatalog() error {
 
 func (d *catalogDB) AllViews(*sql.Context) ([]sql.ViewDefinition, error) { return nil, nil }
 
-type adaptersTable struct{ reg *registry.Registry }
+type adaptersTable struct {
+	reg *registry.Registry
+	svc *service
+}
 
 var _ sql.Table = (*adaptersTable)(nil)
 
@@ -111,6 +128,11 @@ func (t *adaptersTable) PartitionRows(ctx *sql.Context, _ sql.Partition) (sql.Ro
 	recs, err := t.reg.List(ctx)
 	if err != nil {
 		return nil, toSQLError(ctx, "adapterdb.adapters", err)
+	}
+	if t.svc != nil {
+		if recs, err = t.svc.visible(ctx, recs); err != nil {
+			return nil, err
+		}
 	}
 	rows := make([]sql.Row, len(recs))
 	for i, r := range recs {

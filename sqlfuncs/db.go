@@ -52,7 +52,10 @@ type Options struct {
 	FilesDir string
 	// CacheBytes bounds the decoded-adapter cache (0: the registry's default).
 	CacheBytes int64
-	Log        zerolog.Logger
+	// MaxJobs is how many background training jobs run at once (default
+	// DefaultMaxJobs); the others wait, queued (jobs.go).
+	MaxJobs int
+	Log     zerolog.Logger
 }
 
 // Open builds the stack — the featurizer (engine.Open), the catalog file,
@@ -71,7 +74,7 @@ func Open(o Options) (*DB, error) {
 		eng.Close()
 		return nil, err
 	}
-	db, err := New(Config{Registry: registry.New(eng, cat, o.Log, o.CacheBytes), FilesDir: o.FilesDir, Log: o.Log})
+	db, err := New(Config{Registry: registry.New(eng, cat, o.Log, o.CacheBytes), FilesDir: o.FilesDir, MaxJobs: o.MaxJobs, Log: o.Log})
 	if err != nil {
 		cat.Close()
 		eng.Close()
@@ -91,7 +94,10 @@ type Config struct {
 	// FilesDir is the directory statements may read and write files in; ""
 	// refuses such statements.
 	FilesDir string
-	Log      zerolog.Logger
+	// MaxJobs is how many background training jobs run at once (0: the
+	// default).
+	MaxJobs int
+	Log     zerolog.Logger
 }
 
 // DB is a SQL database: a go-mysql-server engine with adapterdb's
@@ -127,15 +133,17 @@ func New(cfg Config) (*DB, error) {
 	if err := fileVariables(); err != nil {
 		return nil, fmt.Errorf("file variables: %w", err)
 	}
+	svc := &service{reg: cfg.Registry, log: cfg.Log, batch: cfg.Registry.Engine().BatchSize(), filesDir: cfg.FilesDir}
+	// adapterdb.adapters shows each account the adapters it may see (grants.go).
 	pro, err := sqlstore.NewProvider(cfg.Registry.Catalog(), sqlstore.ProviderOptions{
-		Extra: []sql.Database{NewCatalogDatabase(cfg.Registry)}})
+		Extra: []sql.Database{&catalogDB{reg: cfg.Registry, svc: svc}}})
 	if err != nil {
 		return nil, err
 	}
-	svc := &service{reg: cfg.Registry, log: cfg.Log, batch: cfg.Registry.Engine().BatchSize(), filesDir: cfg.FilesDir}
 	// The provider is wrapped so that LOAD_FILE resolves to adapterdb's
 	// confined version (files_exec.go) in every statement, view and trigger.
-	a := sqlstore.InstallRules(analyzer.NewBuilder(fileFuncProvider{pro, svc})).AddPostValidationRule(batchRuleID, svc.batchRule).Build()
+	a := sqlstore.InstallRules(analyzer.NewBuilder(fileFuncProvider{pro, svc})).AddPostValidationRule(batchRuleID, svc.batchRule).
+		AddPostValidationRule(privRuleID, svc.privRule).Build()
 	svc.cat = a.Catalog
 	// The override builder is consulted first for every node; it builds
 	// BatchInfer and leaves the rest to the base builder, which wraps it.
@@ -152,6 +160,8 @@ func New(cfg Config) (*DB, error) {
 	db := &DB{SQL: e, Provider: pro, svc: svc}
 	db.connIDs.Store(1 << 30)
 	db.pids.Store(1 << 40)
+	svc.jobs = newJobRunner(cfg.Registry.Catalog(), cfg.Log, cfg.MaxJobs, e.ProcessList,
+		func() uint32 { return db.connIDs.Add(1) }, func() uint64 { return db.pids.Add(1) })
 	return db, nil
 }
 
@@ -170,12 +180,17 @@ func (e *DB) BatchSize() int { return e.svc.batch }
 // FilesDir is the directory file statements are confined to ("" none).
 func (e *DB) FilesDir() string { return e.svc.filesDir }
 
-// Close cancels running queries, stops the engine's background work and
+// Close cancels running queries and background jobs (they end failed,
+// "server stopped before the job finished", and nothing they trained is
+// stored), stops the engine's background work and
 // releases the provider's connections, then closes what Open built (the
 // catalog file, the featurizer). A registry given to New stays open. Later
 // calls return the first one's result.
 func (e *DB) Close() error {
 	e.close.Do(func() {
+		// Background jobs first: each records that the server stopped,
+		// in the catalog file, which is still open.
+		e.svc.jobs.close()
 		err := e.SQL.Close()
 		e.Provider.Close()
 		for _, c := range e.owned {

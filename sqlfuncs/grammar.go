@@ -14,7 +14,13 @@ import (
 //	         | EXPORT ADAPTER name TO string
 //	         | DROP ADAPTER [IF EXISTS] name
 //	         | SHOW ADAPTERS
-//	opt     := key '=' (string | number | ['-'] number | identifier)
+//	         | GRANT ... ON ADAPTER ... | REVOKE ... ON ADAPTER ...  (grants_grammar.go)
+//	         | EVALUATE ADAPTER name[@N] [CONFUSION MATRIX] AS select  (evaluate.go)
+//	         | SHOW JOBS | CANCEL JOB integer  (jobs_grammar.go)
+//	         | ALTER ADAPTER name SET ACTIVE VERSION integer  (versions_grammar.go)
+//	         | DROP ADAPTER [IF EXISTS] name VERSION integer | SHOW ADAPTER VERSIONS [name]
+//	opt     := key '=' (value | '(' value {',' value} ')')  (a list: search.go)
+//	value   := string | number | ['-'] number | identifier
 //	name    := identifier | `quoted identifier`
 //
 // The SELECT after AS is MySQL's, parsed by vitess (sqlparser.go); this grammar
@@ -30,12 +36,21 @@ const (
 	StmtExport                         // EXPORT ADAPTER ... TO 'file'
 	StmtDrop                           // DROP ADAPTER
 	StmtShow                           // SHOW ADAPTERS
+	StmtGrant                          // GRANT ... ON ADAPTER (grants_grammar.go)
+	StmtRevoke                         // REVOKE ... ON ADAPTER
+	StmtEvaluate                       // EVALUATE ADAPTER ... AS SELECT (evaluate.go)
+	StmtEvaluateConfusion              // EVALUATE ADAPTER ... CONFUSION MATRIX AS SELECT
+	StmtShowJobs                       // SHOW JOBS (jobs_grammar.go)
+	StmtCancelJob                      // CANCEL JOB n
+	StmtAlterActive                    // ALTER ADAPTER ... SET ACTIVE VERSION n (versions_grammar.go)
+	StmtShowVersions                   // SHOW ADAPTER VERSIONS [name]
 )
 
 // Option is one OPTIONS (key = value) entry; Pos is the key's offset.
 type Option struct {
 	Key, Value string
 	Pos        int
+	Values     []string // a parenthesised list (search.go); Value then shows it as "(a, b)"
 }
 
 // Stmt is a parsed adapter statement. Offsets are bytes into the statement.
@@ -54,6 +69,13 @@ type Stmt struct {
 	// End is the offset just after the statement and its ';' (StmtCreateAs: -1,
 	// the SELECT's parser finds its end).
 	End int
+	// GRANT, REVOKE: the privileges (EXECUTE, ALTER, DROP) and accounts.
+	Privileges []string
+	Grantees   []Grantee
+	// CANCEL JOB: the job's id.
+	JobID int64
+	// ALTER ... SET ACTIVE VERSION n, DROP ADAPTER ... VERSION n (0: none).
+	Version int64
 }
 
 // SyntaxError is an error in an adapter statement at a byte offset.
@@ -192,7 +214,22 @@ func (p *stmtParser) recognise() bool {
 		return kw("adapter")
 	case kw("show"):
 		i++
-		return kw("adapters")
+		if kw("adapter") {
+			i++
+			return kw("versions")
+		}
+		return kw("adapters") || kw("jobs")
+	case kw("alter"):
+		i++
+		return kw("adapter")
+	case kw("cancel"):
+		i++
+		return kw("job")
+	case kw("evaluate"):
+		i++
+		return kw("adapter")
+	case kw("grant"), kw("revoke"):
+		return p.recogniseGrant(i + 1)
 	}
 	return false
 }
@@ -314,6 +351,9 @@ func (p *stmtParser) parse() (*Stmt, error) {
 		if err := p.name(st); err != nil {
 			return nil, err
 		}
+		if err := p.atVersion(st); err != nil { // versions_grammar.go
+			return nil, err
+		}
 		if _, err := p.expectKw("to"); err != nil {
 			return nil, err
 		}
@@ -339,7 +379,21 @@ func (p *stmtParser) parse() (*Stmt, error) {
 		if err := p.name(st); err != nil {
 			return nil, err
 		}
+		if err := p.dropVersion(st); err != nil { // versions_grammar.go
+			return nil, err
+		}
 		return st, p.end(st)
+	case isKw(t, "evaluate"):
+		return st, p.evaluate(st)
+	case isKw(t, "grant"), isKw(t, "revoke"):
+		return st, p.grant(st, isKw(t, "revoke"))
+	case isKw(t, "cancel"), isKw(t, "show") && p.peekKw("jobs"):
+		return st, p.jobStmt(st, t) // jobs_grammar.go
+	case isKw(t, "alter"):
+		return st, p.alterAdapter(st) // versions_grammar.go
+	case isKw(t, "show") && p.peekKw("adapter"):
+		p.advance()
+		return st, p.showVersions(st) // versions_grammar.go
 	case isKw(t, "show"):
 		if _, err := p.expectKw("adapters"); err != nil {
 			return nil, err
@@ -448,9 +502,17 @@ func (p *stmtParser) options(st *Stmt) error {
 			return err
 		}
 		val := v.val
+		var list []string
 		switch v.kind {
 		case tokString, tokNumber, tokIdent:
 		case tokPunct:
+			if v.val == "(" {
+				if list, err = p.optionList(key); err != nil {
+					return err
+				}
+				val = "(" + strings.Join(list, ", ") + ")"
+				break
+			}
 			if v.val != "-" && v.val != "+" {
 				return p.errAt(v, "expected a value for option %s", key)
 			}
@@ -467,7 +529,7 @@ func (p *stmtParser) options(st *Stmt) error {
 		default:
 			return p.errAt(v, "expected a value for option %s", key)
 		}
-		st.Options = append(st.Options, Option{Key: key, Value: val, Pos: k.pos})
+		st.Options = append(st.Options, Option{Key: key, Value: val, Pos: k.pos, Values: list})
 		sep, err := p.advance()
 		if err != nil {
 			return err

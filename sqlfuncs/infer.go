@@ -25,6 +25,8 @@ type service struct {
 	filesDir string // "" refuses statements that name files
 	exec     sql.NodeExecBuilder
 	cat      *analyzer.Catalog // its mysql database checks the FILE privilege
+	privs    privCache         // adapter privileges checked per statement (grants.go)
+	jobs     *jobRunner        // background training (jobs.go); nil: none
 }
 
 // resolve loads an adapter by name for a query, with the MySQL error for an
@@ -84,6 +86,9 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 			reqs = append(reqs, q)
 			from = append(from, origin{k, j})
 		}
+	}
+	if err := s.checkCalls(ctx, reqs); err != nil {
+		return nil, err
 	}
 	res, err := s.reg.Run(ctx, reqs)
 	if err != nil {

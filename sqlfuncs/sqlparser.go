@@ -146,18 +146,20 @@ func (p *Parser) build(ctx context.Context, s string, st *Stmt, perr error, opts
 		}
 		selText := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s[st.SelectPos:end]), ";"))
 		children := ast.Exprs{&ast.Subquery{Select: ss}}
+		auth := ast.AuthInformation{AuthType: ast.AuthType_CREATE, TargetType: ast.AuthTargetType_Global}
 		if st.OrReplace {
-			children = append(children, requires(ast.AuthType_DROP)) // it drops the adapter it replaces
+			// ALTER on the adapter it replaces, or CREATE for a new one:
+			// checked when it runs (grants.go checkReplace).
+			auth = ast.AuthInformation{AuthType: ast.AuthType_IGNORE}
 		}
 		stmt = ast.InjectedStatement{Statement: &createStmt{svc: p.svc, st: st, sel: selText},
-			Children: children,
-			Auth:     ast.AuthInformation{AuthType: ast.AuthType_CREATE, TargetType: ast.AuthTargetType_Global}}
+			Children: children, Auth: auth}
 	case StmtCreateFrom:
 		// Reads a server-side file, like LOAD DATA INFILE: the FILE privilege,
 		// and creates (OR REPLACE: drops) an adapter like AS SELECT.
 		children := ast.Exprs{requires(ast.AuthType_CREATE)}
 		if st.OrReplace {
-			children = append(children, requires(ast.AuthType_DROP))
+			children = nil // checked when it runs, as for AS SELECT
 		}
 		stmt = ast.InjectedStatement{Statement: &createStmt{svc: p.svc, st: st}, Children: children,
 			Auth: ast.AuthInformation{AuthType: ast.AuthType_FILE, TargetType: ast.AuthTargetType_Global}}
@@ -166,8 +168,21 @@ func (p *Parser) build(ctx context.Context, s string, st *Stmt, perr error, opts
 		stmt = ast.InjectedStatement{Statement: &exportStmt{svc: p.svc, st: st},
 			Auth: ast.AuthInformation{AuthType: ast.AuthType_FILE, TargetType: ast.AuthTargetType_Global}}
 	case StmtDrop:
+		// Global DROP, or DROP on the adapter: checked when it runs (grants.go).
 		stmt = ast.InjectedStatement{Statement: &dropStmt{svc: p.svc, st: st},
-			Auth: ast.AuthInformation{AuthType: ast.AuthType_DROP, TargetType: ast.AuthTargetType_Global}}
+			Auth: ast.AuthInformation{AuthType: ast.AuthType_IGNORE}}
+	case StmtGrant, StmtRevoke:
+		// The adapter's creator or GRANT OPTION: checked when it runs.
+		stmt = ast.InjectedStatement{Statement: &grantStmt{svc: p.svc, st: st},
+			Auth: ast.AuthInformation{AuthType: ast.AuthType_IGNORE}}
+	case StmtEvaluate, StmtEvaluateConfusion:
+		var bad ast.Statement
+		if stmt, end, bad = p.buildEvaluate(ctx, s, st, opts); bad != nil { // evaluate.go
+			return bad, len(s)
+		}
+	case StmtShowJobs, StmtCancelJob:
+		// Who may see or cancel which job is checked when it runs (jobs.go).
+		stmt = p.buildJob(st)
 	case StmtShow:
 		stmt = ast.InjectedStatement{Statement: &showStmt{svc: p.svc},
 			Auth: ast.AuthInformation{AuthType: ast.AuthType_SHOW, TargetType: ast.AuthTargetType_Ignore}}

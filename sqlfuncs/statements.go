@@ -118,11 +118,16 @@ func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 	if err := checkName(c.st.Name); err != nil {
 		return nil, err
 	}
-	opts, err := trainOptions(c.st.Options)
+	background, trainOpts, err := jobOption(c.st.Options) // jobs.go
 	if err != nil {
 		return nil, err
 	}
-	n := &CreateAdapter{svc: c.svc, Name: c.st.Name, Mode: putMode(c.st), Options: opts, optionList: c.st.Options, selText: c.sel}
+	opts, err := searchOptions(trainOpts) // search.go: lists, search, trials
+	if err != nil {
+		return nil, err
+	}
+	n := &CreateAdapter{svc: c.svc, Name: c.st.Name, Mode: putMode(c.st), Options: opts, optionList: c.st.Options, selText: c.sel,
+		Background: background}
 	if c.st.Kind == StmtCreateFrom {
 		if len(c.st.Options) > 0 {
 			return nil, errArguments("CREATE ADAPTER", "OPTIONS apply to training (AS SELECT), not to FROM 'file'")
@@ -154,6 +159,7 @@ type CreateAdapter struct {
 	Source     sql.Node // AS SELECT: the planned SELECT
 	File       string   // FROM: the confined path
 	selText    string
+	Background bool // OPTIONS (background = true): train in a job (jobs.go)
 }
 
 var _ sql.ExecSourceRel = (*CreateAdapter)(nil)
@@ -165,7 +171,12 @@ func (n *CreateAdapter) Resolved() bool { return n.Source == nil || n.Source.Res
 func (n *CreateAdapter) IsReadOnly() bool { return false }
 
 // Schema implements sql.Node.
-func (n *CreateAdapter) Schema() sql.Schema { return types.OkResultSchema }
+func (n *CreateAdapter) Schema() sql.Schema {
+	if n.Background {
+		return jobResultSchema // the job's id (jobs.go)
+	}
+	return types.OkResultSchema
+}
 
 // Children implements sql.Node: the SELECT, which the analyzer optimizes
 // (and batches) like any query.
@@ -227,12 +238,17 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 	if err := implicitCommit(ctx); err != nil {
 		return nil, err
 	}
+	if n.Mode == catalog.Replace {
+		if err := n.svc.checkReplace(ctx, n.Name); err != nil {
+			return nil, err
+		}
+	}
 	if n.Source == nil {
 		data, err := n.svc.readFile(ctx, n.File)
 		if err != nil {
 			return nil, err
 		}
-		rec, created, err := reg.Import(ctx, n.Name, data, n.Mode)
+		rec, created, err := reg.Import(n.svc.creatorContext(ctx), n.Name, data, n.Mode)
 		if err != nil {
 			return nil, toSQLError(ctx, what, err)
 		}
@@ -272,8 +288,11 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 	if err != nil {
 		return nil, err
 	}
+	if n.Background {
+		return n.startBackground(ctx, examples, targetKind(sch[1].Type)) // jobs.go
+	}
 	start := time.Now()
-	rec, created, err := reg.Train(ctx, registry.TrainRequest{Name: n.Name, Examples: examples, Kind: targetKind(sch[1].Type),
+	rec, created, err := reg.Train(n.svc.creatorContext(ctx), registry.TrainRequest{Name: n.Name, Examples: examples, Kind: targetKind(sch[1].Type),
 		Options: n.Options, Mode: n.Mode, Progress: prog.update})
 	if err != nil {
 		if isCancel(err) || ctx.Err() != nil {
@@ -436,6 +455,9 @@ func (n *DropAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) 
 	if err := implicitCommit(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.svc.checkAdapter(ctx, n.Name, catalog.PrivDrop); err != nil {
+		return nil, err
+	}
 	ok, err := n.svc.reg.Drop(ctx, n.Name, n.IfExists)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -488,6 +510,9 @@ func (n *ExportAdapter) String() string {
 
 // RowIter implements sql.ExecSourceRel.
 func (n *ExportAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
+	if err := n.svc.checkAdapter(ctx, n.Name, catalog.PrivExecute); err != nil {
+		return nil, err
+	}
 	data, _, err := n.svc.reg.Export(ctx, n.Name)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -540,6 +565,9 @@ func (n *ShowAdapters) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error)
 	recs, err := n.svc.reg.List(ctx)
 	if err != nil {
 		return nil, toSQLError(ctx, "SHOW ADAPTERS", err)
+	}
+	if recs, err = n.svc.visible(ctx, recs); err != nil {
+		return nil, err
 	}
 	rows := make([]sql.Row, len(recs))
 	for i, r := range recs {
