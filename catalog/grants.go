@@ -169,8 +169,20 @@ func (c *Catalog) GrantPrivileges(ctx context.Context, adapter string, privs []s
 }
 
 // ErrNoGrant: a REVOKE names an account that holds none of the privileges
-// it revokes on the adapter.
+// it revokes on the adapter (a *NoGrantError says which).
 var ErrNoGrant = errors.New("no such grant")
+
+// NoGrantError is ErrNoGrant for one account and adapter.
+type NoGrantError struct {
+	Account Account
+	Adapter string
+}
+
+func (e *NoGrantError) Error() string {
+	return fmt.Sprintf("%v: %s on adapter %s", ErrNoGrant, e.Account, e.Adapter)
+}
+
+func (e *NoGrantError) Is(target error) bool { return target == ErrNoGrant }
 
 // RevokePrivileges takes privs on an adapter from accounts, in one
 // transaction: nothing is revoked when any account held none of them
@@ -202,7 +214,7 @@ func (c *Catalog) RevokePrivileges(ctx context.Context, adapter string, privs []
 			n += k
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: %s on adapter %s", ErrNoGrant, a, adapter)
+			return &NoGrantError{Account: a, Adapter: adapter}
 		}
 	}
 	return FileError(tx.Commit())

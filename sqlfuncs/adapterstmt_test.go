@@ -53,9 +53,10 @@ func execOn(t *testing.T, c *sqlfuncs.Conn, q string) {
 	}
 }
 
-// CREATE OR REPLACE ADAPTER drops the existing adapter, so it needs DROP as
-// well as CREATE; CREATE ADAPTER FROM 'file' needs CREATE as well as FILE.
-// Both are refused when the statement is planned, before any training.
+// CREATE OR REPLACE ADAPTER of an existing adapter needs ALTER on it (global
+// ALTER, or CREATE and DROP, or a grant: grants_test.go), refused with 1142
+// before the SELECT runs; CREATE ADAPTER FROM 'file' needs CREATE as well as
+// FILE, refused when the statement is planned.
 func TestAdapterStatementPrivileges(t *testing.T) {
 	v := newEnv(t, envOpts{filesDir: t.TempDir()})
 	v.withAdapters()
@@ -77,17 +78,17 @@ func TestAdapterStatementPrivileges(t *testing.T) {
 	maker := v.connAs("maker")
 	// Training that would take minutes: the refusal must come first.
 	start := time.Now()
-	failsOn(t, maker, slowCreate, 1105, "command denied")
+	failsOn(t, maker, slowCreate, 1142, "command denied")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("refused after %v: training ran first", d)
 	}
-	failsOn(t, maker, "DROP ADAPTER sent", 1105, "command denied")
+	failsOn(t, maker, "DROP ADAPTER sent", 1142, "command denied")
 	failsOn(t, maker, "CREATE OR REPLACE ADAPTER sent FROM 'sent.safetensors'", 1105, "command denied")
 	execOn(t, maker, "CREATE ADAPTER mine "+quickOptions+" AS SELECT txt, label FROM labelled")
 
 	loader := v.connAs("loader")
 	failsOn(t, loader, "CREATE ADAPTER imported FROM 'sent.safetensors'", 1105, "command denied")
-	failsOn(t, loader, "CREATE OR REPLACE ADAPTER sent FROM 'sent.safetensors'", 1105, "command denied")
+	failsOn(t, loader, "CREATE OR REPLACE ADAPTER sent FROM 'sent.safetensors'", 1142, "command denied")
 	if got := version(); got != before {
 		t.Fatalf("adapter sent replaced by users without DROP: version %v -> %v", before, got)
 	}

@@ -40,6 +40,9 @@ func (d *catalogDB) GetTableInsensitive(_ *sql.Context, name string) (sql.Table,
 	if strings.EqualFold(name, "jobs") && d.svc != nil {
 		return &jobsTable{svc: d.svc}, true, nil // jobs.go
 	}
+	if strings.EqualFold(name, "adapter_versions") {
+		return &versionsTable{reg: d.reg, svc: d.svc}, true, nil // versions.go
+	}
 	if strings.EqualFold(name, "trials") {
 		return &trialsTable{reg: d.reg, svc: d.svc}, true, nil // search.go
 	}
@@ -48,9 +51,9 @@ func (d *catalogDB) GetTableInsensitive(_ *sql.Context, name string) (sql.Table,
 
 func (d *catalogDB) GetTableNames(*sql.Context) ([]string, error) {
 	if d.svc != nil {
-		return []string{"adapters", "jobs", "trials"}, nil
+		return []string{"adapters", "adapter_versions", "jobs", "trials"}, nil
 	}
-	return []string{"adapters", "trials"}, nil
+	return []string{"adapters", "adapter_versions", "trials"}, nil
 }
 
 // The view methods say "no views here": go-mysql-server's privilege wrapper

@@ -45,6 +45,8 @@ func (b fileBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowIt
 		if n.Outfile != "" || n.Dumpfile != "" {
 			return b.svc.into(ctx, n, row)
 		}
+	case *plan.ShowGrants:
+		return b.svc.showGrants(ctx, n, row) // adds the adapter grants (grants.go)
 	}
 	return b.next.Build(ctx, n, row)
 }

@@ -183,6 +183,9 @@ func (p *Parser) build(ctx context.Context, s string, st *Stmt, perr error, opts
 	case StmtShowJobs, StmtCancelJob:
 		// Who may see or cancel which job is checked when it runs (jobs.go).
 		stmt = p.buildJob(st)
+	case StmtAlterActive, StmtShowVersions:
+		// ALTER on the adapter, or seeing it: checked when it runs (versions.go).
+		stmt = p.buildVersions(st)
 	case StmtShow:
 		stmt = ast.InjectedStatement{Statement: &showStmt{svc: p.svc},
 			Auth: ast.AuthInformation{AuthType: ast.AuthType_SHOW, TargetType: ast.AuthTargetType_Ignore}}

@@ -118,7 +118,11 @@ func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 	if err := checkName(c.st.Name); err != nil {
 		return nil, err
 	}
-	background, trainOpts, err := jobOption(c.st.Options) // jobs.go
+	keep, rest, err := keepOption(c.st.Options) // versions.go: keep_versions
+	if err != nil {
+		return nil, err
+	}
+	background, trainOpts, err := jobOption(rest) // jobs.go
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +131,9 @@ func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 		return nil, err
 	}
 	n := &CreateAdapter{svc: c.svc, Name: c.st.Name, Mode: putMode(c.st), Options: opts, optionList: c.st.Options, selText: c.sel,
-		Background: background}
+		Background: background, KeepVersions: keep}
 	if c.st.Kind == StmtCreateFrom {
-		if len(c.st.Options) > 0 {
+		if len(rest) > 0 {
 			return nil, errArguments("CREATE ADAPTER", "OPTIONS apply to training (AS SELECT), not to FROM 'file'")
 		}
 		if n.File, err = c.svc.confine(c.st.File, false); err != nil {
@@ -160,6 +164,9 @@ type CreateAdapter struct {
 	File       string   // FROM: the confined path
 	selText    string
 	Background bool // OPTIONS (background = true): train in a job (jobs.go)
+	// KeepVersions is OPTIONS (keep_versions = N), 0 when not given: the
+	// adapter's retention from this write on (versions.go).
+	KeepVersions int
 }
 
 var _ sql.ExecSourceRel = (*CreateAdapter)(nil)
@@ -248,7 +255,7 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 		if err != nil {
 			return nil, err
 		}
-		rec, created, err := reg.Import(n.svc.creatorContext(ctx), n.Name, data, n.Mode)
+		rec, created, err := reg.Import(catalog.WithKeepVersions(n.svc.creatorContext(ctx), n.KeepVersions), n.Name, data, n.Mode)
 		if err != nil {
 			return nil, toSQLError(ctx, what, err)
 		}
@@ -292,7 +299,7 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 		return n.startBackground(ctx, examples, targetKind(sch[1].Type)) // jobs.go
 	}
 	start := time.Now()
-	rec, created, err := reg.Train(n.svc.creatorContext(ctx), registry.TrainRequest{Name: n.Name, Examples: examples, Kind: targetKind(sch[1].Type),
+	rec, created, err := reg.Train(catalog.WithKeepVersions(n.svc.creatorContext(ctx), n.KeepVersions), registry.TrainRequest{Name: n.Name, Examples: examples, Kind: targetKind(sch[1].Type),
 		Options: n.Options, Mode: n.Mode, Progress: prog.update})
 	if err != nil {
 		if isCancel(err) || ctx.Err() != nil {
@@ -431,7 +438,7 @@ type dropStmt struct {
 func (d *dropStmt) String() string { return "DROP ADAPTER " + d.st.Name }
 
 func (d *dropStmt) WithResolvedChildren([]any) (any, error) {
-	return &DropAdapter{svc: d.svc, Name: d.st.Name, IfExists: d.st.IfExists}, nil
+	return &DropAdapter{svc: d.svc, Name: d.st.Name, IfExists: d.st.IfExists, Version: d.st.Version}, nil
 }
 
 // DropAdapter deletes an adapter.
@@ -439,6 +446,7 @@ type DropAdapter struct {
 	svc      *service
 	Name     string
 	IfExists bool
+	Version  int64 // DROP ADAPTER name VERSION n (versions.go); 0: the whole adapter
 }
 
 var _ sql.ExecSourceRel = (*DropAdapter)(nil)
@@ -457,6 +465,9 @@ func (n *DropAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) 
 	}
 	if err := n.svc.checkAdapter(ctx, n.Name, catalog.PrivDrop); err != nil {
 		return nil, err
+	}
+	if n.Version > 0 {
+		return n.dropVersion(ctx) // versions.go
 	}
 	ok, err := n.svc.reg.Drop(ctx, n.Name, n.IfExists)
 	if err != nil {
@@ -510,7 +521,7 @@ func (n *ExportAdapter) String() string {
 
 // RowIter implements sql.ExecSourceRel.
 func (n *ExportAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
-	if err := n.svc.checkAdapter(ctx, n.Name, catalog.PrivExecute); err != nil {
+	if err := n.svc.checkAdapter(ctx, unpinned(n.Name), catalog.PrivExecute); err != nil { // name@N: versions.go
 		return nil, err
 	}
 	data, _, err := n.svc.reg.Export(ctx, n.Name)

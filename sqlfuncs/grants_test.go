@@ -1,0 +1,156 @@
+package sqlfuncs_test
+
+import (
+	"context"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dolthub/go-mysql-server/sql/mysql_db"
+
+	"github.com/adapterdb/adapterdb/sqlfuncs"
+)
+
+// column runs q on c and returns its first column as strings.
+func column(t *testing.T, c *sqlfuncs.Conn, q string) []string {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for {
+		r, err := rows.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, toString(r[0]))
+	}
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case interface{ String() string }:
+		return x.String()
+	}
+	return ""
+}
+
+func wantColumn(t *testing.T, c *sqlfuncs.Conn, q string, want ...string) {
+	t.Helper()
+	if want == nil {
+		want = []string{}
+	}
+	if got := column(t, c, q); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: got %q, want %q", q, got, want)
+	}
+}
+
+// TestAdapterGrants: with accounts on, an account sees and uses only the
+// adapters it created, was granted, or holds global privileges for; GRANT
+// and REVOKE ON ADAPTER change that, DROP ADAPTER takes the grants with it.
+func TestAdapterGrants(t *testing.T) {
+	v := newEnv(t, envOpts{filesDir: t.TempDir()})
+	v.withAdapters() // sent, stars, tags: made with accounts off, no creator
+	const predict = "SELECT PREDICT('sent', txt) FROM labelled"
+	// The name from a row, not a literal: checked as rows are computed.
+	const predictDynamic = "SELECT PREDICT(CONCAT('se', 'nt'), txt) FROM labelled"
+	// Accounts off (the in-process driver): everything, as before.
+	wantColumn(t, v.c, "SHOW ADAPTERS", "sent", "stars", "tags")
+	execOn(t, v.c, "GRANT EXECUTE ON ADAPTER tags TO nobody") // no accounts to check against
+
+	mdb := v.e.SQL.Analyzer.Catalog.MySQLDb
+	mdb.SetPersister(&mysql_db.NoopPersister{})
+	mdb.AddRootAccount() // turns privilege checks on
+	root := v.connAs("root")
+	for _, q := range []string{
+		"CREATE USER 'bob'@'localhost'", "GRANT SELECT ON main.* TO 'bob'@'localhost'",
+		"GRANT SELECT ON adapterdb.* TO 'bob'@'localhost'",
+		"CREATE USER 'carol'@'localhost'", "GRANT SELECT, CREATE ON *.* TO 'carol'@'localhost'",
+		"CREATE USER 'dave'@'localhost'", "GRANT SELECT ON *.* TO 'dave'@'localhost'",
+	} {
+		execOn(t, root, q)
+	}
+	bob, carol, dave := v.connAs("bob"), v.connAs("carol"), v.connAs("dave")
+
+	// bob has no adapter privileges: sees none, uses none.
+	wantColumn(t, bob, "SHOW ADAPTERS")
+	wantColumn(t, bob, "SELECT name FROM adapterdb.adapters")
+	failsOn(t, bob, predict, 1142, "EXECUTE command denied to user 'bob'@'localhost' for adapter 'sent'")
+	failsOn(t, bob, "SELECT PREDICT('sent', txt) FROM labelled WHERE 1 = 0", 1142, "for adapter 'sent'")
+	failsOn(t, bob, predictDynamic, 1142, "for adapter 'sent'")
+	failsOn(t, bob, "SELECT PREDICT_PROBA('sent', 'x')", 1142)
+	failsOn(t, bob, "DROP ADAPTER sent", 1142, "DROP command denied")
+	failsOn(t, bob, "DROP ADAPTER IF EXISTS nosuch", 1142)
+	failsOn(t, bob, "CREATE OR REPLACE ADAPTER sent "+quickOptions+" AS SELECT txt, label FROM labelled", 1142, "ALTER command denied")
+	failsOn(t, bob, "GRANT EXECUTE ON ADAPTER sent TO bob@localhost", 1142, "GRANT command denied")
+
+	// Root grants EXECUTE: bob sees and uses sent, and only sent.
+	execOn(t, root, "GRANT EXECUTE ON ADAPTER sent TO bob@localhost")
+	wantColumn(t, bob, "SHOW ADAPTERS", "sent")
+	wantColumn(t, bob, "SELECT name FROM adapterdb.adapters", "sent")
+	if got := column(t, bob, predict); len(got) != len(sentiment) {
+		t.Fatalf("bob's predictions: %q", got)
+	}
+	column(t, bob, predictDynamic)
+	failsOn(t, bob, "SELECT PREDICT('stars', txt) FROM labelled", 1142, "for adapter 'stars'")
+	failsOn(t, bob, "DROP ADAPTER sent", 1142)
+	wantColumn(t, root, "SHOW GRANTS FOR 'bob'@'localhost'",
+		"GRANT USAGE ON *.* TO `bob`@`localhost`",
+		"GRANT SELECT ON `adapterdb`.* TO `bob`@`localhost`",
+		"GRANT SELECT ON `main`.* TO `bob`@`localhost`",
+		"GRANT EXECUTE ON ADAPTER `sent` TO `bob`@`localhost`")
+
+	// ALTER and DROP: bob retrains sent (the grants stay), then drops it
+	// (the grants go: a new sent does not give bob anything).
+	execOn(t, root, "GRANT ALTER, DROP ON ADAPTER sent TO 'bob'@'localhost'")
+	execOn(t, bob, "CREATE OR REPLACE ADAPTER sent "+quickOptions+" AS SELECT txt, label FROM labelled")
+	wantColumn(t, bob, "SHOW ADAPTERS", "sent")
+	execOn(t, bob, "DROP ADAPTER sent")
+	wantColumn(t, bob, "SHOW ADAPTERS")
+	execOn(t, root, "CREATE ADAPTER sent "+quickOptions+" AS SELECT txt, label FROM labelled")
+	wantColumn(t, bob, "SHOW ADAPTERS")
+	failsOn(t, bob, predict, 1142)
+
+	// carol (global CREATE) creates mine: she may use, see, grant and drop
+	// it; bob may not until she grants.
+	execOn(t, carol, "CREATE ADAPTER mine "+quickOptions+" AS SELECT txt, label FROM labelled")
+	wantColumn(t, carol, "SHOW ADAPTERS", "mine", "sent", "stars", "tags") // global SELECT
+	failsOn(t, carol, "DROP ADAPTER sent", 1142)
+	failsOn(t, bob, "SELECT PREDICT('mine', 'x')", 1142)
+	failsOn(t, carol, "GRANT EXECUTE ON ADAPTER sent TO bob@localhost", 1142, "GRANT command denied to user 'carol'")
+	execOn(t, carol, "GRANT EXECUTE ON ADAPTER mine TO bob@localhost")
+	wantColumn(t, bob, "SHOW ADAPTERS", "mine")
+	column(t, bob, "SELECT PREDICT('mine', 'x')")
+	execOn(t, carol, "REVOKE EXECUTE ON ADAPTER mine FROM bob@localhost")
+	failsOn(t, bob, "SELECT PREDICT('mine', 'x')", 1142)
+	failsOn(t, carol, "REVOKE EXECUTE ON ADAPTER mine FROM bob@localhost", 1147,
+		"There is no such grant defined for user 'bob' on host 'localhost' on adapter 'mine'")
+	execOn(t, carol, "CREATE OR REPLACE ADAPTER mine "+quickOptions+" AS SELECT txt, label FROM labelled")
+	execOn(t, carol, "DROP ADAPTER mine")
+
+	// dave (global SELECT) sees and uses every adapter, drops none.
+	wantColumn(t, dave, "SELECT name FROM adapterdb.adapters", "sent", "stars", "tags")
+	column(t, dave, "SELECT PREDICT('stars', txt) FROM labelled")
+	failsOn(t, dave, "DROP ADAPTER stars", 1142)
+
+	// Grants name existing accounts and adapters.
+	failsOn(t, root, "GRANT EXECUTE ON ADAPTER sent TO ghost", 1410, "'ghost'@'%'")
+	failsOn(t, root, "GRANT EXECUTE ON ADAPTER nosuch TO bob@localhost", 1305, "ADAPTER nosuch does not exist")
+	failsOn(t, root, "GRANT SELECT ON ADAPTER sent TO bob@localhost", 1064, "expected EXECUTE, ALTER, DROP or ALL")
+	// Root does everything.
+	column(t, root, predict)
+	execOn(t, root, "DROP ADAPTER stars")
+	if got := column(t, root, "SHOW GRANTS"); !strings.Contains(strings.Join(got, "\n"), "SUPER") {
+		t.Fatalf("root's grants: %q", got)
+	}
+}
