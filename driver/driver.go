@@ -10,7 +10,8 @@
 // embedded demo model), batch (sequences per forward pass, default 64), files_dir
 // (where CREATE ADAPTER ... FROM and EXPORT ADAPTER may read and write; default
 // none, which refuses them), max_text_bytes (longest text accepted, default
-// 1 MiB).
+// 1 MiB), max_jobs (background training jobs run at once, default 1; jobs
+// run while the database is open: the last DB.Close cancels them).
 //
 // Every *sql.DB opened on the same model and database file in a process shares
 // one loaded featurizer, catalog and SQL engine (reference-counted; the last
@@ -63,6 +64,7 @@ type options struct {
 	batch    int
 	filesDir string
 	maxText  int
+	maxJobs  int
 }
 
 // parseDSN reads "file:PATH?model=DIR&batch=N&files_dir=DIR&max_text_bytes=N".
@@ -79,7 +81,7 @@ func parseDSN(dsn string) (options, error) {
 	if err != nil {
 		return options{}, fmt.Errorf("adapterdb DSN %q: %w", dsn, err)
 	}
-	o := options{model: "demo", batch: sqlfuncs.DefaultBatchSize}
+	o := options{model: "demo", batch: sqlfuncs.DefaultBatchSize, maxJobs: sqlfuncs.DefaultMaxJobs}
 	if o.path, err = filepath.Abs(path); err != nil {
 		return options{}, err
 	}
@@ -106,8 +108,12 @@ func parseDSN(dsn string) (options, error) {
 			if o.maxText, err = strconv.Atoi(val); err != nil || o.maxText < 1 {
 				return options{}, fmt.Errorf("adapterdb DSN: max_text_bytes %q must be a positive integer", val)
 			}
+		case "max_jobs":
+			if o.maxJobs, err = strconv.Atoi(val); err != nil || o.maxJobs < 1 || o.maxJobs > sqlfuncs.MaxMaxJobs {
+				return options{}, fmt.Errorf("adapterdb DSN: max_jobs %q must be an integer in [1, %d]", val, sqlfuncs.MaxMaxJobs)
+			}
 		default:
-			return options{}, fmt.Errorf("adapterdb DSN: unknown parameter %q (model, batch, files_dir, max_text_bytes)", k)
+			return options{}, fmt.Errorf("adapterdb DSN: unknown parameter %q (model, batch, files_dir, max_text_bytes, max_jobs)", k)
 		}
 	}
 	return o, nil
@@ -128,7 +134,7 @@ func load(o options) (*shared, error) {
 		return nil, fmt.Errorf("cpu backend: %w", err)
 	}
 	db, err := sqlfuncs.Open(sqlfuncs.Options{Path: o.path, Model: o.model, Backend: be, BatchSize: o.batch,
-		MaxTextBytes: o.maxText, FilesDir: o.filesDir, Log: log})
+		MaxTextBytes: o.maxText, FilesDir: o.filesDir, MaxJobs: o.maxJobs, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +150,8 @@ func (d *Driver) acquire(o options) (*shared, error) {
 	defer d.mu.Unlock()
 	if s, ok := d.open[key]; ok {
 		if s.opts != o {
-			return nil, fmt.Errorf("adapterdb: %s is already open with model %s, batch %d, files_dir %q, max_text_bytes %d in this process; "+
-				"open it with the same settings", o.path, s.opts.model, s.opts.batch, s.opts.filesDir, s.opts.maxText)
+			return nil, fmt.Errorf("adapterdb: %s is already open with model %s, batch %d, files_dir %q, max_text_bytes %d, max_jobs %d in this process; "+
+				"open it with the same settings", o.path, s.opts.model, s.opts.batch, s.opts.filesDir, s.opts.maxText, s.opts.maxJobs)
 		}
 		s.refs++
 		return s, nil

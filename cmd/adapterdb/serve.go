@@ -37,6 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	waitTimeout := fs.Duration("wait-timeout", server.DefaultWaitTimeout, "close a logged-in connection idle this long (MySQL's wait_timeout)")
 	maxText := fs.Int("max-text-bytes", 1<<20, "longest text accepted by PREDICT/EMBED, in bytes")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long running queries may finish at shutdown")
+	maxJobs := fs.Int("max-jobs", sqlfuncs.DefaultMaxJobs, "background training jobs run at once (CREATE ADAPTER ... background = true); the others wait, queued")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -48,6 +49,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return usageErr("--batch %d: want 1 to 16384", *batch)
 	case *maxText < 1:
 		return usageErr("--max-text-bytes must be positive")
+	case *maxJobs < 1 || *maxJobs > sqlfuncs.MaxMaxJobs:
+		return usageErr("--max-jobs %d: want 1 to %d", *maxJobs, sqlfuncs.MaxMaxJobs)
 	case *connectTimeout < 2*time.Second || *connectTimeout > 365*24*time.Hour:
 		return usageErr("--connect-timeout %v: want 2s to 8760h, as MySQL's connect_timeout", *connectTimeout)
 	case *waitTimeout < time.Second || *waitTimeout > 365*24*time.Hour:
@@ -66,7 +69,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	db, err := sqlfuncs.Open(sqlfuncs.Options{Path: *dbPath, Model: *modelDir, Backend: be, BatchSize: *batch,
-		MaxTextBytes: *maxText, FilesDir: *filesDir, Log: e.log})
+		MaxTextBytes: *maxText, FilesDir: *filesDir, MaxJobs: *maxJobs, Log: e.log})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--db", "x.db", "--device", "tpu"},
 		{"serve", "--db", "x.db", "--connect-timeout", "1s"},
 		{"serve", "--db", "x.db", "--wait-timeout", "500ms"},
+		{"serve", "--db", "x.db", "--max-jobs", "0"},
+		{"serve", "--db", "x.db", "--max-jobs", "65"},
 	} {
 		if code, _, errs := cli(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errs)
