@@ -26,7 +26,7 @@ type Cell struct {
 
 // ErrTarget reports a target of the wrong kind for the adapter's task (text
 // for a regression, a JSON array for a classification, ...).
-var ErrTarget = errors.New("wrong target")
+var ErrTarget = errors.New("wrong kind of target")
 
 // Target is one parsed target (Scorer.Parse).
 type Target struct {
