@@ -44,7 +44,12 @@ Options (--set key=value, repeatable; the same keys as SQL's OPTIONS (...)):
   class_weights        none | balanced (none)
   seed                 (42)          trainable       adapters | head (adapters)
   pool                 cls | first | mean | last (the model type's default)
-  max_grad_norm        gradient clipping (1)`
+  max_grad_norm        gradient clipping (1)
+A comma-separated value (--set learning_rate=1e-4,1e-3 --set adapter_size=16,64)
+is a hyperparameter search: every combination is trained and the one with the
+best validation loss stored, its trials in the metrics.
+  search               grid | random (grid)
+  trials               random search: combinations to sample, 1 to 64`
 
 func runTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--set key=value ...] [--replace] FILE.csv\n\n"+indent(trainHelp))
@@ -67,9 +72,12 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		if !ok {
 			return usageErr("--set %q: want key=value", kv)
 		}
-		if err := opts.Set(k, v); err != nil {
+		if err := setOption(&opts, k, v); err != nil { // search.go: lists, search, trials
 			return usageErr("%v", err)
 		}
+	}
+	if err := checkSearch(opts); err != nil {
+		return usageErr("%v", err)
 	}
 	if err := catalog.CheckName(*name); err != nil {
 		return usageErr("%v", err)
@@ -116,6 +124,10 @@ func (t *trainBar) update(p train.Progress) {
 	if p.Phase != "training" {
 		return
 	}
+	if p.Trial != t.last.Trial && t.bar != nil {
+		t.bar.Finish() // a search's next trial: steps start again
+		t.bar = nil
+	}
 	if t.last.Epoch != 0 && p.Epoch != t.last.Epoch {
 		// The first step of an epoch also carries the previous epoch's
 		// validation loss.
@@ -132,6 +144,9 @@ func (t *trainBar) update(p train.Progress) {
 			progressbar.OptionClearOnFinish())
 	}
 	desc := fmt.Sprintf("epoch %d/%d loss %.4f", p.Epoch, p.Epochs, p.Loss)
+	if p.Trials > 0 {
+		desc = fmt.Sprintf("trial %d/%d, %s", p.Trial, p.Trials, desc)
+	}
 	if p.ValLoss == p.ValLoss { // not NaN
 		desc += fmt.Sprintf(" val %.4f", p.ValLoss)
 	}
@@ -143,7 +158,11 @@ func (t *trainBar) update(p train.Progress) {
 }
 
 func (t *trainBar) epochDone(p train.Progress, valLoss float64) {
-	ev := t.e.log.Info().Int("epoch", p.Epoch).Int("epochs", p.Epochs).Float64("train_loss", p.Loss)
+	ev := t.e.log.Info()
+	if p.Trials > 0 {
+		ev = ev.Int("trial", p.Trial).Int("trials", p.Trials)
+	}
+	ev = ev.Int("epoch", p.Epoch).Int("epochs", p.Epochs).Float64("train_loss", p.Loss)
 	if valLoss == valLoss { // not NaN
 		ev = ev.Float64("val_loss", valLoss)
 	}
