@@ -103,6 +103,11 @@ func TestAdapterGrants(t *testing.T) {
 	}
 	column(t, bob, predictDynamic)
 	failsOn(t, bob, "SELECT PREDICT('stars', txt) FROM labelled", 1142, "for adapter 'stars'")
+	// A pinned version is the adapter's; EVALUATE needs EXECUTE as PREDICT does.
+	column(t, bob, "SELECT PREDICT('sent@1', txt) FROM labelled")
+	failsOn(t, bob, "SELECT PREDICT('stars@1', txt) FROM labelled", 1142, "for adapter 'stars'")
+	column(t, bob, "EVALUATE ADAPTER sent AS SELECT txt, label FROM labelled")
+	failsOn(t, bob, "EVALUATE ADAPTER stars AS SELECT txt, score FROM labelled", 1142, "EXECUTE command denied")
 	failsOn(t, bob, "DROP ADAPTER sent", 1142)
 	wantColumn(t, root, "SHOW GRANTS FOR 'bob'@'localhost'",
 		"GRANT USAGE ON *.* TO `bob`@`localhost`",

@@ -70,6 +70,14 @@ as_error analyst secret "GRANT EXECUTE ON ADAPTER topic TO 'analyst'@'%'" 1142
 as "analyst" secret "CREATE OR REPLACE ADAPTER sentiment $QUICK AS SELECT txt, label FROM reviews" >/dev/null || fail "analyst's retrain"
 pass "analyst: CREATE OR REPLACE ADAPTER sentiment (ALTER)"
 as_expect analyst secret "SELECT name FROM adapterdb.adapters" "sentiment"
+# Versions are the adapter's: sentiment@1 is allowed, topic@1 is not; ALTER
+# sets the active version; EVALUATE needs EXECUTE like PREDICT.
+as_expect analyst secret "SELECT COUNT(PREDICT('sentiment@1', txt)) FROM reviews" "4"
+as_error analyst secret "SELECT PREDICT('topic@1', txt) FROM reviews" 1142 "for adapter 'topic'"
+as_expect analyst secret "ALTER ADAPTER sentiment SET ACTIVE VERSION 1" ""
+as_error analyst secret "ALTER ADAPTER topic SET ACTIVE VERSION 1" 1142 "ALTER command denied"
+as_expect analyst secret "EVALUATE ADAPTER sentiment AS SELECT txt, label FROM reviews" "$(sql "EVALUATE ADAPTER sentiment AS SELECT txt, label FROM reviews")"
+as_error analyst secret "EVALUATE ADAPTER topic AS SELECT txt, topic FROM reviews" 1142 "EXECUTE command denied"
 
 # A creator (global CREATE) owns what it makes and grants it.
 sql "CREATE USER 'maker'@'%' IDENTIFIED BY 'pw'; GRANT SELECT, CREATE ON *.* TO 'maker'@'%';"
