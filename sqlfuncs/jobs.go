@@ -501,7 +501,7 @@ var jobsSchema = sql.Schema{
 	jobCol("trial", types.Int64, false),
 	jobCol("trials", types.Int64, false),
 	jobCol("loss", types.Float64, false),
-	jobCol("rows", types.Int64, false),
+	jobCol("rows_read", types.Int64, false),
 	jobCol("user", varchar(80), false),
 	jobCol("host", varchar(255), false),
 	jobCol("submitted", types.DatetimeMaxPrecision, false),

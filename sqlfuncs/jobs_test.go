@@ -91,7 +91,7 @@ func TestBackgroundJobDone(t *testing.T) {
 	v.exec("DROP TABLE more")
 	j := v.waitJob(id, "done", "failed")
 	if j["state"] != "done" || j["progress"] != 1.0 || j["epoch"] != int64(30) || j["epochs"] != int64(30) ||
-		j["rows"] != int64(len(sentiment)) || j["error"] != nil || j["started"] == nil || j["finished"] == nil ||
+		j["rows_read"] != int64(len(sentiment)) || j["error"] != nil || j["started"] == nil || j["finished"] == nil ||
 		j["adapter"] != "bg" || j["user"] != "test" {
 		t.Fatalf("job: %v", j)
 	}
