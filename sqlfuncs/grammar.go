@@ -214,11 +214,7 @@ func (p *stmtParser) recognise() bool {
 		return kw("adapter")
 	case kw("show"):
 		i++
-		if kw("adapter") {
-			i++
-			return kw("versions")
-		}
-		return kw("adapters") || kw("jobs")
+		return kw("adapters") || kw("jobs") || kw("adapter") // SHOW ADAPTER VERSIONS
 	case kw("alter"):
 		i++
 		return kw("adapter")

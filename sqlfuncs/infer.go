@@ -145,15 +145,12 @@ func (s *service) request(ctx *sql.Context, c *Call, fn string, a []any, row int
 		if a[0] == nil || a[1] == nil {
 			return q, true, nil
 		}
-		if c.adapter != nil {
-			q.Adapter = c.adapter.Record.Name
-		} else {
-			name, err := nameArg(fn, a[0])
-			if err != nil {
-				return q, false, err
-			}
-			q.Adapter = name
+		// The name as written, literal or not: 'name@N' pins a version.
+		name, err := nameArg(fn, a[0])
+		if err != nil {
+			return q, false, err
 		}
+		q.Adapter = name
 		q.Proba = c.kind == fnProba
 	}
 	text, err := textArg(ctx, a[textIdx])
