@@ -33,7 +33,7 @@ func TestParseStatement(t *testing.T) {
 			File: "f.st", FilePos: 36, End: 42}},
 		{"CREATE OR REPLACE ADAPTER s OPTIONS (epochs = 3, learning_rate = 1e-3, task = 'regression', seed = -0, trainable = head) AS SELECT a, b FROM t",
 			&Stmt{Kind: StmtCreateAs, Name: "s", NamePos: 26, OrReplace: true, Options: []Option{
-				{"epochs", "3", 37}, {"learning_rate", "1e-3", 49}, {"task", "regression", 71}, {"seed", "-0", 92}, {"trainable", "head", 103}},
+				{"epochs", "3", 37, nil}, {"learning_rate", "1e-3", 49, nil}, {"task", "regression", 71, nil}, {"seed", "-0", 92, nil}, {"trainable", "head", 103, nil}},
 				SelectPos: 124, End: -1}},
 		{"CREATE ADAPTER s OPTIONS () AS (SELECT 1, 2)", &Stmt{Kind: StmtCreateAs, Name: "s", NamePos: 15, SelectPos: 31, End: -1}},
 		{"EXPLAIN CREATE ADAPTER s AS SELECT 1, 2", &Stmt{Kind: StmtCreateAs, Explain: true, Name: "s", NamePos: 23, SelectPos: 28, End: -1}},

@@ -39,6 +39,7 @@ type trainProgress struct {
 	epoch      int     // current epoch
 	loss       float64 // its running training loss
 	lastLog    time.Time
+	trial      int // a search's current trial (search.go); 0 outside one
 }
 
 // progressEvery throttles process-list updates, logEvery the log's epoch
@@ -96,7 +97,9 @@ func (p *trainProgress) trainRows() int {
 
 // update is train.Train's progress callback.
 func (p *trainProgress) update(pr train.Progress) {
-	if done := pr.Epoch - 1; done > p.epochsDone && p.ctx.ProcessList != nil {
+	if pr.Trials > 0 {
+		p.trialStarted(pr) // search.go: a search's entry counts trials
+	} else if done := pr.Epoch - 1; done > p.epochsDone && p.ctx.ProcessList != nil {
 		// Completed epochs are the table entry's "partitions".
 		p.ctx.ProcessList.UpdateTableProgress(p.ctx.Pid(), p.name, int64(done-p.epochsDone))
 		p.epochsDone = done
@@ -120,6 +123,9 @@ func (p *trainProgress) update(pr train.Progress) {
 		label = fmt.Sprintf("epoch %d/%d validating, loss %.4f", pr.Epoch, pr.Epochs, pr.Loss)
 		done = total
 	}
+	if pr.Trials > 0 {
+		label = fmt.Sprintf("trial %d/%d, %s", pr.Trial, pr.Trials, label)
+	}
 	p.setPart(label, int64(done), int64(total))
 	p.log.Debug().Str("statement", p.name).Str("progress", label).Dur("eta_ms", pr.ETA).Msg("training")
 }
@@ -133,7 +139,11 @@ func (p *trainProgress) logEpoch(epochs int, val float64) {
 		p.lastLog = time.Now()
 		ev = p.log.Info()
 	}
-	ev = ev.Str("statement", p.name).Int("epoch", p.epoch).Int("epochs", epochs).Float64("train_loss", p.loss)
+	ev = ev.Str("statement", p.name)
+	if p.trial > 0 {
+		ev = ev.Int("trial", p.trial) // a search's (search.go)
+	}
+	ev = ev.Int("epoch", p.epoch).Int("epochs", epochs).Float64("train_loss", p.loss)
 	if !math.IsNaN(val) {
 		ev = ev.Float64("val_loss", val)
 	}
