@@ -9,7 +9,8 @@
 # - the confusion matrix's cells sum to the rows and match PREDICT's GROUP BY;
 # - name@N pins a version (version 1 after a retrain); a missing version, wrong
 #   kinds of target and syntax errors are refused with their codes;
-# - EVALUATE needs SELECT on the source tables and EXECUTE on the adapter.
+# - EVALUATE needs SELECT on the source tables and EXECUTE on the adapter;
+# - docs/sql.md's EVALUATE examples run as written.
 set -euo pipefail
 
 source "$(dirname "$0")/lib.bash"
@@ -89,6 +90,19 @@ expect_error "EVALUATE ADAPTER sent AS SELECT txt, label FROM reviews WHERE id >
 expect_error "EVALUATE ADAPTER sent CONFUSION AS SELECT txt, label FROM reviews" 1064 "expected MATRIX"
 expect_error "EVALUATE ADAPTER sent@0 AS SELECT txt, label FROM reviews" 1064 "expected a version number"
 expect_error "EVALUATE ADAPTER sent AS SELECT txt, label FROM" 1064 "in the SELECT after AS"
+
+# The examples of docs/sql.md's EVALUATE ADAPTER section run as written.
+examples=$("$PY" - "$ROOT/docs/sql.md" <<'PYEOF'
+import re, sys
+s = open(sys.argv[1]).read()
+sec = s[s.index("### EVALUATE ADAPTER\n"):]
+sec = sec[:sec.index("\n### ", 1)]
+print(re.findall(r"```sql\n(.*?)```", sec, re.S)[1])
+PYEOF
+) || fail "no examples in docs/sql.md"
+grep -q "EVALUATE ADAPTER sent@1 CONFUSION MATRIX" <<<"$examples" || fail "docs/sql.md examples: $examples"
+out=$(sql "$examples" 2>&1) || fail "docs/sql.md EVALUATE examples: $out"
+pass "docs/sql.md EVALUATE ADAPTER examples run"
 
 # Privileges: SELECT on the source tables, checked as for the SELECT alone
 # (go-mysql-server reports a denied table as 1105).
