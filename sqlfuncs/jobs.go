@@ -475,7 +475,7 @@ func (n *CreateAdapter) startBackground(ctx *sql.Context, examples []train.Examp
 		}
 		return rec, err
 	}
-	job, err := n.svc.jobs.submit(n.svc.creatorContext(ctx), n.svc.jobUser(ctx),
+	job, err := n.svc.jobs.submit(catalog.WithKeepVersions(n.svc.creatorContext(ctx), n.KeepVersions), n.svc.jobUser(ctx),
 		JobRequest{Adapter: n.Name, Rows: len(examples), Options: n.Options, Run: run})
 	if err != nil {
 		return nil, toSQLError(ctx, what, err)
