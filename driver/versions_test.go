@@ -42,7 +42,7 @@ func TestDriverAdapterVersions(t *testing.T) {
 	// A background retrain with keep_versions = 1 leaves its version alone.
 	var id int64
 	var adapter, state string
-	if err := db.QueryRow("CREATE OR REPLACE ADAPTER sent OPTIONS (background = true, keep_versions = 1, epochs = 5, " +
+	if err := db.QueryRow("CREATE OR REPLACE ADAPTER sent OPTIONS (background = true, keep_versions = 1, epochs = 5, "+
 		"max_length = 16, batch_size = 4, validation_fraction = 0, adapter_size = 8) AS SELECT txt, label FROM labelled").Scan(&id, &adapter, &state); err != nil {
 		t.Fatal(err)
 	}
