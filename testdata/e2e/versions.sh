@@ -13,7 +13,8 @@
 # - OPTIONS (keep_versions = N) bounds the versions kept;
 # - a server restarted on the file serves the same versions;
 # - a file made before versions (catalog/testdata/pre_versions.sql, run by
-#   the sqlite3 shell) opens with each adapter as its one, active version.
+#   the sqlite3 shell) opens with each adapter as its one, active version;
+# - docs/sql.md's version examples run as written.
 set -euo pipefail
 
 source "$(dirname "$0")/lib.bash"
@@ -64,6 +65,20 @@ sql "CREATE OR REPLACE ADAPTER s OPTIONS ($Q, keep_versions = 2) AS SELECT txt, 
 sql "CREATE OR REPLACE ADAPTER s OPTIONS ($Q) AS SELECT txt, label FROM r" || fail "replace after keep 2"
 expect "SELECT GROUP_CONCAT(CONCAT(version, ':', active) ORDER BY version) FROM adapterdb.adapter_versions WHERE name = 's'" "4:0,5:1"
 expect_error "CREATE OR REPLACE ADAPTER s OPTIONS (keep_versions = 0) AS SELECT txt, label FROM r" 1231 "keep_versions"
+
+# The examples of docs/sql.md's "Adapter versions" section run as written.
+examples=$("$PY" - "$ROOT/docs/sql.md" <<'PYEOF'
+import re, sys
+s = open(sys.argv[1]).read()
+sec = s[s.index("### Adapter versions\n"):]
+sec = sec[:sec.index("\n### ", 1)]
+print(re.findall(r"```sql\n(.*?)```", sec, re.S)[1])
+PYEOF
+) || fail "no examples in docs/sql.md"
+grep -q "ALTER ADAPTER sentiment SET ACTIVE VERSION 1" <<<"$examples" || fail "docs/sql.md examples: $examples"
+out=$(sql "$examples" 2>&1) || fail "docs/sql.md version examples: $out"
+[ "$(tail -1 <<<"$out" | cut -f1,2)" = "1	1" ] || fail "docs/sql.md version examples end with: $(tail -1 <<<"$out")"
+pass "docs/sql.md's version examples"
 
 # The versions are in the file: a restarted server serves them.
 stop_server
