@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dolthub/go-mysql-server/sql/mysql_db"
 	"github.com/dolthub/vitess/go/mysql"
 )
 
@@ -17,7 +18,10 @@ import (
 func TestSearchSQL(t *testing.T) {
 	v := newEnv(t, envOpts{})
 	v.withAdapters()
-	v.exec("CREATE ADAPTER g OPTIONS (learning_rate = (1e-4, 1e-2), adapter_size = (4, 8), epochs = 3, max_length = 16, batch_size = 4, validation_fraction = 0.25) AS SELECT txt, label FROM labelled")
+	res := v.exec("CREATE ADAPTER g OPTIONS (learning_rate = (1e-4, 1e-2), adapter_size = (4, 8), epochs = 3, max_length = 16, batch_size = 4, validation_fraction = 0.25) AS SELECT txt, label FROM labelled")
+	if res.RowsAffected != 8 || res.Info == nil || !strings.Contains(res.Info.String(), ", best of 4 trials (grid search)") {
+		t.Errorf("CREATE ADAPTER's result %+v", res)
+	}
 	rows := v.rows("SELECT t.adapter, t.version = a.version, t.trial, JSON_EXTRACT(t.options, '$.learning_rate'), JSON_EXTRACT(t.options, '$.adapter_size'), JSON_EXTRACT(t.metrics, '$.validation_loss'), t.seconds > 0, t.chosen FROM adapterdb.trials t JOIN adapterdb.adapters a ON a.name = t.adapter ORDER BY t.trial")
 	if len(rows) != 4 {
 		t.Fatalf("trials %v", rows)
@@ -160,4 +164,25 @@ func TestSearchProgressAndKill(t *testing.T) {
 	if r := v.rows("SELECT (SELECT COUNT(*) FROM adapterdb.adapters WHERE name = 's'), (SELECT COUNT(*) FROM adapterdb.trials)"); r[0][0] != int64(0) || r[0][1] != int64(0) {
 		t.Errorf("a killed search stored %v", r)
 	}
+}
+
+// adapterdb.trials shows an account only the trials of adapters it may see.
+func TestSearchTrialsPrivileges(t *testing.T) {
+	v := newEnv(t, envOpts{})
+	v.withAdapters()
+	for _, n := range []string{"s1", "s2"} {
+		v.exec("CREATE ADAPTER " + n + " OPTIONS (learning_rate = (1e-4, 1e-2), epochs = 1, max_length = 16, validation_fraction = 0.25) AS SELECT txt, label FROM labelled")
+	}
+	mdb := v.e.SQL.Analyzer.Catalog.MySQLDb
+	mdb.SetPersister(&mysql_db.NoopPersister{})
+	mdb.AddRootAccount() // turns privilege checks on
+	root := v.connAs("root")
+	execOn(t, root, "CREATE USER 'bob'@'localhost'")
+	execOn(t, root, "GRANT SELECT ON adapterdb.* TO 'bob'@'localhost'")
+	bob := v.connAs("bob")
+	wantColumn(t, bob, "SELECT DISTINCT adapter FROM adapterdb.trials")
+	execOn(t, root, "GRANT EXECUTE ON ADAPTER s2 TO 'bob'@'localhost'")
+	wantColumn(t, bob, "SELECT adapter FROM adapterdb.trials ORDER BY trial", "s2", "s2")
+	wantColumn(t, root, "SELECT DISTINCT adapter FROM adapterdb.trials ORDER BY adapter", "s1", "s2")
+	failsOn(t, root, "DELETE FROM adapterdb.trials", 1105)
 }

@@ -415,6 +415,8 @@ func summary(rec catalog.Record) string {
 			Accuracy *float64 `json:"accuracy"`
 			RMSE     *float64 `json:"rmse"`
 		} `json:"validation"`
+		Search string            `json:"search"` // a hyperparameter search (search.go)
+		Trials []json.RawMessage `json:"trials"`
 	}
 	if json.Unmarshal(rec.Metrics, &m) == nil {
 		s += ", " + plural(m.Epochs, "epoch")
@@ -423,6 +425,9 @@ func summary(rec catalog.Record) string {
 		}
 		if m.Eval != nil && m.Eval.RMSE != nil {
 			s += fmt.Sprintf(", validation RMSE %.4g", *m.Eval.RMSE)
+		}
+		if m.Search != "" {
+			s += fmt.Sprintf(", best of %s (%s search)", plural(len(m.Trials), "trial"), m.Search)
 		}
 	}
 	return s

@@ -22,10 +22,12 @@ INSERT INTO docs WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
  SELECT i, CONCAT(ELT(1 + i % 5, 'wonderful', 'awful', 'boring', 'great', 'dull'), ' film number ', i) FROM n;" || fail "setup"
 
 # The docs/sql.md example, as written (2 × 2 grid).
-sql "CREATE ADAPTER sentiment
+out=$(sql "CREATE ADAPTER sentiment
   OPTIONS (learning_rate = (1e-4, 1e-2), adapter_size = (4, 8), epochs = 3, validation_fraction = 0.25)
-  AS SELECT txt, label FROM reviews;" || fail "grid search"
-pass "CREATE ADAPTER with a 2 x 2 grid"
+  AS SELECT txt, label FROM reviews; SHOW WARNINGS;") || fail "grid search: $out"
+grep -qP '^Note\t1642\tadapter sentiment: classification, 2 labels, .*, best of 4 trials \(grid search\)$' <<<"$out" ||
+	fail "grid search's note: $out"
+pass "CREATE ADAPTER with a 2 x 2 grid: $(cut -f3 <<<"$out")"
 expect "SELECT trial, options, chosen IN (0, 1), seconds > 0 FROM adapterdb.trials WHERE adapter = 'sentiment' ORDER BY trial" \
 	$'1\t{"adapter_size": "4", "learning_rate": "0.0001"}\t1\t1
 2\t{"adapter_size": "8", "learning_rate": "0.0001"}\t1\t1
