@@ -116,6 +116,8 @@ func TestSearchErrors(t *testing.T) {
 	v.fails("CREATE ADAPTER x OPTIONS (learning_rate = ()) AS SELECT txt, label FROM labelled", 1064, "expected a value in the list")
 	// Too few rows to hold any out: refused before training.
 	v.fails("CREATE ADAPTER x OPTIONS (learning_rate = (1e-3, 1e-4)) AS SELECT txt, label FROM labelled LIMIT 4", 1105, "hold out none")
+	// In the background too, by the statement rather than the job.
+	v.fails("CREATE ADAPTER x OPTIONS (background = true, learning_rate = (1e-3, 1e-4)) AS SELECT txt, label FROM labelled LIMIT 4", 1105, "hold out none")
 	if r := v.rows("SELECT COUNT(*) FROM adapterdb.adapters WHERE name = 'x'"); r[0][0] != int64(0) {
 		t.Errorf("a refused search stored an adapter")
 	}

@@ -25,5 +25,11 @@ func Check(eng *engine.Engine, ex []Example, kind TargetKind, opts Options) erro
 	if opts.BatchSize <= 0 || opts.Epochs <= 0 || opts.MaxLength <= 1 {
 		return fmt.Errorf("batch_size, epochs and max_length must be positive")
 	}
+	if opts.Search.Active() { // a hyperparameter search (search.go)
+		if err := opts.Search.Check(opts); err != nil {
+			return err
+		}
+		return checkRows(len(ex), opts)
+	}
 	return nil
 }

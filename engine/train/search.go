@@ -265,9 +265,8 @@ func SearchTrain(ctx context.Context, eng *engine.Engine, ex []Example, kind Tar
 	if _, err := prepare(ex, base.Task, kind); err != nil {
 		return nil, err
 	}
-	if _, val := split(len(ex), base.ValidationFraction, base.Seed); len(val) == 0 {
-		return nil, fmt.Errorf("a search chooses by validation loss, but %d rows at validation_fraction %g hold out none: add rows or raise validation_fraction",
-			len(ex), base.ValidationFraction)
+	if err := checkRows(len(ex), base); err != nil {
+		return nil, err
 	}
 	combos := s.Combinations(base.Seed)
 	out := &SearchResult{Method: s.Method, Trials: make([]Trial, 0, len(combos))}
@@ -322,6 +321,16 @@ func SearchTrain(ctx context.Context, eng *engine.Engine, ex []Example, kind Tar
 	}
 	out.Trials[best].Chosen = true
 	return out, nil
+}
+
+// checkRows refuses a search on rows too few to hold any out for validation
+// (split's rule): it would have nothing to choose by.
+func checkRows(n int, base Options) error {
+	if _, val := split(n, base.ValidationFraction, base.Seed); len(val) == 0 {
+		return fmt.Errorf("a search chooses by validation loss, but %d rows at validation_fraction %g hold out none: add rows or raise validation_fraction",
+			n, base.ValidationFraction)
+	}
+	return nil
 }
 
 // describe is "learning_rate=0.001, adapter_size=16".
