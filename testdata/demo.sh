@@ -4,6 +4,9 @@
 # train an adapter with CREATE ADAPTER and, as a baseline, the task head alone
 # on the frozen features (OPTIONS (trainable = 'head')), compare both with the
 # majority class on the test split with SELECT AVG(PREDICT(...) = label),
+# score the adapter with EVALUATE ADAPTER, retrain it with worse options
+# (CREATE OR REPLACE, 1 epoch: version 2), compare both versions (name@N)
+# and roll back to the better one (ALTER ADAPTER ... SET ACTIVE VERSION),
 # restart the server and query the same file again (tables and adapters are
 # durable), and stop.
 #
@@ -148,6 +151,32 @@ FROM fortunes_test GROUP BY label ORDER BY label"
 sql -e "SELECT LEFT(text, 60) AS text, label, PREDICT('fortunes', text) AS predicted,
        ROUND(JSON_EXTRACT(PREDICT_PROBA('fortunes', text), CONCAT('$.', PREDICT('fortunes', text))) + 0, 3) AS p
 FROM fortunes_test LIMIT 5"
+
+say "EVALUATE ADAPTER fortunes AS SELECT text, label FROM fortunes_test: the overall metrics"
+note "(one row per metric; the per-label rows, precision:<label>, recall:<label>, f1:<label> and" \
+	"support:<label>, are left out here)"
+sql -e "EVALUATE ADAPTER fortunes AS SELECT text, label FROM fortunes_test" | grep -v ':'
+
+# A worse retrain, kept as version 2 next to version 1; the better one wins.
+stmt="CREATE OR REPLACE ADAPTER fortunes OPTIONS (pool = 'mean', epochs = 1, max_length = 64, learning_rate = 0.003)
+  AS SELECT text, label FROM fortunes_train"
+say "retraining with worse options (1 epoch): $stmt"
+start_s=$(date +%s)
+sql -e "$stmt"
+echo "   trained in $(($(date +%s) - start_s)) s: version 2, now active; version 1 is kept"
+say "both versions, side by side: adapterdb.adapter_versions, then PREDICT('fortunes@1', ...) vs PREDICT('fortunes@2', ...)"
+sql -e "SELECT version, active, JSON_UNQUOTE(JSON_EXTRACT(options, '$.epochs')) AS epochs,
+  ROUND(JSON_EXTRACT(metrics, '$.validation.accuracy') + 0, 4) AS val_accuracy, size_bytes, created_at
+FROM adapterdb.adapter_versions WHERE name = 'fortunes' ORDER BY version"
+# One pass over the test split for each version, both in one statement.
+read -r acc1 acc2 < <(mariadb -h 127.0.0.1 -P "$PORT" -u root --batch --skip-column-names -e "
+SELECT ROUND(AVG(PREDICT('fortunes@1', text) = label), 4), ROUND(AVG(PREDICT('fortunes@2', text) = label), 4) FROM fortunes_test")
+sql -e "SELECT $acc1 AS version_1_test_accuracy, $acc2 AS version_2_test_accuracy"
+best=$("$PY" -c "import sys; print(1 if float(sys.argv[1]) >= float(sys.argv[2]) else 2)" "$acc1" "$acc2")
+say "rolling back to the better version: ALTER ADAPTER fortunes SET ACTIVE VERSION $best"
+sql -e "ALTER ADAPTER fortunes SET ACTIVE VERSION $best;
+SELECT name, version AS active_version FROM adapterdb.adapters WHERE name = 'fortunes'"
+note "PREDICT('fortunes', ...) now means version $best; PREDICT('fortunes@2', ...) still reaches version 2."
 
 stop() {
 	kill -TERM "$SERVER"

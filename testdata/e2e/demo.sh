@@ -3,7 +3,10 @@
 # checkpoint, so that it stays runnable: the model directory reaches serve
 # (argument and MODEL variable), both adapters train, and the comparison table
 # holds the majority class, the head-only baseline and the adapter, measured
-# with SELECT AVG(PREDICT(...) = label) on the test split.
+# with SELECT AVG(PREDICT(...) = label) on the test split; EVALUATE ADAPTER
+# prints the overall metrics (accuracy equal to the comparison's); the worse
+# retrain is version 2 beside version 1, and ALTER ADAPTER rolls back to the
+# better one, which is still active after the restart.
 #
 #   bash testdata/e2e/demo.sh bin/adapterdb
 set -euo pipefail
@@ -26,5 +29,21 @@ check '^\| fortunes_head +\| head +\| +10 \| +[0-9]+ \| +330 \|'
 check '^\| majority class +\| .* \| +0\.2741 \|$'
 check '^\| fortunes_head +\| the task head only, on frozen features +\| +0\.[0-9]{4} \|$'
 check '^\| fortunes +\| adapters \+ LayerNorm copies \+ head +\| +0\.[0-9]{4} \|$'
+# EVALUATE's accuracy is the comparison's AVG(PREDICT(...) = label).
+acc=$(grep -E '^\| fortunes +\| adapters' "$WORK/demo.out" | grep -oE '0\.[0-9]{4}')
+eval_acc=$(grep -E '^\| accuracy +\|' "$WORK/demo.out" | grep -oE '0\.[0-9]+')
+"$PY" -c "import sys; sys.exit(abs(float(sys.argv[1]) - float(sys.argv[2])) > 6e-5)" "$acc" "$eval_acc" ||
+	fail "EVALUATE accuracy $eval_acc, comparison $acc"
+check '^\| rows +\| +664 \|$'
+check '^\| macro_f1 +\| '
+grep -q '^| precision:' "$WORK/demo.out" && fail "per-label EVALUATE rows shown"
+check '^\| +1 \| +0 \| 4 +\| '
+check '^\| +2 \| +1 \| 1 +\| '
+check '^\| +0\.[0-9]{4} \| +0\.[0-9]{4} \|$'
+check '^== rolling back to the better version: ALTER ADAPTER fortunes SET ACTIVE VERSION [12]$'
+best=$(grep -oE 'SET ACTIVE VERSION [12]$' "$WORK/demo.out" | grep -oE '[12]$')
+check "^\| fortunes +\| +$best \|\$"
+check "^\| fortunes +\| +$best \| [0-9-]+ "
+pass "demo: EVALUATE, version 2 beside version 1, rollback to version $best kept across the restart"
 grep -q "RANDOM" "$WORK/demo.out" && fail "the random-weights notice of the embedded model shown for $TINY"
 pass "demo on $TINY: both adapters trained, the three-row comparison printed"
