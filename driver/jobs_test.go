@@ -17,7 +17,7 @@ func TestDriverBackgroundJob(t *testing.T) {
 	var id int64
 	var adapter, state string
 	start := time.Now()
-	err := db.QueryRow("CREATE ADAPTER bg OPTIONS (background = true, epochs = 30, max_length = 16, batch_size = 4, " +
+	err := db.QueryRow("CREATE ADAPTER bg OPTIONS (background = true, epochs = 30, max_length = 16, batch_size = 4, "+
 		"validation_fraction = 0, adapter_size = 8) AS SELECT txt, label FROM labelled").Scan(&id, &adapter, &state)
 	if err != nil || id < 1 || adapter != "bg" || (state != "queued" && state != "running") {
 		t.Fatalf("background CREATE: %d %q %q %v", id, adapter, state, err)

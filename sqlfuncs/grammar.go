@@ -31,19 +31,19 @@ import (
 type StmtKind uint8
 
 const (
-	StmtCreateAs   StmtKind = iota + 1 // CREATE ADAPTER ... AS SELECT
-	StmtCreateFrom                     // CREATE ADAPTER ... FROM 'file'
-	StmtExport                         // EXPORT ADAPTER ... TO 'file'
-	StmtDrop                           // DROP ADAPTER
-	StmtShow                           // SHOW ADAPTERS
-	StmtGrant                          // GRANT ... ON ADAPTER (grants_grammar.go)
-	StmtRevoke                         // REVOKE ... ON ADAPTER
-	StmtEvaluate                       // EVALUATE ADAPTER ... AS SELECT (evaluate.go)
-	StmtEvaluateConfusion              // EVALUATE ADAPTER ... CONFUSION MATRIX AS SELECT
-	StmtShowJobs                       // SHOW JOBS (jobs_grammar.go)
-	StmtCancelJob                      // CANCEL JOB n
-	StmtAlterActive                    // ALTER ADAPTER ... SET ACTIVE VERSION n (versions_grammar.go)
-	StmtShowVersions                   // SHOW ADAPTER VERSIONS [name]
+	StmtCreateAs          StmtKind = iota + 1 // CREATE ADAPTER ... AS SELECT
+	StmtCreateFrom                            // CREATE ADAPTER ... FROM 'file'
+	StmtExport                                // EXPORT ADAPTER ... TO 'file'
+	StmtDrop                                  // DROP ADAPTER
+	StmtShow                                  // SHOW ADAPTERS
+	StmtGrant                                 // GRANT ... ON ADAPTER (grants_grammar.go)
+	StmtRevoke                                // REVOKE ... ON ADAPTER
+	StmtEvaluate                              // EVALUATE ADAPTER ... AS SELECT (evaluate.go)
+	StmtEvaluateConfusion                     // EVALUATE ADAPTER ... CONFUSION MATRIX AS SELECT
+	StmtShowJobs                              // SHOW JOBS (jobs_grammar.go)
+	StmtCancelJob                             // CANCEL JOB n
+	StmtAlterActive                           // ALTER ADAPTER ... SET ACTIVE VERSION n (versions_grammar.go)
+	StmtShowVersions                          // SHOW ADAPTER VERSIONS [name]
 )
 
 // Option is one OPTIONS (key = value) entry; Pos is the key's offset.
