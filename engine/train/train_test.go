@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -70,20 +71,39 @@ func opts(kv ...string) train.Options {
 	return o
 }
 
-// Overfitting a small set proves the gradients and the optimiser: 256 rows
-// of 10 classes are learnt to ≥ 98% training accuracy.
-func TestOverfit256(t *testing.T) {
+// learningRun matches the learning tests (tens of epochs on hundreds of
+// rows); make test runs them with go test -run 'Learns|Overfit' without -race.
+const learningRun = "Learns|Overfit"
+
+// learningTest skips a learning test in -short runs (make check) and under the
+// race detector, which makes them take 1.7 times as long and has nothing to
+// find in them that it does not find in TestDeterministic, TestCancel and
+// TestProgress: the same training code, run under -race.
+func learningTest(t *testing.T) {
+	t.Helper()
+	if !regexp.MustCompile(learningRun).MatchString(t.Name()) {
+		t.Fatalf("learning test %s must match %q, or make test never runs it", t.Name(), learningRun)
+	}
 	if testing.Short() {
 		t.Skip("learning test")
 	}
+	if raceEnabled {
+		t.Skip("learning test: make test runs it without -race")
+	}
+}
+
+// Overfitting a small set proves the gradients and the optimiser: 256 rows
+// of 10 classes are learnt to ≥ 98% training accuracy.
+func TestOverfit256(t *testing.T) {
+	learningTest(t)
 	eng := demoEngine(t)
 	ex := fortunes(t, "train")[:256]
 	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown,
-		opts("epochs", "40", "validation_fraction", "0", "max_length", "64", "learning_rate", "2e-3", "batch_size", "16"), nil)
+		opts("epochs", "30", "validation_fraction", "0", "max_length", "32", "learning_rate", "2e-3", "batch_size", "16"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex, 64)
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +116,7 @@ func TestOverfit256(t *testing.T) {
 // Regression learns a quantity of the text (its word count), well beyond
 // predicting the mean.
 func TestRegressionLearns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("learning test")
-	}
+	learningTest(t)
 	eng := demoEngine(t)
 	var ex []train.Example
 	for _, e := range fortunes(t, "train")[:400] {
@@ -106,14 +124,14 @@ func TestRegressionLearns(t *testing.T) {
 		ex = append(ex, train.Example{Text: e.Text, Target: fmt.Sprint(math.Min(float64(words), 60))})
 	}
 	res, err := train.Train(context.Background(), eng, ex[:320], train.KindUnknown,
-		opts("epochs", "15", "max_length", "96", "validation_fraction", "0.15"), nil)
+		opts("epochs", "15", "max_length", "64", "validation_fraction", "0.15"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Set.Task != adapter.Regression {
 		t.Fatalf("task %s inferred, want regression", res.Set.Task)
 	}
-	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex[320:], 96)
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, ex[320:], 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +145,7 @@ func TestRegressionLearns(t *testing.T) {
 // Multilabel learns which of several words a text contains, well beyond the
 // baseline that predicts each label by its training frequency.
 func TestMultilabelLearns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("learning test")
-	}
+	learningTest(t)
 	eng := demoEngine(t)
 	words := []string{"you", "the", "love", "computer", "is"}
 	var ex []train.Example
@@ -145,11 +161,11 @@ func TestMultilabelLearns(t *testing.T) {
 	}
 	trainSet, testSet := ex[:480], ex[480:]
 	res, err := train.Train(context.Background(), eng, trainSet, train.KindUnknown,
-		opts("task", "multilabel", "epochs", "20", "max_length", "96", "learning_rate", "3e-3", "pool", "mean"), nil)
+		opts("task", "multilabel", "epochs", "15", "max_length", "32", "learning_rate", "3e-3", "pool", "mean"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := train.Evaluate(context.Background(), eng, res.Set, testSet, 96)
+	ev, err := train.Evaluate(context.Background(), eng, res.Set, testSet, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
