@@ -2,7 +2,10 @@
 #
 #   make demo    the main job on the embedded default model (installs what it lacks;
 #                MODEL=DIR make demo runs it on a checkpoint directory)
-#   make test    every test, fuzz targets for a few seconds each, end-to-end scripts
+#   make check   the fast inner loop: go vet, gofmt check, go test -short without
+#                -race (no apt, no fuzz, no e2e; a few minutes on 2 cores)
+#   make test    every test under -race, fuzz targets for a few seconds each,
+#                end-to-end scripts: the full run CI uses
 #   make bench   the featurizer, kernel, adapter and SQL benchmarks
 #   make lint    go vet + gofmt check
 #   make ptx     rebuild the committed CUDA PTX (needs nvcc; see docs/cuda.md)
@@ -11,12 +14,14 @@ GO        ?= go
 BIN       := bin/adapterdb
 PKGS      := ./...
 FUZZTIME  ?= 4s
+# engine/train's learning tests (learningRun in engine/train/train_test.go)
+LEARNING  := Learns|Overfit
 # Debian packages the project needs at run or test time: OpenBLAS (the CPU GEMM,
 # loaded at run time), the MariaDB client and PyMySQL (end-to-end SQL tests and
 # the demo), sqlite3 (comparison figures and crash checks).
 APT_PKGS  := libopenblas0-pthread mariadb-client python3-pymysql sqlite3 gcc
 
-.PHONY: all build test demo bench lint deps godeps aptdeps ptx fuzz e2e clean
+.PHONY: all build check test demo bench lint deps godeps aptdeps ptx fuzz e2e clean
 
 all: build
 
@@ -45,11 +50,20 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+## check: lint and the short tests without the race detector (skips the
+## learning tests and other long ones; needs no apt packages, no binary)
+check: lint
+	$(GO) run ./internal/testsummary $(GO) test -json -short $(PKGS)
+
 # go test's JSON goes through internal/testsummary: failing tests' output in
 # full, each package's ok/FAIL line, every skipped test with its reason, a
 # closing "N passed, N failed, N skipped" line, and go test's exit status.
+# engine/train's learning tests skip under -race (the detector finds nothing
+# in them that the short training tests miss, and slows them 1.7 times): they
+# run once more here without it.
 test: deps lint build
 	$(GO) run ./internal/testsummary $(GO) test -json -race -timeout 25m $(PKGS)
+	$(GO) run ./internal/testsummary $(GO) test -json -timeout 10m -run '$(LEARNING)' ./engine/train
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory e2e
 
