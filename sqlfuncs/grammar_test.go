@@ -137,6 +137,10 @@ func FuzzParse(f *testing.F) {
 		"EXPORT ADAPTER a TO 'x\\'y'", "drop adapter if exists x", "SHOW ADAPTERS;", "EXPLAIN FORMAT=TREE SHOW ADAPTERS",
 		"SELECT PREDICT('a', txt) FROM t", "/* c */ -- d\n# e\nshow adapters", "CREATE ADAPTER x OPTIONS (seed = -1) AS",
 		"create adapter x as select 1; create adapter y as select 2", "CREATE ADAPTER \"x\" FROM 'f'", "drop adapter 1e5",
+		"EVALUATE ADAPTER s@2 AS SELECT a, b FROM t", "evaluate adapter `s` confusion matrix as select a, b from t",
+		"ALTER ADAPTER s SET ACTIVE VERSION 2", "DROP ADAPTER IF EXISTS s VERSION 3", "SHOW ADAPTER VERSIONS s",
+		"SHOW JOBS", "CANCEL JOB 7", "GRANT EXECUTE, DROP ON ADAPTER s TO 'u'@'%', v", "REVOKE ALL ON ADAPTER s FROM u",
+		"CREATE ADAPTER s OPTIONS (learning_rate = (1e-4, 3e-4), adapter_size = (16, 64), search = 'random', trials = 2) AS SELECT a, b FROM t",
 	} {
 		f.Add(s, false)
 	}
@@ -144,15 +148,17 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, ansi bool) {
 		st, ours, err := ParseStatement(s, ansi)
 		if ours && err == nil {
+			// Statements that end in a SELECT hand the rest to vitess.
+			withSelect := st.Kind == StmtCreateAs || st.Kind == StmtEvaluate || st.Kind == StmtEvaluateConfusion
 			switch {
-			case st.Kind == StmtCreateAs && (st.End != -1 || st.SelectPos < 0 || st.SelectPos >= len(s)):
+			case withSelect && (st.End != -1 || st.SelectPos < 0 || st.SelectPos >= len(s)):
 				t.Fatalf("%q: select at %d end %d", s, st.SelectPos, st.End)
-			case st.Kind != StmtCreateAs && (st.End < 0 || st.End > len(s)):
+			case !withSelect && (st.End < 0 || st.End > len(s)):
 				t.Fatalf("%q: end %d", s, st.End)
 			case st.NamePos < 0 || st.NamePos > len(s):
 				t.Fatalf("%q: name at %d", s, st.NamePos)
 			}
-			if st.Kind != StmtCreateAs {
+			if !withSelect {
 				again, ours2, err2 := ParseStatement(s[:st.End], ansi)
 				if !ours2 || err2 != nil || again.Kind != st.Kind || again.Name != st.Name {
 					t.Fatalf("%q: alone %q parses as %+v %v %v", s, s[:st.End], again, ours2, err2)

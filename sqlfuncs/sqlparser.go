@@ -56,7 +56,7 @@ func (p *Parser) ParseWithOptions(ctx context.Context, query string, delim rune,
 		}
 		return stmt, parsed, rem, nil
 	}
-	stmt, parsed, rem, err := p.base.ParseWithOptions(ctx, query, delim, multi, opts)
+	stmt, parsed, rem, err := p.baseParse(ctx, query, delim, multi, opts)
 	if err != nil {
 		if errors.Is(err, ast.ErrEmpty) {
 			return nil, parsed, rem, err
@@ -74,7 +74,7 @@ func (p *Parser) ParseOneWithOptions(ctx context.Context, s string, opts ast.Par
 		stmt, end := p.build(ctx, s, st, err, opts)
 		return stmt, end, nil
 	}
-	stmt, idx, err := p.base.ParseOneWithOptions(ctx, s, opts)
+	stmt, idx, err := p.baseParseOne(ctx, s, opts)
 	if err != nil {
 		if errors.Is(err, ast.ErrEmpty) {
 			return nil, idx, err
@@ -82,6 +82,32 @@ func (p *Parser) ParseOneWithOptions(ctx context.Context, s string, opts ast.Par
 		return injectErr(vitessSyntaxError(s, err, opts)), len(s), nil
 	}
 	return plainExplainAsPlan(stmt), idx, nil
+}
+
+// errParserPanic stands for a panic inside vitess's parser: some inputs
+// (SELECT'' is one) crash it, and the client would see a dropped connection.
+// They get a syntax error instead.
+var errParserPanic = errors.New("the MySQL parser failed on this statement (a defect of the parser: try spaces between its tokens, e.g. SELECT '' for SELECT'')")
+
+// baseParse is vitess's ParseWithOptions with its panics turned into errors.
+func (p *Parser) baseParse(ctx context.Context, query string, delim rune, multi bool, opts ast.ParserOptions) (stmt ast.Statement, parsed, rem string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stmt, parsed, rem, err = nil, query, "", errParserPanic
+		}
+	}()
+	return p.base.ParseWithOptions(ctx, query, delim, multi, opts)
+}
+
+// baseParseOne is vitess's ParseOneWithOptions with its panics turned into
+// errors.
+func (p *Parser) baseParseOne(ctx context.Context, s string, opts ast.ParserOptions) (stmt ast.Statement, idx int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stmt, idx, err = nil, len(s), errParserPanic
+		}
+	}()
+	return p.base.ParseOneWithOptions(ctx, s, opts)
 }
 
 // plainExplainAsPlan makes plain EXPLAIN print the plan tree, as EXPLAIN PLAN

@@ -49,6 +49,8 @@ pass "EXPLAIN shows BatchInfer(batch=16)"
 
 # Bad input: clear MySQL errors, and the server keeps serving.
 expect_error "SELEC 1" 1064 "syntax error at position 6 near 'SELEC'"
+# vitess's parser panics on SELECT'': a syntax error, not a dropped connection.
+expect_error "SELECT''" 1064 "the MySQL parser failed"
 expect_error "CREATE ADAPTER x OPTONS (epochs = 1) AS SELECT txt, label FROM reviews" 1064 "at position 18 near 'OPTONS"
 expect_error "CREATE ADAPTER x AS SELECT txt, label FRM reviews" 1064 "in the SELECT after AS"
 expect_error "DROP ADAPTER" 1064 "expected an adapter name"
