@@ -59,10 +59,11 @@ const (
 var processStart = time.Now().UnixNano()
 
 // JobProgress is a background job's progress report: the current training
-// run's progress and, for a hyperparameter search, which trial it is.
+// run's progress and, for a hyperparameter search, which trial it is
+// (train.Progress's Trial and Trials, which SearchTrain sets; 0 without a
+// search).
 type JobProgress struct {
 	train.Progress
-	Trial, Trials int // 1-based trial of Trials; 0 without a search
 }
 
 // JobFunc is a background job's work: it trains with ctx (cancelled by
@@ -106,6 +107,10 @@ type runningJob struct {
 	conn   uint32 // its process-list id while running
 	dirty  bool   // changed since last written
 	wrote  time.Time
+	// ended: finish has set the final state and is writing it; the job
+	// stays in active until then, so that readers never see the file's
+	// older state (running after done, say).
+	ended bool
 }
 
 func newJobRunner(cat *catalog.Catalog, log zerolog.Logger, maxJobs int, pl sql.ProcessList, connID func() uint32, pid func() uint64) *jobRunner {
@@ -166,8 +171,8 @@ func (r *jobRunner) submit(values context.Context, user catalog.Account, req Job
 		return catalog.Job{}, sqlErr(codeOptionPrevents, stateGeneral, "The server is shutting down: no new background jobs")
 	}
 	for _, rj := range r.active {
-		if strings.EqualFold(rj.job.Adapter, req.Adapter) {
-			return catalog.Job{}, sqlErr(codeAlreadyExists, stateGeneral,
+		if !rj.ended && strings.EqualFold(rj.job.Adapter, req.Adapter) {
+			return catalog.Job{}, sqlErr(codeAlreadyExists, stateSyntax,
 				"A background job for ADAPTER %s is already %s (job %d): wait for it or CANCEL JOB %d", req.Adapter,
 				rj.job.State, rj.job.ID, rj.job.ID)
 		}
@@ -221,7 +226,8 @@ func (r *jobRunner) run(ctx context.Context, rj *runningJob, req JobRequest) {
 		if p.Trials > 0 {
 			frac = (float64(p.Trial-1) + frac) / float64(p.Trials)
 		}
-		j.Progress = math.Min(math.Max(frac, 0), 1)
+		// The job's progress never goes back (a trial's steps restart).
+		j.Progress = math.Min(math.Max(frac, j.Progress), 1)
 		rj.dirty = true
 	}
 	rec, err := req.Run(qctx, progress)
@@ -283,8 +289,13 @@ func (r *jobRunner) finish(rj *runningJob, err error) {
 	now := time.Now().UTC()
 	j.Finished, j.Heartbeat = now, now
 	final := *j
-	delete(r.active, j.ID)
+	rj.ended = true
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.active, final.ID)
+		r.mu.Unlock()
+	}()
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	// The job's own context may be cancelled; the record of how it ended
@@ -354,7 +365,7 @@ func (r *jobRunner) cancelJob(id int64) (ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rj := r.active[id]
-	if rj == nil {
+	if rj == nil || rj.ended {
 		return false
 	}
 	if rj.stopBy == "" {
@@ -679,10 +690,18 @@ func (n *CancelJob) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
 		n.svc.log.Info().Int64("job", n.ID).Str("adapter", j.Adapter).Msg("background job cancel requested")
 		return okIter(1, ""), nil
 	}
+	if n.svc.jobs != nil {
+		// A job of this runner that has just ended: its final state may
+		// not be in the file yet.
+		if l, ok := n.svc.jobs.snapshot()[n.ID]; ok {
+			j = l
+		}
+	}
 	if j.Active() {
 		return nil, sqlErr(codeOptionPrevents, stateGeneral,
 			"Job %d runs in another server process (pid %d on %s): cancel it there", n.ID, j.Owner.PID, j.Owner.Host)
 	}
-	ctx.Warn(codeNoSuchJob, "Job %d has already ended (%s)", n.ID, j.State)
+	ctx.Session.Warn(&sql.Warning{Level: "Note", Code: codeNoSuchJob,
+		Message: fmt.Sprintf("Job %d has already ended (%s)", n.ID, j.State)})
 	return okIter(0, ""), nil
 }

@@ -3,6 +3,7 @@ package sqlfuncs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -127,7 +128,10 @@ func TestBackgroundJobChecksInStatement(t *testing.T) {
 	// One job per adapter at a time.
 	v.texts(400)
 	id := v.submit("CREATE ADAPTER slow " + longJob)
-	v.fails("CREATE OR REPLACE ADAPTER slow "+longJob, 1304, "already", "CANCEL JOB")
+	// SQLSTATE 42000, as for "already exists".
+	if se := v.fails("CREATE OR REPLACE ADAPTER slow "+longJob, 1304, "already", "CANCEL JOB"); se.State != "42000" {
+		t.Errorf("second job's error: SQLSTATE %s, want 42000", se.State)
+	}
 	v.exec("CANCEL JOB " + itoa(uint32(id)))
 	v.waitJob(id, "cancelled")
 }
@@ -180,6 +184,10 @@ func TestBackgroundJobCancel(t *testing.T) {
 	// Cancelling an ended job is a note; an unknown id an error.
 	if res := v.exec("CANCEL JOB " + itoa(uint32(id))); res.RowsAffected != 0 {
 		t.Fatalf("second CANCEL JOB: %+v", res)
+	}
+	if w := v.rows("SHOW WARNINGS"); len(w) != 1 || w[0][0] != "Note" || fmt.Sprint(w[0][1]) != "1094" ||
+		w[0][2] != "Job "+itoa(uint32(id))+" has already ended (cancelled)" {
+		t.Fatalf("second CANCEL JOB's warnings: %v, want one Note 1094", w)
 	}
 	v.fails("CANCEL JOB 999", 1094, "Unknown job id: 999")
 	// KILL of the job's process-list entry cancels it too.
@@ -339,5 +347,51 @@ func TestMaxJobs(t *testing.T) {
 	}
 	for _, id := range []int64{a, b, q} {
 		v.waitJob(id, "cancelled")
+	}
+}
+
+// A background hyperparameter search shows its trial, and its progress over
+// all trials, which never goes back.
+func TestBackgroundSearchJobProgress(t *testing.T) {
+	v := newEnv(t, envOpts{})
+	v.texts(200)
+	id := v.submit("CREATE ADAPTER bgs OPTIONS (background = true, learning_rate = (1e-3, 1e-2), epochs = 10, " +
+		"early_stopping = 0, batch_size = 4, max_length = 16, adapter_size = 4) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM docs")
+	q := "SELECT state, trial, trials, progress FROM adapterdb.jobs WHERE id = " + itoa(uint32(id))
+	var last float64
+	lastTrial, running := int64(0), 0
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		r := v.rows(q)[0]
+		state, p := r[0].(string), r[3].(float64)
+		if p < last {
+			t.Fatalf("progress went back: %v after %v (%v)", p, last, r)
+		}
+		last = p
+		if state == "done" || state == "failed" {
+			if state != "done" || r[1] != int64(2) || r[2] != int64(2) || p != 1 {
+				t.Fatalf("finished search job: %v, want done, trial 2 of 2, progress 1", r)
+			}
+			break
+		}
+		if state == "running" && p > 0 {
+			trial, ok := r[1].(int64)
+			if !ok || r[2] != int64(2) || trial < lastTrial || trial < 1 || trial > 2 {
+				t.Fatalf("running search job: %v, want trial 1 or 2 of 2", r)
+			}
+			// Overall progress: within this trial's share.
+			if p < float64(trial-1)/2-1e-4 || p > float64(trial)/2+1e-4 {
+				t.Fatalf("running search job: progress %v outside trial %d's share of 2", p, trial)
+			}
+			lastTrial = trial
+			running++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("search job: %v", r)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if running == 0 {
+		t.Fatal("never saw the search job running")
 	}
 }

@@ -81,7 +81,7 @@ wait_job "$long" running
 queued=$(submit "CREATE ADAPTER other $LONG")
 sleep 0.5
 expect "SELECT state, started IS NULL FROM adapterdb.jobs WHERE id = $queued" $'queued\t1'
-expect_error "CREATE OR REPLACE ADAPTER sent $LONG" 1304 "already running (job $long)"
+expect_error "CREATE OR REPLACE ADAPTER sent $LONG" "1304 (42000)" "already running (job $long)"
 sql "SHOW PROCESSLIST" | grep -qF "CREATE ADAPTER sent /* background job $long */" || fail "job not in SHOW PROCESSLIST"
 pass "the running job is in SHOW PROCESSLIST"
 expect "CANCEL JOB $queued" ""
@@ -92,7 +92,7 @@ expect "SELECT error IS NULL, finished IS NOT NULL FROM adapterdb.jobs WHERE id 
 expect "SELECT sha256, version FROM adapterdb.adapters WHERE name = 'sent'" "$before"
 expect "SELECT COUNT(*) FROM adapterdb.adapters WHERE name = 'other'" "0"
 out=$(mariadb -h 127.0.0.1 -P "$PORT" -u root --batch -e "CANCEL JOB $long; SHOW WARNINGS" 2>&1)
-grep -qF "Job $long has already ended (cancelled)" <<<"$out" || fail "CANCEL JOB of an ended job: $out"
+grep -qP "^Note\t1094\tJob $long has already ended \(cancelled\)$" <<<"$out" || fail "CANCEL JOB of an ended job: $out"
 pass "CANCEL JOB of an ended job is a note"
 
 # KILL of the job's process-list entry cancels it too.

@@ -92,13 +92,20 @@ expect "SELECT (SELECT COUNT(*) FROM adapterdb.adapters WHERE name = 'long'), (S
 # background = true: the job runs the same search.
 id=$(sql "CREATE ADAPTER bg OPTIONS (background = true, learning_rate = (1e-4, 1e-2), epochs = 2, validation_fraction = 0.25) AS SELECT txt, label FROM reviews" | cut -f1) ||
 	fail "background search"
-s=""
+# adapterdb.jobs shows the trial; progress is over all trials and never goes back.
+s="" last=0
 for _ in $(seq 300); do
-	s=$(sql "SELECT state FROM adapterdb.jobs WHERE id = $id")
+	IFS=$'\t' read -r s trial trials progress < <(sql "SELECT state, trial, trials, progress FROM adapterdb.jobs WHERE id = $id")
+	awk -v p="$progress" -v l="$last" 'BEGIN { exit !(p >= l) }' || fail "background search's progress went back: $last -> $progress"
+	last=$progress
+	if [ "$s" = running ] && [ "$progress" != 0 ]; then
+		[ "$trials" = 2 ] && { [ "$trial" = 1 ] || [ "$trial" = 2 ]; } || fail "running background search: trial [$trial] of [$trials]"
+	fi
 	if [ "$s" = done ] || [ "$s" = failed ]; then break; fi
 	sleep 0.1
 done
 [ "$s" = done ] || fail "background search job $id is [$s]: $(sql "SELECT error FROM adapterdb.jobs WHERE id = $id")"
+expect "SELECT trial, trials, progress FROM adapterdb.jobs WHERE id = $id" $'2\t2\t1'
 expect "SELECT COUNT(*), SUM(chosen) FROM adapterdb.trials WHERE adapter = 'bg'" $'2\t1'
 pass "background = true searches"
 
