@@ -125,6 +125,29 @@ func dropGrants(ctx context.Context, tx *sql.Tx, name string) error {
 	return FileError(err)
 }
 
+// ForgetAccounts deletes the grants to accts and their creator rows, in one
+// transaction: DROP USER's part in the catalog. The adapters they created
+// stay, owned by nobody (global-privilege holders only).
+func (c *Catalog) ForgetAccounts(ctx context.Context, accts []Account) error {
+	if len(accts) == 0 {
+		return nil
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return FileError(err)
+	}
+	defer tx.Rollback()
+	for _, a := range accts {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM adapterdb_adapter_owners WHERE user = ? AND host = ?`, a.User, a.Host); err != nil {
+			return FileError(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM adapterdb_adapter_grants WHERE user = ? AND host = ?`, a.User, a.Host); err != nil {
+			return FileError(err)
+		}
+	}
+	return FileError(tx.Commit())
+}
+
 // checkPrivileges refuses privilege names a grant cannot hold.
 func checkPrivileges(privs []string) error {
 	if len(privs) == 0 {

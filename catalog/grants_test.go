@@ -129,3 +129,45 @@ func TestGrantTablesMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestForgetAccounts: DROP USER's part takes an account's grants and creator
+// rows and nothing of other accounts; the adapter stays, owned by nobody.
+func TestForgetAccounts(t *testing.T) {
+	c := open(t)
+	ctx := context.Background()
+	bob, ann := Account{"bob", "%"}, Account{"ann", "%"}
+	blob := []byte("weights")
+	if _, err := c.Put(WithCreator(ctx, bob), record("bobs", blob), blob, Create); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(WithCreator(ctx, ann), record("anns", blob), blob, Create); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []struct {
+		adapter string
+		to      Account
+	}{{"anns", bob}, {"bobs", ann}} {
+		if err := c.GrantPrivileges(ctx, g.adapter, []string{PrivExecute}, []Account{g.to}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ForgetAccounts(ctx, []Account{bob}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := c.Owner(ctx, "bobs"); err != nil || ok {
+		t.Fatalf("bobs still has an owner: %v %v", ok, err)
+	}
+	if a, err := c.AccessAll(ctx, []Account{bob}); err != nil || len(a) != 0 {
+		t.Fatalf("bob's access after ForgetAccounts: %+v %v", a, err)
+	}
+	if _, err := c.Info(ctx, "bobs"); err != nil {
+		t.Fatalf("bobs went with its creator: %v", err)
+	}
+	want := []Grant{{"bobs", ann, PrivExecute}}
+	if g, err := c.Grants(ctx, nil); err != nil || !reflect.DeepEqual(g, want) {
+		t.Fatalf("grants %v %v, want %v", g, err, want)
+	}
+	if o, ok, _ := c.Owner(ctx, "anns"); !ok || o != ann {
+		t.Fatalf("ann's adapter's owner %v %v", o, ok)
+	}
+}

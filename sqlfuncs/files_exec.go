@@ -47,6 +47,8 @@ func (b fileBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowIt
 		}
 	case *plan.ShowGrants:
 		return b.svc.showGrants(ctx, n, row) // adds the adapter grants (grants.go)
+	case *plan.DropUser:
+		return b.svc.dropUser(ctx, n, row) // drops the adapter grants too (grants.go)
 	}
 	return b.next.Build(ctx, n, row)
 }

@@ -328,7 +328,7 @@ func (n *GrantAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error)
 			return nil, a.denied(command, n.Name)
 		}
 	}
-	accts, err := n.svc.grantees(ctx, n.Grantees)
+	accts, err := n.svc.grantees(ctx, n.Grantees, n.Revoke)
 	if err != nil {
 		return nil, err
 	}
@@ -354,25 +354,85 @@ func (n *GrantAdapter) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error)
 	return okIter(0, ""), nil
 }
 
-// grantees are the accounts a GRANT or REVOKE names. With accounts on they
-// must exist (MySQL's GRANT does not create users); with accounts off there
-// are none to check against, and the grants wait for a server that has them.
-func (s *service) grantees(ctx *sql.Context, gs []Grantee) ([]catalog.Account, error) {
+// grantees are the accounts a GRANT or REVOKE names (CURRENT_USER: the
+// session's). With accounts on they must exist (MySQL's GRANT does not
+// create users); with accounts off there are none to check against, and the
+// grants wait for a server that has them.
+func (s *service) grantees(ctx *sql.Context, gs []Grantee, revoke bool) ([]catalog.Account, error) {
+	c := ctx.Session.Client()
 	out := make([]catalog.Account, len(gs))
 	for i, g := range gs {
 		out[i] = catalog.Account{User: g.User, Host: g.Host}
+		if g.Current {
+			out[i] = catalog.Account{User: c.User, Host: c.Address}
+		}
 	}
 	if s.cat == nil || s.cat.MySQLDb == nil || !s.cat.MySQLDb.Enabled() {
 		return out, nil
 	}
-	rd := s.cat.MySQLDb.Reader()
+	mdb := s.cat.MySQLDb
+	rd := mdb.Reader()
 	defer rd.Close()
-	for _, a := range out {
+	for i, a := range out {
+		if gs[i].Current {
+			// The account the session logged in as ('bob'@'%' for bob from
+			// 127.0.0.1), as CURRENT_USER() names it.
+			if u := mdb.GetUser(rd, c.User, c.Address, false); u != nil {
+				out[i] = catalog.Account{User: u.User, Host: u.Host}
+				continue
+			}
+		}
 		if _, ok := rd.GetUser(mysql_db.UserPrimaryKey{Host: a.Host, User: a.User}); !ok {
+			if revoke {
+				// MySQL's answer to REVOKE from an unknown account.
+				return nil, sqlErr(codeNoGrant, stateSyntax, "There is no such grant defined for user '%s' on host '%s'", a.User, a.Host)
+			}
 			return nil, sqlErr(codeGrantCreatesUser, stateSyntax, "You are not allowed to create a user with GRANT (no account %s: CREATE USER first)", a)
 		}
 	}
 	return out, nil
+}
+
+// dropUser is go-mysql-server's DROP USER followed by the removal of the
+// dropped accounts' adapter grants and creator rows, as MySQL drops an
+// account's privileges with it: an account created again under the same
+// name starts with nothing, and the adapters the old one created belong to
+// nobody (global-privilege holders only).
+func (s *service) dropUser(ctx *sql.Context, n *plan.DropUser, row sql.Row) (sql.RowIter, error) {
+	mdb, _ := n.MySQLDb.(*mysql_db.MySQLDb)
+	var accts []catalog.Account
+	if mdb != nil {
+		rd := mdb.Reader()
+		for _, u := range n.Users {
+			if e := mdb.GetUser(rd, u.Name, u.Host, false); e != nil {
+				accts = append(accts, catalog.Account{User: e.User, Host: e.Host})
+			}
+		}
+		rd.Close()
+	}
+	iter, err := (&rowexec.BaseBuilder{}).Build(ctx, n, row)
+	if len(accts) == 0 {
+		return iter, err
+	}
+	// The accounts that are gone, also when a later one in the list failed.
+	rd := mdb.Reader()
+	gone := accts[:0]
+	for _, a := range accts {
+		if _, ok := rd.GetUser(mysql_db.UserPrimaryKey{Host: a.Host, User: a.User}); !ok {
+			gone = append(gone, a)
+		}
+	}
+	rd.Close()
+	if ferr := s.reg.Catalog().ForgetAccounts(ctx, gone); ferr != nil {
+		if iter != nil {
+			iter.Close(ctx)
+		}
+		return nil, toSQLError(ctx, "DROP USER: adapter privileges", ferr)
+	}
+	if len(gone) > 0 {
+		s.log.Info().Int("accounts", len(gone)).Msg("dropped accounts' adapter privileges removed")
+	}
+	return iter, err
 }
 
 // ---- SHOW GRANTS ----

@@ -10,21 +10,28 @@ import (
 //	revoke  := REVOKE privs ON ADAPTER name FROM account {',' account}
 //	privs   := priv {',' priv}
 //	priv    := EXECUTE | ALTER | DROP | ALL [PRIVILEGES]
-//	account := user ['@' host]        (host '%' when omitted, as in MySQL)
+//	account := user ['@' host] | CURRENT_USER ['(' ')']   (host '%' when omitted, as in MySQL)
 //	user, host := identifier | `quoted identifier` | 'string'
 //
 // Every other GRANT and REVOKE (ON *.*, ON db.table, roles) is MySQL's,
 // parsed by vitess and run by go-mysql-server.
 
-// Grantee is an account a GRANT or REVOKE names.
-type Grantee struct{ User, Host string }
+// Grantee is an account a GRANT or REVOKE names: User and Host, or, with
+// Current, the session's own account (CURRENT_USER, as MySQL allows).
+type Grantee struct {
+	User, Host string
+	Current    bool
+}
 
 // recogniseGrant reports whether the GRANT or REVOKE whose privilege list
 // starts at token i is ON ADAPTER name. The privilege list is skipped
 // loosely (words and commas) so that a wrong privilege still reaches this
 // grammar and its error; ON ADAPTER followed by '.' (a database named
-// adapter) or by TO/FROM (a table named adapter) is MySQL's.
+// adapter) is MySQL's, and so is ON ADAPTER TO/FROM (a table named adapter)
+// unless the list names EXECUTE, which no table has: that is ON ADAPTER
+// with its name missing, a syntax error of ours.
 func (p *stmtParser) recogniseGrant(i int) bool {
+	execute := false
 	for n := 0; n < 32; n, i = n+1, i+1 {
 		t, err := p.peek(i)
 		if err != nil {
@@ -37,11 +44,12 @@ func (p *stmtParser) recogniseGrant(i int) bool {
 				return false
 			}
 			nt, err := p.peek(i + 2)
-			if err != nil || nt.kind == tokPunct && nt.val == "." || isKw(nt, "to") || isKw(nt, "from") {
+			if err != nil || nt.kind == tokPunct && nt.val == "." {
 				return false
 			}
-			return true
+			return execute || !isKw(nt, "to") && !isKw(nt, "from")
 		case t.kind == tokIdent, t.kind == tokPunct && t.val == ",":
+			execute = execute || isKw(t, "execute")
 		default:
 			return false
 		}
@@ -94,12 +102,19 @@ func (p *stmtParser) grant(st *Stmt, revoke bool) error {
 	if _, err := p.expectKw("adapter"); err != nil {
 		return err
 	}
-	if err := p.name(st); err != nil {
-		return err
-	}
 	to := "to"
 	if revoke {
 		to = "from"
+	}
+	// TO/FROM where the name goes: the name is missing (not an adapter
+	// named to).
+	if t, err := p.peek(0); err != nil {
+		return err
+	} else if isKw(t, to) {
+		return p.errAt(t, "expected an adapter name")
+	}
+	if err := p.name(st); err != nil {
+		return err
 	}
 	if _, err := p.expectKw(to); err != nil {
 		return err
@@ -134,6 +149,21 @@ func (p *stmtParser) account() (Grantee, error) {
 			return t.val, nil
 		}
 		return "", p.errAt(t, "expected %s", what)
+	}
+	// CURRENT_USER or CURRENT_USER(), unquoted: the session's account.
+	if t, err := p.peek(0); err != nil {
+		return Grantee{}, err
+	} else if isKw(t, "current_user") {
+		p.advance()
+		if o, err := p.peek(0); err != nil {
+			return Grantee{}, err
+		} else if o.kind == tokPunct && o.val == "(" {
+			p.advance()
+			if _, err := p.expectPunct(")"); err != nil {
+				return Grantee{}, err
+			}
+		}
+		return Grantee{Current: true}, nil
 	}
 	user, err := part("an account name ('user'@'host')")
 	if err != nil {

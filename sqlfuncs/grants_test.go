@@ -159,3 +159,59 @@ func TestAdapterGrants(t *testing.T) {
 		t.Fatalf("root's grants: %q", got)
 	}
 }
+
+// TestAdapterGrantsAccounts: DROP USER takes the account's adapter grants and
+// creator rights with it (a new account of the same name gets nothing, the
+// adapter it created is left to global-privilege holders); REVOKE from an
+// unknown account answers MySQL's 1147; CURRENT_USER names the session's
+// account; ON ADAPTER without a name is a 1064.
+func TestAdapterGrantsAccounts(t *testing.T) {
+	v := newEnv(t, envOpts{filesDir: t.TempDir()})
+	v.withAdapters()
+	mdb := v.e.SQL.Analyzer.Catalog.MySQLDb
+	mdb.SetPersister(&mysql_db.NoopPersister{})
+	mdb.AddRootAccount()
+	root := v.connAs("root")
+	for _, q := range []string{
+		"CREATE USER 'bob'@'localhost'", "GRANT CREATE, SELECT ON main.* TO 'bob'@'localhost'",
+		"GRANT CREATE ON *.* TO 'bob'@'localhost'",
+		"CREATE USER 'ann'@'localhost'", "GRANT SELECT ON main.* TO 'ann'@'localhost'",
+		"GRANT EXECUTE ON ADAPTER sent TO 'ann'@'localhost'",
+	} {
+		execOn(t, root, q)
+	}
+	bob := v.connAs("bob")
+	execOn(t, bob, "CREATE ADAPTER bobs "+quickOptions+" AS SELECT txt, label FROM labelled")
+	// bob owns bobs: he may grant on it, to himself as CURRENT_USER too.
+	execOn(t, bob, "GRANT EXECUTE ON ADAPTER bobs TO CURRENT_USER, 'ann'@'localhost'")
+	execOn(t, bob, "REVOKE EXECUTE ON ADAPTER bobs FROM CURRENT_USER()")
+	wantColumn(t, bob, "SHOW ADAPTERS", "bobs")
+
+	execOn(t, root, "DROP USER 'bob'@'localhost', 'ann'@'localhost'")
+	execOn(t, root, "CREATE USER 'bob'@'localhost'")
+	execOn(t, root, "GRANT SELECT ON main.* TO 'bob'@'localhost'")
+	execOn(t, root, "CREATE USER 'ann'@'localhost'")
+	execOn(t, root, "GRANT SELECT ON main.* TO 'ann'@'localhost'")
+	bob, ann := v.connAs("bob"), v.connAs("ann")
+	wantColumn(t, bob, "SHOW ADAPTERS")
+	failsOn(t, bob, "SELECT PREDICT('bobs', 'x')", 1142)
+	failsOn(t, bob, "DROP ADAPTER bobs", 1142)
+	failsOn(t, bob, "GRANT EXECUTE ON ADAPTER bobs TO CURRENT_USER", 1142)
+	wantColumn(t, ann, "SHOW ADAPTERS")
+	failsOn(t, ann, "SELECT PREDICT('sent', 'x')", 1142)
+	wantColumn(t, root, "SHOW GRANTS FOR 'ann'@'localhost'",
+		"GRANT USAGE ON *.* TO `ann`@`localhost`",
+		"GRANT SELECT ON `main`.* TO `ann`@`localhost`")
+	wantColumn(t, root, "SHOW ADAPTERS", "bobs", "sent", "stars", "tags")
+	// DROP USER IF EXISTS of an unknown account still works.
+	execOn(t, root, "DROP USER IF EXISTS 'ghost'@'%'")
+
+	failsOn(t, root, "REVOKE EXECUTE ON ADAPTER sent FROM 'nobody'@'%'", 1147,
+		"There is no such grant defined for user 'nobody' on host '%'")
+	failsOn(t, root, "GRANT EXECUTE ON ADAPTER TO 'ann'@'localhost'", 1064, "expected an adapter name")
+	// root's CURRENT_USER is root's account.
+	execOn(t, root, "GRANT EXECUTE ON ADAPTER sent TO CURRENT_USER")
+	if got := column(t, root, "SHOW GRANTS"); !strings.Contains(strings.Join(got, "\n"), "GRANT EXECUTE ON ADAPTER `sent` TO `root`@`localhost`") {
+		t.Fatalf("root's grants: %q", got)
+	}
+}

@@ -2,7 +2,8 @@
 # End-to-end checks of adapter privileges over the wire (mariadb client): the
 # docs/sql.md "Adapter privileges" example as written, what an account without
 # grants sees and may do (1142), the creator's rights, DROP taking the grants
-# with it, SHOW GRANTS, and grants kept across a restart.
+# with it, SHOW GRANTS, grants kept across a restart, DROP USER taking the
+# account's grants and creator rights, CURRENT_USER, REVOKE's 1147.
 #
 #   bash testdata/e2e/grants.sh bin/adapterdb
 set -euo pipefail
@@ -102,4 +103,25 @@ as_error analyst secret "SELECT PREDICT('mine', 'x')" 1142
 # Root sees and uses everything.
 expect "SELECT name FROM adapterdb.adapters ORDER BY name" $'mine\nsentiment\ntopic'
 expect "SELECT COUNT(PREDICT('topic', txt)) FROM reviews" "4"
+
+# DROP USER takes the account's adapter grants and creator rights: an account
+# created again under the same name starts with nothing.
+sql "CREATE USER 'bob'@'%' IDENTIFIED BY 'b'; GRANT CREATE, SELECT ON *.* TO 'bob'@'%';" || fail "CREATE USER bob"
+as "bob" b "CREATE ADAPTER bobs $QUICK AS SELECT txt, label FROM main.reviews" >/dev/null || fail "bob's CREATE"
+# CURRENT_USER is the session's account ('bob'@'%').
+as_expect bob b "GRANT EXECUTE ON ADAPTER bobs TO CURRENT_USER" ""
+expect "SHOW GRANTS FOR 'bob'@'%'" $'GRANT SELECT, CREATE ON *.* TO `bob`@`%`
+GRANT EXECUTE ON ADAPTER `bobs` TO `bob`@`%`'
+sql "DROP USER 'bob'@'%'; CREATE USER 'bob'@'%' IDENTIFIED BY 'b'; GRANT SELECT ON main.* TO 'bob'@'%';
+DROP USER 'analyst'@'%'; CREATE USER 'analyst'@'%' IDENTIFIED BY 'secret';" || fail "DROP USER, CREATE USER"
+expect "SHOW GRANTS FOR 'bob'@'%'" $'GRANT USAGE ON *.* TO `bob`@`%`
+GRANT SELECT ON `main`.* TO `bob`@`%`'
+expect "SHOW GRANTS FOR 'analyst'@'%'" 'GRANT USAGE ON *.* TO `analyst`@`%`'
+as_expect bob b "SHOW ADAPTERS" ""
+as_error bob b "SELECT PREDICT('bobs', 'x')" 1142 "for adapter 'bobs'"
+as_error bob b "DROP ADAPTER bobs" 1142 "DROP command denied"
+as_error root "" "REVOKE EXECUTE ON ADAPTER sentiment FROM 'nobody'@'%'" 1147 \
+	"There is no such grant defined for user 'nobody' on host '%'"
+as_error root "" "GRANT EXECUTE ON ADAPTER TO 'bob'@'%'" 1064 "expected an adapter name"
+expect "DROP ADAPTER bobs" ""
 stop_server
