@@ -102,6 +102,9 @@ func (p *Parser) buildEvaluate(ctx context.Context, s string, st *Stmt, opts ast
 		return stmt, 0, injectErr(syntaxError((&SyntaxError{Pos: st.SelectPos, Msg: "expected a SELECT after AS",
 			Near: near(s, st.SelectPos)}).Error()))
 	}
+	if ss.GetInto() != nil {
+		return stmt, 0, injectErr(errSelectInto("EVALUATE ADAPTER"))
+	}
 	end = min(st.SelectPos+idx, len(s))
 	if idx <= 0 {
 		end = len(s)
@@ -111,6 +114,17 @@ func (p *Parser) buildEvaluate(ctx context.Context, s string, st *Stmt, opts ast
 		// Reading the SELECT's tables needs SELECT on them, checked as
 		// the subquery is planned; scoring writes nothing.
 		Auth: ast.AuthInformation{AuthType: ast.AuthType_IGNORE}}, end, nil
+}
+
+// codeWrongUsage is ER_WRONG_USAGE ("Incorrect usage of %s and %s").
+const codeWrongUsage = 1221
+
+// errSelectInto refuses INTO in the SELECT of statement (CREATE ADAPTER,
+// EVALUATE ADAPTER): the statement consumes the rows itself, so the INTO
+// would be ignored and nothing written.
+func errSelectInto(statement string) error {
+	return sqlErr(codeWrongUsage, stateGeneral,
+		"Incorrect usage of %s and INTO: the statement reads the SELECT's rows itself; select into a file or variables separately", statement)
 }
 
 type evaluateStmt struct {

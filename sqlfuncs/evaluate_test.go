@@ -3,6 +3,7 @@ package sqlfuncs_test
 import (
 	"fmt"
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -213,4 +214,37 @@ func TestEvaluateChunks(t *testing.T) {
 	}
 	// A wrong target far into the rows names its row.
 	v.fails("EVALUATE ADAPTER stars AS SELECT txt, IF(id = 140, 'oops', '1') FROM docs ORDER BY id", 1210, "row 140")
+}
+
+// INTO in the SELECT of EVALUATE or CREATE ADAPTER is refused (1221) before
+// any row is read: the statement consumes the rows, so the INTO would be
+// ignored.
+func TestSelectIntoRefused(t *testing.T) {
+	dir := t.TempDir()
+	v := newEnv(t, envOpts{filesDir: dir})
+	v.withAdapters()
+	for _, q := range []string{
+		"EVALUATE ADAPTER sent AS SELECT txt, label FROM labelled INTO OUTFILE 'ev.txt'",
+		"EVALUATE ADAPTER sent AS SELECT txt, label FROM labelled INTO @a, @b",
+		"EVALUATE ADAPTER sent AS SELECT txt, label FROM labelled LIMIT 1 INTO DUMPFILE 'ev.bin'",
+		"EVALUATE ADAPTER sent AS SELECT txt, label FROM labelled UNION SELECT txt, label FROM labelled INTO OUTFILE 'ev.txt'",
+	} {
+		v.fails(q, 1221, "Incorrect usage of EVALUATE ADAPTER and INTO")
+	}
+	for _, q := range []string{
+		"CREATE ADAPTER x " + quickOptions + " AS SELECT txt, label FROM labelled INTO OUTFILE 'cr.txt'",
+		"CREATE ADAPTER x OPTIONS (background = true) AS SELECT txt, label FROM labelled INTO @a, @b",
+		"CREATE OR REPLACE ADAPTER sent AS SELECT txt, label FROM labelled INTO OUTFILE 'cr.txt'",
+	} {
+		v.fails(q, 1221, "Incorrect usage of CREATE ADAPTER and INTO")
+	}
+	if r := v.rows("SELECT @a IS NULL, @b IS NULL, (SELECT COUNT(*) FROM adapterdb.adapters WHERE name = 'x'), " +
+		"(SELECT COUNT(*) FROM adapterdb.jobs)"); fmt.Sprint(r) != "[[true true 0 0]]" && fmt.Sprint(r) != "[[1 1 0 0]]" {
+		t.Fatalf("after refused INTO: %v", r)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Fatalf("files written: %v %v", entries, err)
+	}
+	// INTO in a plain SELECT still works.
+	v.exec("SELECT txt FROM labelled LIMIT 1 INTO @a")
 }

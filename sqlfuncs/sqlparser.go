@@ -164,6 +164,9 @@ func (p *Parser) build(ctx context.Context, s string, st *Stmt, perr error, opts
 			return injectErr(syntaxError((&SyntaxError{Pos: st.SelectPos, Msg: "expected a SELECT after AS",
 				Near: near(s, st.SelectPos)}).Error())), len(s)
 		}
+		if ss.GetInto() != nil {
+			return injectErr(errSelectInto("CREATE ADAPTER")), len(s) // evaluate.go
+		}
 		// ParseOne returns the offset just after the SELECT's ';', or the
 		// end of the text.
 		end = min(st.SelectPos+idx, len(s))

@@ -78,6 +78,10 @@ sql "CREATE OR REPLACE ADAPTER sent OPTIONS (epochs = 1, max_length = 16, batch_
 	fail "sent@2 differs from the active sent"
 pass "EVALUATE ADAPTER sent@1 after CREATE OR REPLACE: version 1's metrics; sent@2 = sent"
 expect_error "EVALUATE ADAPTER sent@7 AS SELECT txt, label FROM reviews" 1305 "ADAPTER sent has no version 7 (its active version is 2)"
+# INTO in the SELECT is refused (the statement consumes the rows), for CREATE ADAPTER too.
+expect_error "EVALUATE ADAPTER sent AS SELECT txt, label FROM reviews INTO OUTFILE 'ev.txt'" "1221 (HY000)" "Incorrect usage of EVALUATE ADAPTER and INTO"
+expect_error "EVALUATE ADAPTER sent AS SELECT txt, label FROM reviews INTO @a, @b" 1221 "Incorrect usage of EVALUATE ADAPTER and INTO"
+expect_error "CREATE ADAPTER x AS SELECT txt, label FROM reviews INTO OUTFILE 'cr.txt'" 1221 "Incorrect usage of CREATE ADAPTER and INTO"
 
 # Refusals.
 expect_error "EVALUATE ADAPTER stars AS SELECT txt, label FROM reviews" 1210 "row 1: wrong kind of target: a regression adapter takes numbers; \"pos\" is not one"
