@@ -63,7 +63,7 @@ func (p *stmtParser) optionList(key string) ([]string, error) {
 
 // singleValued are options of other features that take one value: a list
 // for them is refused as for task or seed, not reported as unknown.
-var singleValued = []string{"background", "keep_versions"}
+var singleValued = []string{train.KeyBackground, train.KeyKeepVersions}
 
 // searchOptions applies OPTIONS (...) like trainOptions, and collects the
 // options given as lists, with search and trials, into the returned

@@ -63,7 +63,7 @@ func trainOptions(opts []Option) (train.Options, error) {
 	keys := train.Keys()
 	for _, kv := range opts {
 		if !slices.Contains(keys, kv.Key) {
-			return o, sqlErr(codeUnknownOption, stateGeneral, "Unknown adapter option '%s' (known: %s)", kv.Key, strings.Join(keys, ", "))
+			return o, sqlErr(codeUnknownOption, stateGeneral, "Unknown adapter option '%s' (known: %s)", kv.Key, strings.Join(train.AllKeys(), ", "))
 		}
 		if err := o.Set(kv.Key, kv.Value); err != nil {
 			return o, sqlErr(codeWrongOptionValue, stateSyntax, "Option '%s' can't be set to the value of '%s': %v", kv.Key, kv.Value,

@@ -260,3 +260,24 @@ func itoa(n uint32) string {
 	}
 	return string(b)
 }
+
+// An unknown option's message names every option OPTIONS (...) accepts, and
+// only those: each one it names is taken (a bad value is 1231, not 1193).
+func TestUnknownOptionNamesEveryKey(t *testing.T) {
+	v := newEnv(t, envOpts{})
+	v.withAdapters()
+	se := v.fails("CREATE ADAPTER s4 OPTIONS (k0 = 1) AS SELECT txt, label FROM labelled", 1193,
+		"Unknown adapter option 'k0'", "keep_versions", "background", "search", "trials", "learning_rate")
+	_, list, ok := strings.Cut(se.Message, "(known: ")
+	if !ok {
+		t.Fatalf("no list of known options: %q", se.Message)
+	}
+	for _, k := range strings.Split(strings.TrimSuffix(list, ")"), ", ") {
+		q := "CREATE ADAPTER s4 OPTIONS (" + k + " = 'nonsense') AS SELECT txt, label FROM labelled"
+		_, err := v.tryRows(q)
+		var me *mysql.SQLError
+		if err == nil || !errors.As(err, &me) || me.Num == 1193 {
+			t.Errorf("option %s is listed as known but: %v", k, err)
+		}
+	}
+}

@@ -78,6 +78,22 @@ func Keys() []string {
 	return keys
 }
 
+// The options OPTIONS (...) and --set take besides Options' own and the
+// search's (IsSearchKey): they say how the adapter is stored or run, not how
+// it is trained, so the statement or command applies them.
+const (
+	KeyKeepVersions = "keep_versions"
+	KeyBackground   = "background"
+)
+
+// AllKeys lists every option key OPTIONS (...) accepts, sorted: Keys, the
+// search's and the statement's own. Unknown-option messages name these.
+func AllKeys() []string {
+	keys := append(Keys(), "search", "trials", KeyKeepVersions, KeyBackground)
+	sort.Strings(keys)
+	return keys
+}
+
 var setters = map[string]func(o *Options, v string) error{
 	"task": func(o *Options, v string) (err error) {
 		if v == "" || v == "auto" {
@@ -203,7 +219,7 @@ func (o *Options) Set(key, value string) error {
 	k := strings.ToLower(strings.TrimSpace(key))
 	f, ok := setters[k]
 	if !ok {
-		return fmt.Errorf("unknown option %q (known: %s)", key, strings.Join(Keys(), ", "))
+		return fmt.Errorf("unknown option %q (known: %s)", key, strings.Join(AllKeys(), ", "))
 	}
 	v := strings.TrimSpace(value)
 	switch k {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,5 +175,22 @@ func TestOptionMessages(t *testing.T) {
 	}
 	if err := set("adapter_size", "4096"); err != nil {
 		t.Errorf("adapter_size 4096 is refused before the model is known: %v", err)
+	}
+}
+
+// Options.Set's unknown-option error names every key OPTIONS (...) takes.
+func TestAllKeys(t *testing.T) {
+	all := train.AllKeys()
+	if !sort.StringsAreSorted(all) {
+		t.Errorf("AllKeys not sorted: %v", all)
+	}
+	err := set("k0", "1")
+	for _, k := range append(train.Keys(), "search", "trials", "keep_versions", "background") {
+		if !slices.Contains(all, k) {
+			t.Errorf("AllKeys lacks %s", k)
+		}
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("unknown-option error %v does not name %s", err, k)
+		}
 	}
 }
