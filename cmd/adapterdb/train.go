@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,14 +50,17 @@ A comma-separated value (--set learning_rate=1e-4,1e-3 --set adapter_size=16,64)
 is a hyperparameter search: every combination is trained and the one with the
 best validation loss stored, its trials in the metrics.
   search               grid | random (grid)
-  trials               random search: combinations to sample, 1 to 64`
+  trials               random search: combinations to sample, 1 to 64
+  keep_versions        versions of NAME kept when --replace stores a new one
+                       (1 to 1000; default: the adapter's setting, else 5)
+(background is SQL's only: the command line always trains in the foreground.)`
 
 func runTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--set key=value ...] [--replace] FILE.csv\n\n"+indent(trainHelp))
 	dbPath := fs.String("db", "", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	name := fs.String("name", "", "adapter name")
-	replace := fs.Bool("replace", false, "replace an adapter of the same name")
+	replace := fs.Bool("replace", false, "store a new version of an adapter of the same name (earlier versions are kept, see keep_versions)")
 	var sets setFlags
 	fs.Var(&sets, "set", "training option key=value (repeatable)")
 	rest, err := parseArgs(fs, args)
@@ -67,10 +71,27 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return usageErr("need --db, --name and one CSV file")
 	}
 	opts := train.DefaultOptions()
+	keep := 0 // keep_versions: 0 keeps the adapter's setting
 	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return usageErr("--set %q: want key=value", kv)
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case train.KeyKeepVersions:
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err == nil {
+				err = catalog.CheckKeepVersions(n)
+			}
+			if err != nil {
+				return usageErr("--set keep_versions=%s: want an integer from 1 to %d (the versions kept)", v, catalog.MaxKeepVersions)
+			}
+			keep = n
+			continue
+		case train.KeyBackground:
+			// The command trains in its own process and waits for it; a
+			// background job is the server's (SQL OPTIONS (background = true)).
+			return usageErr("--set background: the command line always trains in the foreground; background jobs are SQL's (OPTIONS (background = true) on adapterdb serve)")
 		}
 		if err := setOption(&opts, k, v); err != nil { // search.go: lists, search, trials
 			return usageErr("%v", err)
@@ -96,7 +117,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		mode = catalog.Replace
 	}
 	bar := newTrainBar(e)
-	rec, _, err := reg.Train(ctx, registry.TrainRequest{Name: *name, Examples: examples, Options: opts, Mode: mode,
+	rec, _, err := reg.Train(catalog.WithKeepVersions(ctx, keep), registry.TrainRequest{Name: *name, Examples: examples, Options: opts, Mode: mode,
 		Progress: bar.update})
 	bar.finish()
 	if err != nil {
