@@ -44,8 +44,12 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "adapterdb: a SQL-queryable inference engine (one frozen transformer, many small adapters)\n\n")
 	fmt.Fprintf(w, "Usage: adapterdb COMMAND [flags] [args]\n\nCommands:\n")
 	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+	width := 0 // the longest name sets the summaries' column
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'adapterdb COMMAND --help' for a command's flags. Reference: docs/cli.md\n")
 }
@@ -55,11 +59,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+	if len(args) == 0 {
+		usage(stderr) // a usage error
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout) // asked for: the answer is the output
 		return 0
 	}
 	level := zerolog.InfoLevel
@@ -134,15 +139,37 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	return append(pos, tail...), nil
 }
 
-// newFlags makes a flag set whose errors and help go to stderr.
+// newFlags makes a flag set whose help goes to stdout when asked for (-h,
+// --help) and to stderr, after the error, on a usage error.
 func newFlags(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	errOut := &markWriter{w: e.stderr}
+	fs.SetOutput(errOut)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: adapterdb %s\n\n", synopsis)
+		// The flag package writes a parse error's message before calling
+		// Usage, and nothing before help.
+		w := e.stdout
+		if errOut.wrote {
+			w = e.stderr
+		}
+		errOut.wrote = false
+		fmt.Fprintf(w, "Usage: adapterdb %s\n\n", synopsis)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(errOut)
 	}
 	return fs
+}
+
+// markWriter notes that something was written through it.
+type markWriter struct {
+	w     io.Writer
+	wrote bool
+}
+
+func (m *markWriter) Write(p []byte) (int, error) {
+	m.wrote = true
+	return m.w.Write(p)
 }
 
 // indent formats help text blocks.

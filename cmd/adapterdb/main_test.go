@@ -247,3 +247,42 @@ func TestUsage(t *testing.T) {
 		t.Errorf("--help: exit %d", code)
 	}
 }
+
+// Help asked for is the output: stdout, exit 0. A usage error's help goes to
+// stderr after the error, exit 2.
+func TestHelpOnStdout(t *testing.T) {
+	cases := [][]string{{"--help"}, {"-h"}, {"help"}}
+	for _, c := range commands {
+		cases = append(cases, []string{c.name, "--help"}, []string{c.name, "-h"})
+	}
+	for _, args := range cases {
+		code, out, errs := cli(t, args...)
+		if code != 0 || !strings.Contains(out, "Usage: adapterdb") || errs != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0, the help on stdout", args, code, out, errs)
+		}
+	}
+	if _, out, _ := cli(t, "train", "--help"); !strings.Contains(out, "-replace") || !strings.Contains(out, "new version") {
+		t.Errorf("train --help says nothing of versions: %s", out)
+	}
+	for _, args := range [][]string{{}, {"train", "--bogus"}, {"evaluate", "--db"}} {
+		code, out, errs := cli(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errs, "Usage: adapterdb") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, the usage on stderr", args, code, out, errs)
+		}
+	}
+	// The top-level summaries line up, however long a command's name.
+	_, out, _ := cli(t, "--help")
+	col := -1
+	for _, l := range strings.Split(out, "\n") {
+		for _, c := range commands {
+			if rest, ok := strings.CutPrefix(l, "  "+c.name+" "); ok {
+				at := len(l) - len(strings.TrimLeft(rest, " "))
+				if col == -1 {
+					col = at
+				} else if at != col {
+					t.Errorf("%q: summary at column %d, others at %d", l, at, col)
+				}
+			}
+		}
+	}
+}
