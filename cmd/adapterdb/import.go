@@ -109,7 +109,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		how = "created"
 	}
 	rate := float64(res.Rows) / max(res.Duration.Seconds(), 1e-9)
-	fmt.Fprintf(e.stdout, "%s %s %s.%s in %.2fs (%.0f rows/s)\n", plural(res.Rows, "row"), how, *database, *table, res.Duration.Seconds(), rate)
+	fmt.Fprintf(e.stdout, "%s %s.%s: %s in %.2f s (%.0f rows/s)\n", how, *database, *table, plural(res.Rows, "row"), res.Duration.Seconds(), rate)
 	if res.Created {
 		for i, c := range res.Columns {
 			fmt.Fprintf(e.stdout, "  %s %s\n", c, res.Types[i])

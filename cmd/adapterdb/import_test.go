@@ -17,7 +17,7 @@ func TestImportCommand(t *testing.T) {
 		t.Fatalf("abort: code %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--types", "price=DECIMAL(10,2),id=INT", "--on-error", "skip", csv)
-	if code != 0 || !strings.Contains(out, "2 rows created main.r") || !strings.Contains(out, "r.csv:3:") ||
+	if code != 0 || !strings.Contains(out, "created main.r: 2 rows in ") || !strings.Contains(out, "r.csv:3:") ||
 		!strings.Contains(out, "price decimal(10,2)") || !strings.Contains(out, "\n1 row skipped:\n") {
 		t.Fatalf("skip: code %d\n%s\n%s", code, out, errs)
 	}
@@ -27,6 +27,12 @@ func TestImportCommand(t *testing.T) {
 	}
 	if got := plural(1, "row") + " " + plural(0, "row") + " " + plural(2, "row"); got != "1 row 0 rows 2 rows" {
 		t.Errorf("plural: %q", got)
+	}
+	good := filepath.Join(dir, "g.csv")
+	os.WriteFile(good, []byte("id,body,price\n4,e,3\n"), 0o644)
+	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--append", good)
+	if code != 0 || !strings.HasPrefix(out, "appended to main.r: 1 row in ") || !strings.Contains(out, " s (") {
+		t.Fatalf("append: code %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = cli(t, "import", "--db", db, "--table", "r", "--append", csv)
 	if code != 1 || !strings.Contains(errs, "line 3") {
