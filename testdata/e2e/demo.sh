@@ -24,6 +24,11 @@ check() { grep -Eq -- "$1" "$WORK/demo.out" || { cat "$WORK/demo.out" >&2; fail 
 check "^== base model: $TINY\$"
 check "featurizer loaded .*model=$TINY "
 check "adapterdb serve --db demo.db --model $TINY --listen"
+# LOAD DATA reads the shipped CSV files ("" quoting, CRLF) as Python's csv does.
+rows=$("$PY" -c 'import csv, sys; print(*(len(list(csv.reader(open(f, newline="", encoding="utf-8")))) - 1 for f in sys.argv[1:]))' \
+	"$ROOT/testdata/datasets/fortunes_train.csv" "$ROOT/testdata/datasets/fortunes_test.csv")
+read -r ntrain ntest <<<"$rows"
+check "^\| +$ntrain \| +$ntest \| +10 \|\$"
 # With trainable = 'head' only the head was trained: (hidden 32 + 1) x 10 labels.
 check '^\| fortunes_head +\| head +\| +10 \| +[0-9]+ \| +330 \|'
 check '^\| majority class +\| .* \| +0\.2741 \|$'
@@ -37,6 +42,11 @@ eval_acc=$(grep -E '^\| accuracy +\|' "$WORK/demo.out" | grep -oE '0\.[0-9]+')
 check '^\| rows +\| +664 \|$'
 check '^\| macro_f1 +\| '
 grep -q '^| precision:' "$WORK/demo.out" && fail "per-label EVALUATE rows shown"
+check '^\| metric +\| value +\|$'
+# The table is as wide as its widest kept row (not a per-label row left out).
+evaltab=$(sed -n '/^== EVALUATE/,/^== /p' "$WORK/demo.out" | grep -E '^[|+]')
+[ "$(awk '{ print length($0) }' <<<"$evaltab" | sort -u | wc -l)" = 1 ] || fail "EVALUATE table rows of different widths: $evaltab"
+grep -Eq '^\+-{16}' <<<"$evaltab" && fail "EVALUATE table padded wider than its rows: $evaltab"
 check '^\| +1 \| +0 \| 4 +\| '
 check '^\| +2 \| +1 \| 1 +\| '
 check '^\| +0\.[0-9]{4} \| +0\.[0-9]{4} \|$'
