@@ -85,7 +85,7 @@ func (p *Parser) ParseOneWithOptions(ctx context.Context, s string, opts ast.Par
 }
 
 // errParserPanic stands for a panic inside vitess's parser: some inputs
-// (SELECT'' is one) crash it, and the client would see a dropped connection.
+// (SELECT” is one) crash it, and the client would see a dropped connection.
 // They get a syntax error instead.
 var errParserPanic = errors.New("the MySQL parser failed on this statement (a defect of the parser: try spaces between its tokens, e.g. SELECT '' for SELECT'')")
 
