@@ -12,10 +12,7 @@ import (
 )
 
 func TestParseStatement(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want *Stmt // nil: not ours
-	}{
+	checkParses(t, []parseCase{
 		{"SELECT 1", nil},
 		{"CREATE TABLE adapter (x int)", nil},
 		{"CREATE OR REPLACE VIEW v AS SELECT 1", nil},
@@ -39,30 +36,11 @@ func TestParseStatement(t *testing.T) {
 		{"EXPLAIN CREATE ADAPTER s AS SELECT 1, 2", &Stmt{Kind: StmtCreateAs, Explain: true, Name: "s", NamePos: 23, SelectPos: 28, End: -1}},
 		{"explain format=tree drop adapter s", &Stmt{Kind: StmtDrop, Explain: true, Name: "s", NamePos: 33, End: 34}},
 		{"EXPLAIN PLAN SHOW ADAPTERS", &Stmt{Kind: StmtShow, Explain: true, End: 26}},
-	} {
-		st, ours, err := ParseStatement(c.in, false)
-		if c.want == nil {
-			if ours {
-				t.Errorf("%q: parsed as ours: %+v %v", c.in, st, err)
-			}
-			continue
-		}
-		if !ours || err != nil {
-			t.Errorf("%q: ours=%v err=%v", c.in, ours, err)
-			continue
-		}
-		if !reflect.DeepEqual(st, c.want) {
-			t.Errorf("%q:\n got %+v\nwant %+v", c.in, st, c.want)
-		}
-	}
+	})
 }
 
 func TestParseStatementErrors(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		pos  int
-		want string
-	}{
+	checkSyntaxErrors(t, []syntaxCase{
 		{"CREATE ADAPTER", 14, "expected an adapter name"},
 		{"CREATE ADAPTER 'x' AS SELECT 1", 15, "expected an adapter name"},
 		{"CREATE ADAPTER x", 16, "expected AS SELECT"},
@@ -77,17 +55,7 @@ func TestParseStatementErrors(t *testing.T) {
 		{"EXPORT ADAPTER x TO 'f", 20, "unterminated string"},
 		{"SHOW ADAPTERS /* no end", 14, "unterminated comment"},
 		{"EXPLAIN CREATE ADAPTER x AS", 27, "expected a SELECT after AS"},
-	} {
-		_, ours, err := ParseStatement(c.in, false)
-		var se *SyntaxError
-		if !ours || !errors.As(err, &se) {
-			t.Errorf("%q: ours=%v err=%v, want a syntax error", c.in, ours, err)
-			continue
-		}
-		if se.Pos != c.pos || !strings.Contains(se.Msg, c.want) {
-			t.Errorf("%q: %d %q, want %d %q", c.in, se.Pos, se.Msg, c.pos, c.want)
-		}
-	}
+	})
 }
 
 func TestParserMulti(t *testing.T) {
@@ -187,4 +155,54 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: next statement at %d", s, idx)
 		}
 	})
+}
+
+// parseCase is a statement and what ParseStatement must make of it (want
+// nil: the statement is not ours, vitess parses it).
+type parseCase struct {
+	in   string
+	want *Stmt
+}
+
+func checkParses(t *testing.T, cases []parseCase) {
+	t.Helper()
+	for _, c := range cases {
+		st, ours, err := ParseStatement(c.in, false)
+		if c.want == nil {
+			if ours {
+				t.Errorf("%q: parsed as ours: %+v %v", c.in, st, err)
+			}
+			continue
+		}
+		if !ours || err != nil {
+			t.Errorf("%q: ours=%v err=%v", c.in, ours, err)
+			continue
+		}
+		if !reflect.DeepEqual(st, c.want) {
+			t.Errorf("%q:\n got %+v\nwant %+v", c.in, st, c.want)
+		}
+	}
+}
+
+// syntaxCase is a statement of ours with a syntax error: where, and what the
+// message says.
+type syntaxCase struct {
+	in   string
+	pos  int
+	want string
+}
+
+func checkSyntaxErrors(t *testing.T, cases []syntaxCase) {
+	t.Helper()
+	for _, c := range cases {
+		_, ours, err := ParseStatement(c.in, false)
+		var se *SyntaxError
+		if !ours || !errors.As(err, &se) {
+			t.Errorf("%q: ours=%v err=%v, want a syntax error", c.in, ours, err)
+			continue
+		}
+		if se.Pos != c.pos || !strings.Contains(se.Msg, c.want) {
+			t.Errorf("%q: error at %d %q, want at %d %q", c.in, se.Pos, se.Msg, c.pos, c.want)
+		}
+	}
 }

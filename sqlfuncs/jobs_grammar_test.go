@@ -2,7 +2,6 @@ package sqlfuncs
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
@@ -39,11 +38,7 @@ func TestParseJobStatements(t *testing.T) {
 }
 
 func TestParseJobStatementErrors(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		pos  int
-		want string
-	}{
+	checkSyntaxErrors(t, []syntaxCase{
 		{"CANCEL JOB", 10, "expected a job id"},
 		{"CANCEL JOB x", 11, "expected a job id"},
 		{"CANCEL JOB 0", 11, "expected a job id (a positive integer)"},
@@ -53,17 +48,7 @@ func TestParseJobStatementErrors(t *testing.T) {
 		{"CANCEL JOB ?", 11, "parameters are not supported"},
 		{"CANCEL JOB 1 2", 13, "unexpected number"},
 		{"SHOW JOBS x", 10, "unexpected identifier"},
-	} {
-		_, ours, err := ParseStatement(c.in, false)
-		var se *SyntaxError
-		if !ours || !errors.As(err, &se) {
-			t.Errorf("%q: ours=%v err=%v, want a syntax error", c.in, ours, err)
-			continue
-		}
-		if se.Pos != c.pos || !strings.Contains(se.Msg, c.want) {
-			t.Errorf("%q: %d %q, want %d %q", c.in, se.Pos, se.Msg, c.pos, c.want)
-		}
-	}
+	})
 	// Through the engine's parser a syntax error is a 1064.
 	p := &Parser{base: sql.NewMysqlParser()}
 	st, _, _, err := p.ParseWithOptions(context.Background(), "CANCEL JOB x", ';', false, ast.ParserOptions{})

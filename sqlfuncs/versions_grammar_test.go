@@ -1,17 +1,11 @@
 package sqlfuncs
 
 import (
-	"errors"
-	"reflect"
-	"strings"
 	"testing"
 )
 
 func TestParseVersionStatements(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want *Stmt // nil: not ours
-	}{
+	checkParses(t, []parseCase{
 		{"ALTER TABLE adapters ADD x INT", nil},
 		{"alter adapter sent set active version 2", &Stmt{Kind: StmtAlterActive, Name: "sent", NamePos: 14, Version: 2, End: 39}},
 		{"ALTER ADAPTER `a b` SET ACTIVE VERSION 10;", &Stmt{Kind: StmtAlterActive, Name: "a b", NamePos: 14, Version: 10, End: 42}},
@@ -22,30 +16,11 @@ func TestParseVersionStatements(t *testing.T) {
 		{"SHOW ADAPTER VERSIONS `x`;", &Stmt{Kind: StmtShowVersions, Name: "x", NamePos: 22, End: 26}},
 		{"EXPORT ADAPTER sent@2 TO 'f'", &Stmt{Kind: StmtExport, Name: "sent@2", NamePos: 15, File: "f", FilePos: 25, End: 28}},
 		{"EXPORT ADAPTER `sent`@12 TO 'f'", &Stmt{Kind: StmtExport, Name: "sent@12", NamePos: 15, File: "f", FilePos: 28, End: 31}},
-	} {
-		st, ours, err := ParseStatement(c.in, false)
-		if c.want == nil {
-			if ours {
-				t.Errorf("%q: parsed as ours: %+v %v", c.in, st, err)
-			}
-			continue
-		}
-		if !ours || err != nil {
-			t.Errorf("%q: ours=%v err=%v", c.in, ours, err)
-			continue
-		}
-		if !reflect.DeepEqual(st, c.want) {
-			t.Errorf("%q:\n got %+v\nwant %+v", c.in, st, c.want)
-		}
-	}
+	})
 }
 
 func TestParseVersionStatementErrors(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		pos  int
-		want string
-	}{
+	checkSyntaxErrors(t, []syntaxCase{
 		{"ALTER ADAPTER", 13, "expected an adapter name"},
 		{"ALTER ADAPTER s SET ACTIVE 2", 27, "expected VERSION"},
 		{"ALTER ADAPTER s SET VERSION 2", 20, "expected ACTIVE"},
@@ -66,15 +41,5 @@ func TestParseVersionStatementErrors(t *testing.T) {
 		{"EXPORT ADAPTER s@x TO 'f'", 17, "expected a version number"},
 		{"EXPORT ADAPTER s@ 2 TO 'f'", 18, "expected a version number"},
 		{"EXPORT ADAPTER s @2 TO 'f'", 17, "expected TO"},
-	} {
-		_, ours, err := ParseStatement(c.in, false)
-		var se *SyntaxError
-		if !ours || !errors.As(err, &se) {
-			t.Errorf("%q: ours=%v err=%v, want a syntax error", c.in, ours, err)
-			continue
-		}
-		if se.Pos != c.pos || !strings.Contains(se.Msg, c.want) {
-			t.Errorf("%q: %d %q, want %d %q", c.in, se.Pos, se.Msg, c.pos, c.want)
-		}
-	}
+	})
 }
