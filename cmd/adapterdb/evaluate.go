@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/adapterdb/adapterdb/catalog"
-	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/engine/train"
 )
@@ -56,20 +55,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cat, err := catalog.Open(*dbPath, e.log)
-	if err != nil {
-		return err
-	}
-	rec, err := cat.Info(ctx, name)
-	cat.Close()
-	if err != nil {
-		return err
-	}
-	base := *modelDir
-	if base == "" {
-		base = rec.BaseModel
-	}
-	reg, closeAll, err := openRegistry(e, *dbPath, base, engine.Config{})
+	reg, rec, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, name, *modelDir)
 	if err != nil {
 		return err
 	}

@@ -253,6 +253,30 @@ func openRegistry(e *env, dbPath, modelDir string, cfg engine.Config) (*registry
 	return registry.New(eng, cat, e.log, 0), func() { eng.Close(); cat.Close() }, nil
 }
 
+// openAdapterRegistry opens the registry on the base model an adapter was
+// trained on (modelDir, when given, overrides it: the registry then refuses
+// the adapter if the fingerprints differ), with the adapter's record.
+func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir string) (*registry.Registry, catalog.Record, func(), error) {
+	cat, err := catalog.Open(dbPath, e.log)
+	if err != nil {
+		return nil, catalog.Record{}, nil, err
+	}
+	rec, err := cat.Info(ctx, name)
+	cat.Close()
+	if err != nil {
+		return nil, catalog.Record{}, nil, err
+	}
+	base := modelDir
+	if base == "" {
+		base = rec.BaseModel
+	}
+	reg, closeAll, err := openRegistry(e, dbPath, base, engine.Config{})
+	if err != nil {
+		return nil, catalog.Record{}, nil, err
+	}
+	return reg, rec, closeAll, nil
+}
+
 func runPredict(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--csv FILE.csv | [--] TEXT...]")
 	dbPath := fs.String("db", "", "database file")
@@ -279,20 +303,7 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 		}
 		texts = ex
 	}
-	cat, err := catalog.Open(*dbPath, e.log)
-	if err != nil {
-		return err
-	}
-	rec, err := cat.Info(ctx, *name)
-	cat.Close()
-	if err != nil {
-		return err
-	}
-	base := *modelDir
-	if base == "" {
-		base = rec.BaseModel
-	}
-	reg, closeAll, err := openRegistry(e, *dbPath, base, engine.Config{})
+	reg, _, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, *name, *modelDir)
 	if err != nil {
 		return err
 	}
