@@ -153,13 +153,19 @@ func (c *Catalog) init() error {
 	if err := addColumns(ctx, c.db); err != nil {
 		return err
 	}
-	if err := c.initGrants(ctx); err != nil { // grants.go
-		return err
+	for _, t := range []struct {
+		schema string
+		tables []string
+	}{
+		{grantsSchema, []string{"adapterdb_adapter_owners", "adapterdb_adapter_grants"}}, // grants.go
+		{trialsSchema, []string{"adapterdb_trials"}},                                     // trials.go
+		{jobsSchema, []string{"adapterdb_jobs"}},                                         // jobs.go
+	} {
+		if err := c.createMissing(ctx, t.schema, t.tables...); err != nil {
+			return err
+		}
 	}
-	if err := c.initTrials(ctx); err != nil { // trials.go
-		return err
-	}
-	return c.initJobs(ctx) // jobs.go
+	return nil
 }
 
 type querier interface {
@@ -201,6 +207,33 @@ func addColumns(ctx context.Context, q querier) error {
 const allColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
 	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
 	record_crc32c, weights, weights_crc32c`
+
+// createMissing runs schema, in one transaction, in a file that lacks any of
+// tables. It asks first: creating takes the write lock, which a read-only
+// file or another writer refuses.
+func (c *Catalog) createMissing(ctx context.Context, schema string, tables ...string) error {
+	var n int
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (?` + strings.Repeat(", ?", len(tables)-1) + `)`
+	args := make([]any, len(tables))
+	for i, t := range tables {
+		args[i] = t
+	}
+	if err := c.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return FileError(err)
+	}
+	if n == len(tables) {
+		return nil
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return FileError(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return FileError(err)
+	}
+	return FileError(tx.Commit())
+}
 
 // migrate creates the adapter tables in a new file, or brings a file made
 // before versions (one row per adapter, the name its key) to one row per

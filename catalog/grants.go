@@ -59,29 +59,6 @@ CREATE TABLE IF NOT EXISTS adapterdb_adapter_grants (
 ) STRICT;
 `
 
-// initGrants creates the grant tables in a file that lacks them, in one
-// transaction (a crash leaves the file as it was). It asks first: creating
-// takes the write lock, which a read-only file or another writer refuses.
-func (c *Catalog) initGrants(ctx context.Context) error {
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'
-		AND name IN ('adapterdb_adapter_owners', 'adapterdb_adapter_grants')`).Scan(&n); err != nil {
-		return FileError(err)
-	}
-	if n == 2 {
-		return nil
-	}
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return FileError(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, grantsSchema); err != nil {
-		return FileError(err)
-	}
-	return FileError(tx.Commit())
-}
-
 type creatorKey struct{}
 
 // WithCreator returns a context whose adapter writes (Put) record acct as the

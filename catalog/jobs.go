@@ -86,28 +86,6 @@ CREATE TABLE IF NOT EXISTS adapterdb_jobs (
 CREATE INDEX IF NOT EXISTS adapterdb_jobs_state ON adapterdb_jobs (state);
 `
 
-// initJobs creates the jobs table in a file that lacks it. It asks first:
-// creating takes the write lock, which a read-only file or another writer
-// refuses.
-func (c *Catalog) initJobs(ctx context.Context) error {
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'adapterdb_jobs'`).Scan(&n); err != nil {
-		return FileError(err)
-	}
-	if n == 1 {
-		return nil
-	}
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return FileError(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, jobsSchema); err != nil {
-		return FileError(err)
-	}
-	return FileError(tx.Commit())
-}
-
 func timeText(t time.Time) any {
 	if t.IsZero() {
 		return nil

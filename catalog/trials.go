@@ -42,28 +42,6 @@ type TrialRecord struct {
 	Trial
 }
 
-// initTrials creates the trials table in a file that lacks it, in one
-// transaction. It asks first: creating takes the write lock, which a
-// read-only file or another writer refuses.
-func (c *Catalog) initTrials(ctx context.Context) error {
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'adapterdb_trials'`).Scan(&n); err != nil {
-		return FileError(err)
-	}
-	if n == 1 {
-		return nil
-	}
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return FileError(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, trialsSchema); err != nil {
-		return FileError(err)
-	}
-	return FileError(tx.Commit())
-}
-
 type trialsKey struct{}
 
 // WithTrials returns a context whose adapter write (Put) stores trials as
