@@ -252,12 +252,12 @@ func (s *service) privRule(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _
 // checkCalls checks EXECUTE on the adapters a window's requests name (EMBED's
 // name none).
 func (s *service) checkCalls(ctx *sql.Context, reqs []registry.Request) error {
-	last := ""
+	seen := map[string]bool{}
 	for _, q := range reqs {
-		if q.Adapter == "" || q.Adapter == last {
+		if q.Adapter == "" || seen[q.Adapter] {
 			continue
 		}
-		last = q.Adapter
+		seen[q.Adapter] = true
 		if err := s.checkAdapter(ctx, q.Adapter, catalog.PrivExecute); err != nil {
 			return err
 		}

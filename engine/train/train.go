@@ -68,14 +68,7 @@ type run struct {
 func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKind, opts Options, progress func(Progress)) (*Result, error) {
 	start := time.Now()
 	m := eng.Model()
-	data, err := prepare(ex, opts.Task, kind)
-	if err != nil {
-		return nil, err
-	}
-	if opts.ClassWeights == "balanced" && data.spec.Task != adapter.Classification {
-		return nil, fmt.Errorf("option class_weights: balanced weighs classes, so it needs a classification task; this one is %s", data.spec.Task)
-	}
-	pool, err := m.Resolve(opts.Pool)
+	data, pool, err := checked(eng, ex, kind, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -83,9 +76,6 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 	set, err := adapter.New(m, data.spec, opts.Seed)
 	if err != nil {
 		return nil, err
-	}
-	if opts.BatchSize <= 0 || opts.Epochs <= 0 || opts.MaxLength <= 1 {
-		return nil, fmt.Errorf("batch_size, epochs and max_length must be positive")
 	}
 	r := &run{eng: eng, m: m, opts: opts, data: data, set: set, grad: set.ZeroLike(), progress: progress}
 	r.bound, r.gradB = set.Bind(m.Be), r.grad.Bind(m.Be)
