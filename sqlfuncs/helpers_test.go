@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/types"
@@ -198,4 +199,21 @@ func (v *env) texts(n int) []string {
 // OpenBLAS rounds by matrix size (see engine/adapter TestMixedEqualsSeparate).
 func near(got, want float64) bool {
 	return math.Abs(got-want) <= 1e-5*math.Max(1, math.Abs(want))
+}
+
+// trainingState waits (up to 30 s) until conn's statement reports a loss in
+// SHOW PROCESSLIST, and returns its State ("" if it never did).
+func (v *env) trainingState(conn *sqlfuncs.Conn) string {
+	v.t.Helper()
+	var state string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(state, "loss") {
+		time.Sleep(50 * time.Millisecond)
+		for _, r := range v.rows("SHOW PROCESSLIST") {
+			if r[0] == int64(conn.ID()) {
+				state, _ = r[6].(string)
+			}
+		}
+	}
+	return state
 }

@@ -139,16 +139,7 @@ func TestSearchProgressAndKill(t *testing.T) {
 		_, err := conn.Exec(context.Background(), "CREATE ADAPTER s OPTIONS (learning_rate = (1e-3, 1e-4), epochs = 10000, early_stopping = 0, batch_size = 4, max_length = 16) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM docs", nil)
 		done <- err
 	}()
-	var state string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(state, "loss") {
-		time.Sleep(50 * time.Millisecond)
-		for _, r := range v.rows("SHOW PROCESSLIST") {
-			if r[0] == int64(conn.ID()) {
-				state, _ = r[6].(string)
-			}
-		}
-	}
+	state := v.trainingState(conn)
 	if !strings.Contains(state, "CREATE ADAPTER s (0/2 partitions)") || !strings.Contains(state, " └─ trial 1/2, epoch ") ||
 		!strings.Contains(state, "/10000 step ") || !strings.Contains(state, " loss ") {
 		t.Errorf("processlist state %q", state)

@@ -208,16 +208,7 @@ func TestKillTraining(t *testing.T) {
 		done <- err
 	}()
 	// Progress shows in SHOW PROCESSLIST while it trains.
-	var state string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(state, "loss") {
-		time.Sleep(50 * time.Millisecond)
-		for _, r := range v.rows("SHOW PROCESSLIST") {
-			if r[0] == int64(conn.ID()) {
-				state, _ = r[6].(string)
-			}
-		}
-	}
+	state := v.trainingState(conn)
 	if !strings.Contains(state, "CREATE ADAPTER sent (") || !strings.Contains(state, "/10000 partitions)") ||
 		!strings.Contains(state, " └─ epoch ") || !strings.Contains(state, "/900000 loss ") || !strings.Contains(state, "/360 rows)") {
 		t.Errorf("processlist state %q", state)
