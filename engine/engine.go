@@ -147,7 +147,12 @@ func (e *Engine) Tokenize(text string, special bool) ([]int32, error) {
 
 // Input is one text to featurize, optionally through an adapter.
 type Input struct {
-	Text    string
+	Text string
+	// Pair is the second text of a text pair, used when HasPair is set (so
+	// an empty second text is possible): the two are laid out with the
+	// model's pair template and cut longest-first to the token limit.
+	Pair    string
+	HasPair bool
 	Adapter *model.Adapter // nil: the plain featurizer
 	Pool    model.Pool     // PoolDefault: the model's default
 	// MaxLength overrides the engine's token limit when > 0.
@@ -156,7 +161,13 @@ type Input struct {
 
 // encode tokenizes an input into a sequence ready for a pass.
 func (e *Engine) encode(in Input) (*seq, error) {
-	q, err := e.Encode(in.Text, in.MaxLength)
+	var q Sequence
+	var err error
+	if in.HasPair {
+		q, err = e.EncodePair(in.Text, in.Pair, in.MaxLength)
+	} else {
+		q, err = e.Encode(in.Text, in.MaxLength)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +199,30 @@ func (e *Engine) Encode(text string, maxLen int) (Sequence, error) {
 	}
 	maxLen = min(maxLen, e.model.Cfg.MaxTokens())
 	enc, err := e.tok.Encode(text, tokenizer.Options{AddSpecial: true, MaxLength: maxLen})
+	if err != nil {
+		return Sequence{}, err
+	}
+	return e.sequence(enc), nil
+}
+
+// EncodePair tokenizes a text pair with the model's pair template (BERT
+// [CLS] a [SEP] b [SEP] with segment ids 0 then 1; RoBERTa <s> a </s></s> b
+// </s>, all segment 0; GPT-2 a b with no special tokens, see docs/sql.md),
+// cut longest-first to maxLen tokens (0: the engine's max length): the
+// longer text loses tokens from its end until both fit, or both are cut to
+// half of what the special tokens leave.
+func (e *Engine) EncodePair(text, pair string, maxLen int) (Sequence, error) {
+	if err := e.CheckText(text); err != nil {
+		return Sequence{}, err
+	}
+	if err := e.CheckText(pair); err != nil {
+		return Sequence{}, fmt.Errorf("second text: %w", err)
+	}
+	if maxLen <= 0 {
+		maxLen = e.cfg.MaxLength
+	}
+	maxLen = min(maxLen, e.model.Cfg.MaxTokens())
+	enc, err := e.tok.Encode(text, tokenizer.Options{Pair: pair, HasPair: true, AddSpecial: true, MaxLength: maxLen})
 	if err != nil {
 		return Sequence{}, err
 	}

@@ -54,6 +54,10 @@ func Encode(s *Set, meta Meta) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	inputs, err := ParseInputs(string(s.Inputs))
+	if err != nil {
+		return nil, err
+	}
 	md := map[string]string{
 		"format":             "adapter",
 		"format_version":     formatVersion,
@@ -65,6 +69,7 @@ func Encode(s *Set, meta Meta) ([]byte, error) {
 		"hidden_size":        strconv.Itoa(s.Hidden),
 		"bottleneck":         strconv.Itoa(s.Size),
 		"head":               string(s.Task),
+		"inputs":             string(inputs),
 		"num_labels":         strconv.Itoa(s.Outputs()),
 		"labels":             string(labels),
 		"adapter_activation": s.Act.String(),
@@ -200,7 +205,11 @@ func decode(data []byte, verify bool) (*Set, Meta, error) {
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("adapter file: %w", err)
 	}
-	spec := Spec{Task: task, Size: size}
+	inputs, err := ParseInputs(md["inputs"]) // absent in older files: single texts
+	if err != nil {
+		return nil, Meta{}, fmt.Errorf("adapter file: %w", err)
+	}
+	spec := Spec{Task: task, Inputs: inputs, Size: size}
 	if spec.Act, err = parseAct(md["adapter_activation"]); err != nil {
 		return nil, Meta{}, err
 	}

@@ -32,6 +32,36 @@ func ParseTask(s string) (Task, error) {
 	return "", fmt.Errorf("unknown task %q (classification, regression, multilabel)", s)
 }
 
+// Inputs is what one example of an adapter is: a single text, or a pair of
+// texts (question and passage, two sentences) tokenized with the model's pair
+// template. Files written before the kind was recorded hold single texts.
+type Inputs string
+
+const (
+	SingleText Inputs = "single" // PREDICT('a', text)
+	TextPair   Inputs = "pair"   // PREDICT('a', text, text2)
+)
+
+// ParseInputs reads an input kind; "" (files without the entry) is
+// SingleText.
+func ParseInputs(s string) (Inputs, error) {
+	switch in := Inputs(s); in {
+	case "", SingleText:
+		return SingleText, nil
+	case TextPair:
+		return in, nil
+	}
+	return "", fmt.Errorf("unknown input kind %q (single, pair)", s)
+}
+
+// Texts is how many texts one example has: 1 or 2.
+func (in Inputs) Texts() int {
+	if in == TextPair {
+		return 2
+	}
+	return 1
+}
+
 // DefaultSize is the bottleneck size of the adapter literature (Houlsby et al.).
 const DefaultSize = 64
 
@@ -43,6 +73,7 @@ func MaxSize(hidden int) int { return 4 * hidden }
 // Spec is an adapter set's shape and task.
 type Spec struct {
 	Task   Task
+	Inputs Inputs   // SingleText or TextPair ("" reads as SingleText)
 	Labels []string // classification, multilabel: the head's outputs in order
 	Size   int      // bottleneck m
 	Act    kernels.Act
@@ -145,6 +176,9 @@ func (s *Set) Bytes() int64 { return 4 * int64(s.NumParams()) }
 func Alloc(m *model.Model, spec Spec) *Set {
 	H, L, sz, n := m.Cfg.Hidden, m.Cfg.Layers, spec.Size, spec.Outputs()
 	s := &Set{Spec: spec, Hidden: H, Layers: make([]Layer, L)}
+	if s.Inputs == "" {
+		s.Inputs = SingleText
+	}
 	block := func() Block {
 		return Block{Down: make([]float32, sz*H), DownB: make([]float32, sz),
 			Up: make([]float32, H*sz), UpB: make([]float32, H)}
@@ -219,6 +253,9 @@ func New(m *model.Model, spec Spec, seed uint64) (*Set, error) {
 
 func checkSpec(m *model.Model, spec Spec) error {
 	if _, err := ParseTask(string(spec.Task)); err != nil {
+		return err
+	}
+	if _, err := ParseInputs(string(spec.Inputs)); err != nil {
 		return err
 	}
 	if spec.Size <= 0 || spec.Size > MaxSize(m.Cfg.Hidden) {
@@ -297,7 +334,7 @@ func (s *Set) Align(m *model.Model) error {
 	if err != nil {
 		return err
 	}
-	if err := checkSpec(m, Spec{Task: s.Task, Labels: s.Labels, Size: s.Size, Act: s.Act, Pool: pool}); err != nil {
+	if err := checkSpec(m, Spec{Task: s.Task, Inputs: s.Inputs, Labels: s.Labels, Size: s.Size, Act: s.Act, Pool: pool}); err != nil {
 		return err
 	}
 	s.Norms, s.Pool = norms, pool
