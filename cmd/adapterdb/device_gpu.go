@@ -9,4 +9,6 @@ import (
 )
 
 // newCUDA opens the GPU.
-func newCUDA(log zerolog.Logger, opts cuda.Options) (*cuda.Backend, error) { return cuda.New(log, opts) }
+func newCUDA(log zerolog.Logger, opts cuda.Options) (*cuda.Backend, error) {
+	return cuda.New(log, opts)
+}
