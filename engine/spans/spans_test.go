@@ -51,7 +51,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 // offs is a hand-made token layout of "Anna lives in New York": Anna | li ##ves | in | New | York.
-var offs = []tokenizer.Offset{{0, 0}, {0, 4}, {5, 7}, {7, 10}, {11, 13}, {14, 17}, {18, 22}, {22, 22}}
+var offs = []tokenizer.Offset{{Start: 0, End: 0}, {Start: 0, End: 4}, {Start: 5, End: 7}, {Start: 7, End: 10}, {Start: 11, End: 13}, {Start: 14, End: 17}, {Start: 18, End: 22}, {Start: 22, End: 22}}
 
 func TestTagAndDecode(t *testing.T) {
 	text := []rune("Anna lives in New York")
