@@ -76,12 +76,12 @@ func MaxSize(hidden int) int { return 4 * hidden }
 // Spec is an adapter set's shape and task.
 type Spec struct {
 	Task   Task
-	Inputs Inputs   // SingleText or TextPair ("" reads as SingleText)
+	Inputs Inputs // SingleText or TextPair ("" reads as SingleText)
 	// Labels are the head's outputs in order (classification, multilabel),
 	// or the span labels whose BIO tags are (sequence labeling: O, then B-
 	// and I- of each label).
 	Labels []string
-	Size   int      // bottleneck m
+	Size   int // bottleneck m
 	Act    kernels.Act
 	Pool   model.Pool // resolved pooling (never PoolDefault)
 	// Regression targets are standardised for training; predictions are mapped
