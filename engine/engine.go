@@ -90,6 +90,7 @@ func Open(cfg Config) (*Engine, error) {
 // checkpoint.
 func (e *Engine) Close() error {
 	e.sched.close()
+	e.model.W.Release(e.model.Be)
 	return e.closer.Close()
 }
 
