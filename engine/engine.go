@@ -31,7 +31,11 @@ type Config struct {
 	Model string
 	// Backend runs the kernels (required: kernels/cpu.New, or kernels/cuda).
 	Backend kernels.Backend
-	Log     zerolog.Logger
+	// TrainBackend runs training when Backend cannot (is not a
+	// kernels.Trainer); nil opens kernels/cpu for it at the first training
+	// job (see TrainingModel).
+	TrainBackend kernels.Trainer
+	Log          zerolog.Logger
 	// BatchSize is the most sequences one forward pass takes (default 64).
 	BatchSize int
 	// MaxLength caps tokens per text, special tokens included; longer texts are
@@ -39,6 +43,10 @@ type Config struct {
 	MaxLength int
 	// MaxTextBytes refuses longer texts with an error (default 1 MiB).
 	MaxTextBytes int
+	// Observe, when set, is called before every forward pass with its
+	// sequences, their tokens and the padded batch's tokens (statistics,
+	// tests). It runs on the scheduler's goroutine: the pass waits for it.
+	Observe func(seqs, tokens, padded int)
 }
 
 // Engine is a loaded featurizer.
@@ -51,6 +59,7 @@ type Engine struct {
 	fp     string
 	closer io.Closer
 	sched  *scheduler
+	train  trainer // the training fallback (trainmodel.go)
 }
 
 // Open loads the featurizer. A checkpoint's weights are memory-mapped where
@@ -79,7 +88,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("max length %d exceeds the model's %d positions", cfg.MaxLength, ck.model.Cfg.MaxTokens())
 	}
 	e := &Engine{cfg: cfg, log: cfg.Log, model: ck.model, tok: ck.tok, name: ck.name, fp: ck.fingerprint,
-		closer: ck.closer, sched: newScheduler(ck.model, cfg.BatchSize)}
+		closer: ck.closer, sched: newScheduler(ck.model, cfg.BatchSize, cfg.Observe)}
 	cfg.Log.Info().Str("model", e.name).Str("type", string(ck.model.Cfg.Type)).
 		Int("layers", ck.model.Cfg.Layers).Int("hidden", ck.model.Cfg.Hidden).
 		Str("backend", be.Name()).Str("fingerprint", e.fp[:16]).Msg("featurizer loaded")
@@ -90,8 +99,9 @@ func Open(cfg Config) (*Engine, error) {
 // checkpoint.
 func (e *Engine) Close() error {
 	e.sched.close()
+	err := e.train.close()
 	e.model.W.Release(e.model.Be)
-	return e.closer.Close()
+	return errors.Join(err, e.closer.Close())
 }
 
 // Model is the loaded transformer.
@@ -112,6 +122,9 @@ func (e *Engine) Backend() string { return e.model.Be.Name() }
 
 // Passes counts the forward passes run so far.
 func (e *Engine) Passes() int64 { return e.sched.passes.Load() }
+
+// Queued is how many sequences wait for a forward pass, from all callers.
+func (e *Engine) Queued() int { return e.sched.queued() }
 
 // BatchSize is the most sequences one pass takes.
 func (e *Engine) BatchSize() int { return e.cfg.BatchSize }

@@ -60,11 +60,11 @@ func (s *service) poolArg(v any) (string, error) {
 }
 
 // evalCalls computes calls over a window of rows with one registry request:
-// args[k][j] are call k's argument values for row j, rowNum(j) is row j's
-// 1-based number in its node's input (for error messages). The engine sorts
+// args[k][j] are call k's argument values for row j, rowNum(k, j) is that
+// row's 1-based number in its node's input (for error messages). The engine sorts
 // the request's sequences and cuts them into forward passes; nothing here
 // reorders or validates texts.
-func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(j int) int) ([][]any, error) {
+func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(k, j int) int) ([][]any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ErrInterrupted()
 	}
@@ -76,7 +76,7 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 		fn := fnNames[c.kind]
 		out[k] = make([]any, len(args[k]))
 		for j, a := range args[k] {
-			q, null, err := s.request(ctx, c, fn, a, rowNum(j))
+			q, null, err := s.request(ctx, c, fn, a, rowNum(k, j))
 			if err != nil {
 				return nil, err
 			}
@@ -105,9 +105,9 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 		case errors.Is(err, registry.ErrNoProba):
 			return nil, errNoProba(q.Adapter)
 		case errors.Is(err, engine.ErrText):
-			return nil, errText(fn, rowNum(o.j), q.Text, re.Err)
+			return nil, errText(fn, rowNum(o.k, o.j), q.Text, re.Err)
 		case q.Adapter == "":
-			return nil, errArguments(fn, "row %d: %v", rowNum(o.j), re.Err)
+			return nil, errArguments(fn, "row %d: %v", rowNum(o.k, o.j), re.Err)
 		}
 		return nil, toSQLError(ctx, "adapter "+q.Adapter, re.Err)
 	}
