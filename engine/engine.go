@@ -99,7 +99,9 @@ func Open(cfg Config) (*Engine, error) {
 // checkpoint.
 func (e *Engine) Close() error {
 	e.sched.close()
-	return errors.Join(e.train.close(), e.closer.Close())
+	err := e.train.close()
+	e.model.W.Release(e.model.Be)
+	return errors.Join(err, e.closer.Close())
 }
 
 // Model is the loaded transformer.
