@@ -31,9 +31,9 @@ var ErrTarget = errors.New("wrong kind of target")
 
 // Target is one parsed target (Scorer.Parse).
 type Target struct {
-	Label  string   // classification
-	Value  float64  // regression
-	Labels []string // multilabel, distinct
+	Label  string       // classification
+	Value  float64      // regression
+	Labels []string     // multilabel, distinct
 	Spans  []spans.Span // sequence labeling
 }
 
