@@ -6,6 +6,7 @@
 #                -race (no apt, no fuzz, no e2e; a few minutes on 2 cores)
 #   make test    every test under -race, fuzz targets for a few seconds each,
 #                end-to-end scripts: the full run CI uses
+#   make test-emu  training on the cuda backend's CPU emulator (part of make test)
 #   make bench   the featurizer, kernel, adapter and SQL benchmarks
 #   make lint    go vet + gofmt check
 #   make ptx     rebuild the committed CUDA PTX (needs nvcc; see docs/cuda.md)
@@ -21,7 +22,7 @@ LEARNING  := Learns|Overfit
 # the demo), sqlite3 (comparison figures and crash checks).
 APT_PKGS  := libopenblas0-pthread mariadb-client python3-pymysql sqlite3 gcc
 
-.PHONY: all build check test demo bench lint deps godeps aptdeps ptx fuzz e2e clean
+.PHONY: all build check test test-emu demo bench lint deps godeps aptdeps ptx fuzz e2e clean
 
 all: build
 
@@ -66,6 +67,15 @@ test: deps lint build
 	$(GO) run ./internal/testsummary $(GO) test -json -timeout 10m -run '$(LEARNING)' ./engine/train
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory test-emu
+
+## test-emu: training on the cuda backend's CPU emulator (no GPU needed): an
+## adapterdb built with -tags cudaemu runs testdata/e2e/cudaemu/*.sh
+EMU_BIN := bin/emu/adapterdb
+test-emu: aptdeps
+	@mkdir -p bin/emu
+	$(GO) build -tags cudaemu -o $(EMU_BIN) ./cmd/adapterdb
+	@for s in testdata/e2e/cudaemu/*.sh; do [ -f "$$s" ] || continue; echo "e2e $$s"; bash "$$s" $(EMU_BIN) || exit 1; done
 
 ## fuzz: every fuzz target for $(FUZZTIME) (untrusted input: files, text, packets)
 fuzz:

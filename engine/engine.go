@@ -31,7 +31,11 @@ type Config struct {
 	Model string
 	// Backend runs the kernels (required: kernels/cpu.New, or kernels/cuda).
 	Backend kernels.Backend
-	Log     zerolog.Logger
+	// TrainBackend runs training when Backend cannot (is not a
+	// kernels.Trainer); nil opens kernels/cpu for it at the first training
+	// job (see TrainingModel).
+	TrainBackend kernels.Trainer
+	Log          zerolog.Logger
 	// BatchSize is the most sequences one forward pass takes (default 64).
 	BatchSize int
 	// MaxLength caps tokens per text, special tokens included; longer texts are
@@ -51,6 +55,7 @@ type Engine struct {
 	fp     string
 	closer io.Closer
 	sched  *scheduler
+	train  trainer // the training fallback (trainmodel.go)
 }
 
 // Open loads the featurizer. A checkpoint's weights are memory-mapped where
@@ -90,7 +95,7 @@ func Open(cfg Config) (*Engine, error) {
 // checkpoint.
 func (e *Engine) Close() error {
 	e.sched.close()
-	return e.closer.Close()
+	return errors.Join(e.train.close(), e.closer.Close())
 }
 
 // Model is the loaded transformer.

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cudaemu
 
 package main
 
@@ -23,7 +23,7 @@ func openBackend(device string, log zerolog.Logger) (kernels.Backend, error) {
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}
-		return cuda.New(log, cuda.Options{Device: spec.Device, Precision: spec.Precision,
+		return newCUDA(log, cuda.Options{Device: spec.Device, Precision: spec.Precision,
 			DisableCublas: spec.DisableCublas, MemoryBudget: spec.MemoryBudget})
 	}
 	return nil, usageErr("unknown device %q (cpu, or cuda[:fp32|bf16|fp16,gpu=N,nocublas,budget=SIZE])", device)

@@ -56,11 +56,12 @@ best validation loss stored, its trials in the metrics.
 (background is SQL's only: the command line always trains in the foreground.)`
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--set key=value ...] [--replace] FILE.csv\n\n"+indent(trainHelp))
+	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--set key=value ...] [--replace] [--device cpu|cuda] FILE.csv\n\n"+indent(trainHelp))
 	dbPath := fs.String("db", "", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	name := fs.String("name", "", "adapter name")
 	replace := fs.Bool("replace", false, "store a new version of an adapter of the same name (earlier versions are kept, see keep_versions)")
+	device := fs.String("device", "cpu", "kernel backend: cpu or cuda[:fp32|bf16|fp16,...] (a backend that cannot train trains on cpu)")
 	var sets setFlags
 	fs.Var(&sets, "set", "training option key=value (repeatable)")
 	rest, err := parseArgs(fs, args)
@@ -107,7 +108,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, closeAll, err := openRegistry(e, *dbPath, *modelDir, engine.Config{})
+	be, err := openBackend(*device, e.log)
+	if err != nil {
+		return err
+	}
+	reg, closeAll, err := openRegistry(e, *dbPath, *modelDir, engine.Config{Backend: be})
 	if err != nil {
 		return err
 	}

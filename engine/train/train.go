@@ -38,6 +38,8 @@ type Metrics struct {
 	Eval           *Eval        `json:"validation,omitempty"`
 	ExamplesPerSec float64      `json:"examples_per_s"`
 	Seconds        float64      `json:"seconds"`
+	Backend        string       `json:"backend,omitempty"` // the kernel backend that trained
+
 }
 
 // Result is a trained adapter and how the training went.
@@ -67,7 +69,10 @@ type run struct {
 // cancellation nothing is left behind: the caller stores only a returned set.
 func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKind, opts Options, progress func(Progress)) (*Result, error) {
 	start := time.Now()
-	m := eng.Model()
+	m, err := eng.TrainingModel()
+	if err != nil {
+		return nil, err
+	}
 	data, pool, err := checked(eng, ex, kind, opts)
 	if err != nil {
 		return nil, err
@@ -101,7 +106,7 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 	if err != nil {
 		return nil, err
 	}
-	met.Seconds = time.Since(start).Seconds()
+	met.Seconds, met.Backend = time.Since(start).Seconds(), m.Be.Name()
 	return &Result{Set: r.set, Metrics: met}, nil
 }
 

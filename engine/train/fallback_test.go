@@ -1,0 +1,53 @@
+package train_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/testmodels"
+	"github.com/adapterdb/adapterdb/engine/train"
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// forwardOnly hides the cpu backend's Trainer methods: a featurizer backend
+// that cannot train, like a GPU backend without backward kernels.
+type forwardOnly struct{ kernels.Backend }
+
+func (f forwardOnly) Name() string { return "forward-only/" + f.Backend.Name() }
+
+// Training on an engine whose backend cannot train runs on the cpu fallback
+// and gives exactly the adapter the cpu engine trains; the metrics name the
+// backend that trained.
+func TestTrainFallback(t *testing.T) {
+	eng, err := engine.Open(engine.Config{Model: "demo", Backend: forwardOnly{testmodels.CPU(t)}, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ex := fortunes(t, "train")[:32]
+	o := opts("epochs", "1", "max_length", "24", "batch_size", "8")
+	var files [][]byte
+	for _, e := range []*engine.Engine{demoEngine(t), eng} {
+		res, err := train.Train(context.Background(), e, ex, train.KindUnknown, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(res.Metrics.Backend, "cpu/") {
+			t.Errorf("metrics say backend %q trained, want cpu/...", res.Metrics.Backend)
+		}
+		b, err := adapter.Encode(res.Set, adapter.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Error("the fallback trained another adapter than the cpu engine")
+	}
+}
