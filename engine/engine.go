@@ -43,6 +43,10 @@ type Config struct {
 	MaxLength int
 	// MaxTextBytes refuses longer texts with an error (default 1 MiB).
 	MaxTextBytes int
+	// Observe, when set, is called before every forward pass with its
+	// sequences, their tokens and the padded batch's tokens (statistics,
+	// tests). It runs on the scheduler's goroutine: the pass waits for it.
+	Observe func(seqs, tokens, padded int)
 }
 
 // Engine is a loaded featurizer.
@@ -84,7 +88,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("max length %d exceeds the model's %d positions", cfg.MaxLength, ck.model.Cfg.MaxTokens())
 	}
 	e := &Engine{cfg: cfg, log: cfg.Log, model: ck.model, tok: ck.tok, name: ck.name, fp: ck.fingerprint,
-		closer: ck.closer, sched: newScheduler(ck.model, cfg.BatchSize)}
+		closer: ck.closer, sched: newScheduler(ck.model, cfg.BatchSize, cfg.Observe)}
 	cfg.Log.Info().Str("model", e.name).Str("type", string(ck.model.Cfg.Type)).
 		Int("layers", ck.model.Cfg.Layers).Int("hidden", ck.model.Cfg.Hidden).
 		Str("backend", be.Name()).Str("fingerprint", e.fp[:16]).Msg("featurizer loaded")
@@ -116,6 +120,9 @@ func (e *Engine) Backend() string { return e.model.Be.Name() }
 
 // Passes counts the forward passes run so far.
 func (e *Engine) Passes() int64 { return e.sched.passes.Load() }
+
+// Queued is how many sequences wait for a forward pass, from all callers.
+func (e *Engine) Queued() int { return e.sched.queued() }
 
 // BatchSize is the most sequences one pass takes.
 func (e *Engine) BatchSize() int { return e.cfg.BatchSize }

@@ -196,7 +196,8 @@ func (c *Call) Type() sql.Type {
 }
 
 // Eval implements sql.Expression: a batch of one row. Plans the batching rule
-// cannot rewrite (UPDATE ... SET, JOIN ... ON, triggers) come here per row.
+// and the execution-time rewrites (etl.go) leave alone (ON DUPLICATE KEY
+// UPDATE, triggers, join conditions on the right input) come here per row.
 func (c *Call) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 	args := make([]any, len(c.args))
 	for i, a := range c.args {
@@ -206,7 +207,7 @@ func (c *Call) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		}
 		args[i] = v
 	}
-	out, err := c.svc.evalCalls(ctx, []*Call{c}, [][][]any{{args}}, func(int) int { return 1 })
+	out, err := c.svc.evalCalls(ctx, []*Call{c}, [][][]any{{args}}, func(int, int) int { return 1 })
 	if err != nil {
 		return nil, err
 	}

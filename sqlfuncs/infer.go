@@ -61,11 +61,11 @@ func (s *service) poolArg(v any) (string, error) {
 }
 
 // evalCalls computes calls over a window of rows with one registry request:
-// args[k][j] are call k's argument values for row j, rowNum(j) is row j's
-// 1-based number in its node's input (for error messages). The engine sorts
+// args[k][j] are call k's argument values for row j, rowNum(k, j) is that
+// row's 1-based number in its node's input (for error messages). The engine sorts
 // the request's sequences and cuts them into forward passes; nothing here
 // reorders or validates texts.
-func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(j int) int) ([][]any, error) {
+func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(k, j int) int) ([][]any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ErrInterrupted()
 	}
@@ -77,7 +77,7 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 		fn := fnNames[c.kind]
 		out[k] = make([]any, len(args[k]))
 		for j, a := range args[k] {
-			q, null, err := s.request(ctx, c, fn, a, rowNum(j))
+			q, null, err := s.request(ctx, c, fn, a, rowNum(k, j))
 			if err != nil {
 				return nil, err
 			}
@@ -110,9 +110,9 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 			errors.As(err, &ie)
 			return nil, errTextCount(fn, ie.Adapter, ie.Want)
 		case errors.Is(err, engine.ErrText):
-			return nil, errText(fn, rowNum(o.j), requestText(q), re.Err)
+			return nil, errText(fn, rowNum(o.k, o.j), requestText(q), re.Err)
 		case q.Adapter == "":
-			return nil, errArguments(fn, "row %d: %v", rowNum(o.j), re.Err)
+			return nil, errArguments(fn, "row %d: %v", rowNum(o.k, o.j), re.Err)
 		}
 		return nil, toSQLError(ctx, "adapter "+q.Adapter, re.Err)
 	}
