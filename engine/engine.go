@@ -99,7 +99,9 @@ func Open(cfg Config) (*Engine, error) {
 // checkpoint.
 func (e *Engine) Close() error {
 	e.sched.close()
-	return errors.Join(e.train.close(), e.closer.Close())
+	err := e.train.close()
+	e.model.W.Release(e.model.Be)
+	return errors.Join(err, e.closer.Close())
 }
 
 // Model is the loaded transformer.
@@ -169,12 +171,25 @@ type Input struct {
 	Pool    model.Pool     // PoolDefault: the model's default
 	// MaxLength overrides the engine's token limit when > 0.
 	MaxLength int
+	// Seq, when set, is the input already tokenized (special tokens
+	// included, within the model's positions): Text, Pair and MaxLength are
+	// not used. Sequence labeling feeds its windows this way.
+	Seq *Sequence
+	// Tokens asks for every token's final hidden state [T·H] (T the
+	// sequence's tokens, special ones included) instead of a pooled feature.
+	Tokens bool
 }
 
 // encode tokenizes an input into a sequence ready for a pass.
 func (e *Engine) encode(in Input) (*seq, error) {
 	var q Sequence
 	var err error
+	if in.Seq != nil {
+		if n := len(in.Seq.IDs); n == 0 || n > e.model.Cfg.MaxTokens() {
+			return nil, fmt.Errorf("%w: a sequence of %d tokens (the model takes 1 to %d)", ErrText, n, e.model.Cfg.MaxTokens())
+		}
+		return &seq{Sequence: *in.Seq, adapter: in.Adapter, pool: in.Pool, tokens: in.Tokens}, nil
+	}
 	if in.HasPair {
 		q, err = e.EncodePair(in.Text, in.Pair, in.MaxLength)
 	} else {
@@ -183,7 +198,7 @@ func (e *Engine) encode(in Input) (*seq, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &seq{Sequence: q, adapter: in.Adapter, pool: in.Pool}, nil
+	return &seq{Sequence: q, adapter: in.Adapter, pool: in.Pool, tokens: in.Tokens}, nil
 }
 
 // sequence turns an encoding into model input.
@@ -262,7 +277,8 @@ func (e *InputError) Error() string { return fmt.Sprintf("text %d: %v", e.Index+
 func (e *InputError) Unwrap() error { return e.Err }
 
 // Features runs inputs through the featurizer (each with its adapter, if any)
-// and returns one pooled feature vector per input, in input order. This is
+// and returns one pooled feature vector per input, in input order (every
+// token's hidden state, [T·H], for inputs that ask for Tokens). This is
 // where batching happens, once: inputs are validated and tokenized in
 // parallel, sorted by length within windows so passes carry little padding,
 // and queued to the scheduler, which cuts passes of up to BatchSize sequences

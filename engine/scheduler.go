@@ -21,6 +21,7 @@ type seq struct {
 	Sequence
 	adapter *model.Adapter // nil: plain featurizer
 	pool    model.Pool
+	tokens  bool // return every token's hidden state, not a pooled feature
 	job     *job
 	idx     int // position in the job's results
 }

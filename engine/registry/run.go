@@ -9,6 +9,7 @@ import (
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/model"
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
 // Task is what an adapter's head predicts; Prediction is one head's output.
@@ -21,9 +22,10 @@ type (
 
 // The tasks.
 const (
-	Classification = adapter.Classification
-	Regression     = adapter.Regression
-	Multilabel     = adapter.Multilabel
+	Classification   = adapter.Classification
+	Regression       = adapter.Regression
+	Multilabel       = adapter.Multilabel
+	SequenceLabeling = adapter.SequenceLabeling
 )
 
 // Request is one text for Run: through a named adapter (a prediction), or
@@ -50,6 +52,9 @@ type Result struct {
 	Adapter    *Loaded // nil for an embedding
 	Prediction         // the adapter's head output (label, value, labels, probabilities)
 	Embedding  []float32
+	// Entities are a sequence labeling adapter's spans, sorted by start
+	// (never nil for such an adapter).
+	Entities []spans.Entity
 }
 
 // ErrNoProba refuses probabilities of a regression adapter.
@@ -117,7 +122,18 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 	first := []int{}              // first[k]: the first request of input k
 	src := make([]int, len(reqs)) // src[i]: request i's input
 	loaded := make([]*Loaded, len(reqs))
+	// Sequence labeling: each distinct (adapter, text) is one labeling whose
+	// windows are inputs of their own, in the same passes as the rest.
+	type labeling struct {
+		l      *Loaded
+		lab    *engine.Labeling
+		inputs int // index of its first window's input
+	}
+	var labs []labeling
+	labIndex := map[inputKey]int{}
+	labOf := make([]int, len(reqs)) // labOf[i]: request i's labeling, -1 none
 	for i, q := range reqs {
+		labOf[i] = -1
 		var in engine.Input
 		if q.Adapter == "" {
 			if q.HasPair {
@@ -148,6 +164,25 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 				return nil, &RequestError{Index: i, Err: fmt.Errorf("%w: %s", ErrNoProba, l.Record.Name)}
 			}
 			loaded[i] = l
+			if l.Set.Task == adapter.SequenceLabeling {
+				k := inputKey{adapter: l.Bound, maxLen: l.MaxLength, text: q.Text}
+				j, ok := labIndex[k]
+				if !ok {
+					lab, err := r.eng.Label(q.Text, l.MaxLength)
+					if err != nil {
+						return nil, &RequestError{Index: i, Err: err}
+					}
+					j = len(labs)
+					labIndex[k] = j
+					labs = append(labs, labeling{l: l, lab: lab, inputs: len(inputs)})
+					for w := range lab.Seqs {
+						inputs = append(inputs, engine.Input{Seq: &lab.Seqs[w], Adapter: l.Bound, Tokens: true})
+						first = append(first, i)
+					}
+				}
+				labOf[i] = j
+				continue
+			}
 			in = engine.Input{Text: q.Text, Pair: q.Pair, HasPair: q.HasPair, Adapter: l.Bound, Pool: l.Set.Pool, MaxLength: l.MaxLength}
 		}
 		k := inputKey{adapter: in.Adapter, pool: in.Pool, maxLen: in.MaxLength, text: in.Text, pair: in.Pair, hasPair: in.HasPair}
@@ -167,9 +202,17 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 		}
 		return nil, err
 	}
+	entities := make([][]spans.Entity, len(labs))
+	for j, lb := range labs {
+		entities[j] = lb.lab.Entities(lb.l.Set, feats[lb.inputs:lb.inputs+len(lb.lab.Seqs)])
+	}
 	preds := map[int]Prediction{}
 	out := make([]Result, len(reqs))
 	for i, l := range loaded {
+		if labOf[i] >= 0 {
+			out[i] = Result{Adapter: l, Entities: entities[labOf[i]]}
+			continue
+		}
 		f := feats[src[i]]
 		if l == nil {
 			out[i] = Result{Embedding: f}

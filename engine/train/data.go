@@ -9,11 +9,14 @@ import (
 	"strings"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
 // Example is one training row: a text (or a text pair) and its target, as
-// text. Targets are class labels, numbers (regression) or label sets
-// (multilabel: a JSON array such as ["a","b"], or labels separated by |).
+// text. Targets are class labels, numbers (regression), label sets
+// (multilabel: a JSON array such as ["a","b"], or labels separated by |) or
+// spans (sequence labeling: a JSON array of {"start", "end", "label"}, code
+// points, end exclusive).
 type Example struct {
 	Text       string
 	Target     string
@@ -128,6 +131,7 @@ type dataset struct {
 	texts   []string
 	pairs   []string // second texts of a pair task (spec.Inputs == TextPair), else nil
 	targets adapter.Targets
+	spans   [][]spans.Span // sequence labeling: each row's spans
 }
 
 // prepare validates examples and turns targets into head targets. Every
@@ -141,6 +145,9 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 	}
 	d := &dataset{spec: adapter.Spec{Task: task, Inputs: adapter.SingleText}, texts: make([]string, len(ex))}
 	if ex[0].HasPair {
+		if task == adapter.SequenceLabeling {
+			return nil, fmt.Errorf("sequence labeling takes single texts, not text pairs")
+		}
 		d.spec.Inputs, d.pairs = adapter.TextPair, make([]string, len(ex))
 	}
 	for i, e := range ex {
@@ -237,6 +244,19 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 			for _, l := range s {
 				d.targets.Multi[i*n+index[l]] = 1
 			}
+		}
+	case adapter.SequenceLabeling:
+		d.spans = make([][]spans.Span, len(ex))
+		for i, e := range ex {
+			sp, err := spans.Parse(e.Target, e.Text)
+			if err != nil {
+				return nil, fmt.Errorf("row %d: %w", i+1, err)
+			}
+			d.spans[i] = sp
+		}
+		d.spec.Labels = spans.Labels(d.spans)
+		if len(d.spec.Labels) == 0 {
+			return nil, fmt.Errorf("sequence labeling needs at least one span; no row has any")
 		}
 	default:
 		return nil, fmt.Errorf("unknown task %q", task)

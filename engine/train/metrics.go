@@ -24,6 +24,12 @@ type Eval struct {
 	// multilabel: micro-averaged F1 over labels, and exact-set accuracy
 	MicroF1        *float64 `json:"micro_f1,omitempty"`
 	SubsetAccuracy *float64 `json:"subset_accuracy,omitempty"`
+	// sequence labeling: spans by exact match (start, end and label),
+	// micro-averaged over labels, and per label
+	SpanPrecision *float64              `json:"span_precision,omitempty"`
+	SpanRecall    *float64              `json:"span_recall,omitempty"`
+	SpanF1        *float64              `json:"span_f1,omitempty"`
+	PerLabel      map[string]LabelScore `json:"per_label,omitempty"`
 }
 
 func ptr(x float64) *float64 { return &x }
@@ -122,6 +128,9 @@ func classScores(pred, truth []int, k int) (acc, macroF1 float64) {
 func Evaluate(ctx context.Context, eng *engine.Engine, set *adapter.Set, ex []Example, maxLength int) (*Eval, error) {
 	if len(ex) == 0 {
 		return nil, fmt.Errorf("no rows to evaluate")
+	}
+	if set.Task == adapter.SequenceLabeling {
+		return evaluateSpans(ctx, eng, set, ex, maxLength)
 	}
 	m := eng.Model()
 	if err := set.Align(m); err != nil {

@@ -62,6 +62,7 @@ type run struct {
 	opt      *adamW
 	progress func(Progress)
 	feats    []float32 // head-only: base features of every row [N, H]
+	tok      *tokenRun // sequence labeling: seqs are windows (tokens.go)
 }
 
 // Train fits a new adapter to examples. kind hints the targets' type (for
@@ -88,10 +89,24 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 	defer adapter.Unbind(m.Be, r.gradB)
 	r.opt = newAdamW(set, r.grad, opts.WeightDecay, opts.Trainable == "head")
 
+	trainIdx, valIdx := split(len(ex), opts.ValidationFraction, opts.Seed)
+	if data.spec.Task == adapter.SequenceLabeling {
+		if err := r.tokenizeWindows(); err != nil {
+			return nil, err
+		}
+		trainRows, valRows := len(trainIdx), len(valIdx)
+		trainIdx, valIdx = r.tok.windowsOf(trainIdx), r.tok.windowsOf(valIdx)
+		met, err := r.loop(ctx, trainIdx, valIdx)
+		if err != nil {
+			return nil, err
+		}
+		met.TrainRows, met.ValRows = trainRows, valRows
+		met.Seconds, met.Backend = time.Since(start).Seconds(), m.Be.Name()
+		return &Result{Set: r.set, Metrics: met}, nil
+	}
 	if err := r.tokenize(); err != nil {
 		return nil, err
 	}
-	trainIdx, valIdx := split(len(ex), opts.ValidationFraction, opts.Seed)
 	if data.spec.Task == adapter.Classification && opts.ClassWeights == "balanced" {
 		data.targets.ClassWeight = balancedWeights(data.targets.Class, trainIdx, len(data.spec.Labels))
 	}
@@ -256,6 +271,9 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 // step runs forward and backward over one batch, accumulating gradients, and
 // returns the batch's mean loss.
 func (r *run) step(ctx context.Context, idx []int) (float64, error) {
+	if r.tok != nil {
+		return r.tokenStep(ctx, idx)
+	}
 	B, H := len(idx), r.m.Cfg.Hidden
 	targets := subset(r.data.targets, idx, r.set.Outputs())
 	if r.feats != nil {
@@ -349,6 +367,9 @@ func (r *run) baseFeatures(ctx context.Context) ([]float32, error) {
 
 // evaluate scores rows with the current weights.
 func (r *run) evaluate(ctx context.Context, idx []int) (*Eval, error) {
+	if r.tok != nil {
+		return r.tokenEvaluate(ctx, idx)
+	}
 	H := r.m.Cfg.Hidden
 	var pooled []float32
 	if r.feats != nil {
