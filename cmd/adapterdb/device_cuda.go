@@ -11,7 +11,7 @@ import (
 
 // openBackend selects the kernel backend for --device: cpu[:fp32|bf16], or
 // cuda[:options] (see cuda.ParseDeviceSpec: precision fp32, bf16 or fp16,
-// gpu=N, nocublas, budget=SIZE). Without a usable GPU the cuda backend
+// gpu=N, nocublas, nolt, budget=SIZE). Without a usable GPU the cuda backend
 // fails with an error saying what is missing (docs/cuda.md).
 func openBackend(device string, log zerolog.Logger) (kernels.Backend, error) {
 	switch {
@@ -23,7 +23,7 @@ func openBackend(device string, log zerolog.Logger) (kernels.Backend, error) {
 			return nil, usageErr("%v", err)
 		}
 		return newCUDA(log, cuda.Options{Device: spec.Device, Precision: spec.Precision,
-			DisableCublas: spec.DisableCublas, MemoryBudget: spec.MemoryBudget})
+			DisableCublas: spec.DisableCublas, DisableCublasLt: spec.DisableLt, MemoryBudget: spec.MemoryBudget})
 	}
-	return nil, usageErr("unknown device %q (cpu[:fp32|bf16], or cuda[:fp32|bf16|fp16,gpu=N,nocublas,budget=SIZE])", device)
+	return nil, usageErr("unknown device %q (cpu[:fp32|bf16], or cuda[:fp32|bf16|fp16,gpu=N,nocublas,nolt,budget=SIZE])", device)
 }

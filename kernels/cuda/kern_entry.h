@@ -6,6 +6,7 @@
 // command's build cache sees their changes.)
 #include "kern_attention.h"
 #include "kern_elementwise.h"
+#include "kern_fused.h"
 #include "kern_gemm.h"
 
 #define EW_THREADS 256
@@ -29,6 +30,7 @@
 	KERNEL(k_attn_simt256_##sfx, kAttn, ATTN_SIMT_THREADS) { attn_simt<T, 256>(p); }
 
 PER_TYPE(ELEMENTWISE)
+PER_TYPE(FUSED_KERNELS)
 
 KERNEL(k_gemm_simt_f32, kGemm, GEMM_SIMT_THREADS) { gemm_simt(p); }
 
