@@ -80,7 +80,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	targets := make([]train.Target, len(examples))
 	for i, ex := range examples {
 		// CSV has no types: the values say what they are.
-		if targets[i], err = sc.Parse(ex.Target, train.KindUnknown); err != nil {
+		if targets[i], err = sc.ParseText(ex.Target, ex.Text, train.KindUnknown); err != nil {
 			return fmt.Errorf("%s: row %d: %w", rest[0], i+1, err)
 		}
 	}
