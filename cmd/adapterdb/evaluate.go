@@ -55,7 +55,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, rec, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, name, *modelDir)
+	reg, rec, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, name, *modelDir, "cpu")
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	targets := make([]train.Target, len(examples))
 	for i, ex := range examples {
 		// CSV has no types: the values say what they are.
-		if targets[i], err = sc.Parse(ex.Target, train.KindUnknown); err != nil {
+		if targets[i], err = sc.ParseText(ex.Target, ex.Text, train.KindUnknown); err != nil {
 			return fmt.Errorf("%s: row %d: %w", rest[0], i+1, err)
 		}
 	}

@@ -250,3 +250,34 @@ func TestBF16Refused(t *testing.T) {
 		t.Errorf("err = %v, want one naming AVX512_BF16", err)
 	}
 }
+
+// TestOneDNNBF16Linear checks the bf16 path: weights and x rounded to
+// bfloat16 (8 significant bits), products summed in float32. Each product
+// is off by at most ~2·2⁻⁹ of its size, so the error bound is 2⁻⁷ of
+// Σ|x·w|.
+func TestOneDNNBF16Linear(t *testing.T) {
+	be := oneDNNBackend(t, "bf16")
+	if be.Precision() != "bf16" || !strings.Contains(be.Name(), "bf16") {
+		t.Fatalf("backend %s, precision %s", be.Name(), be.Precision())
+	}
+	r := rand.New(rand.NewPCG(10, 10))
+	type size struct{ m, n, k int }
+	for _, sz := range []size{{1, 1, 1}, {9, 7, 5}, {37, 24, 33}, {3, 384, 384}, {130, 96, 200}} {
+		for _, layout := range []kernels.Layout{kernels.OutIn, kernels.InOut} {
+			for _, act := range []kernels.Act{kernels.ActNone, kernels.ActGELU, kernels.ActGELUTanh, kernels.ActTanh, kernels.ActReLU} {
+				m, n, k := sz.m, sz.n, sz.k
+				x, w, bias := randVec(r, m*k, 1), randVec(r, n*k, 1/math.Sqrt(float64(k))), randVec(r, n, 1)
+				want, mag := linearRef(x, m, n, k, w, layout, bias, act)
+				what := fmt.Sprintf("bf16 Linear(%dx%dx%d layout=%d act=%v)", m, n, k, layout, act)
+				for call := range 2 {
+					y := make([]float32, m*n)
+					be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), layout, be.Upload(bias), act)
+					checkNear(t, fmt.Sprintf("%s call %d", what, call), y, n, want, mag, m, n, 1.0/128, 1e-6, 0)
+				}
+				if pw := be.dnn.weights[addr(w)]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
+					t.Fatalf("%s: weights not packed in bf16 after two calls", what)
+				}
+			}
+		}
+	}
+}
