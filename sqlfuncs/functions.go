@@ -19,8 +19,8 @@ import (
 type fnKind uint8
 
 const (
-	fnPredict fnKind = iota // PREDICT(adapter, text)
-	fnProba                 // PREDICT_PROBA(adapter, text)
+	fnPredict fnKind = iota // PREDICT(adapter, text [, text2])
+	fnProba                 // PREDICT_PROBA(adapter, text [, text2])
 	fnEmbed                 // EMBED(text [, pool])
 )
 
@@ -65,7 +65,7 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 	switch {
 	case kind == fnEmbed && (len(args) < 1 || len(args) > 2):
 		return nil, errArgCount(name)
-	case kind != fnEmbed && len(args) != 2:
+	case kind != fnEmbed && (len(args) < 2 || len(args) > 3):
 		return nil, errArgCount(name)
 	}
 	c := &Call{svc: svc, kind: kind, args: args}
@@ -98,12 +98,19 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
+	if want := l.Set.Inputs.Texts(); want != c.texts() {
+		return nil, errTextCount(name, l.Record.Name, want)
+	}
 	if kind == fnProba && l.Set.Task == registry.Regression {
 		return nil, errNoProba(l.Record.Name)
 	}
 	c.adapter = l
 	return c, nil
 }
+
+// texts is how many texts a PREDICT or PREDICT_PROBA call passes: 1, or 2
+// for a text pair.
+func (c *Call) texts() int { return len(c.args) - 1 }
 
 func errNoProba(adapterName string) error {
 	return errArguments("PREDICT_PROBA", "adapter %s is a regression adapter and has no probabilities (use PREDICT)", adapterName)
@@ -127,7 +134,7 @@ func (c *Call) FunctionName() string { return strings.ToLower(fnNames[c.kind]) }
 func (c *Call) Description() string {
 	switch c.kind {
 	case fnPredict:
-		return "predicts with an adapter: the label, the value or a JSON array of labels"
+		return "predicts with an adapter: the label, the value, a JSON array of labels or of labelled spans"
 	case fnProba:
 		return "an adapter's class probabilities as a JSON object label → probability"
 	}
@@ -175,7 +182,7 @@ func (c *Call) Type() sql.Type {
 	switch c.adapter.Set.Task {
 	case registry.Regression:
 		return types.Float64
-	case registry.Multilabel:
+	case registry.Multilabel, registry.SequenceLabeling:
 		return types.JSON
 	}
 	n := 1

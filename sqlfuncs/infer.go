@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -14,6 +15,7 @@ import (
 	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
 // service is what the functions, the batch node and the statements share: the
@@ -104,8 +106,12 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 			return nil, errUnknownAdapter(q.Adapter)
 		case errors.Is(err, registry.ErrNoProba):
 			return nil, errNoProba(q.Adapter)
+		case errors.Is(err, registry.ErrInputs):
+			var ie *registry.InputsError
+			errors.As(err, &ie)
+			return nil, errTextCount(fn, ie.Adapter, ie.Want)
 		case errors.Is(err, engine.ErrText):
-			return nil, errText(fn, rowNum(o.k, o.j), q.Text, re.Err)
+			return nil, errText(fn, rowNum(o.k, o.j), requestText(q), re.Err)
 		case q.Adapter == "":
 			return nil, errArguments(fn, "row %d: %v", rowNum(o.k, o.j), re.Err)
 		}
@@ -117,7 +123,7 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 			out[o.k][o.j] = embedJSON(r.Embedding)
 			continue
 		}
-		out[o.k][o.j] = predictionValue(calls[o.k], r.Adapter.Set.Task, r.Prediction)
+		out[o.k][o.j] = predictionValue(calls[o.k], r)
 	}
 	return out, nil
 }
@@ -142,8 +148,10 @@ func (s *service) request(ctx *sql.Context, c *Call, fn string, a []any, row int
 			q.Pool = p
 		}
 	} else {
-		if a[0] == nil || a[1] == nil {
-			return q, true, nil
+		for _, v := range a {
+			if v == nil {
+				return q, true, nil
+			}
 		}
 		// The name as written, literal or not: 'name@N' pins a version.
 		name, err := nameArg(fn, a[0])
@@ -158,7 +166,23 @@ func (s *service) request(ctx *sql.Context, c *Call, fn string, a []any, row int
 		return q, false, errArguments(fn, "row %d: %v", row, err)
 	}
 	q.Text = text
+	if c.kind != fnEmbed && len(a) == 3 {
+		pair, err := textArg(ctx, a[2])
+		if err != nil {
+			return q, false, errArguments(fn, "row %d: second text: %v", row, err)
+		}
+		q.Pair, q.HasPair = pair, true
+	}
 	return q, false, nil
+}
+
+// requestText is the text of a request the featurizer refused: the second
+// of a pair when that one is not valid UTF-8 (the message says which).
+func requestText(q registry.Request) string {
+	if q.HasPair && !utf8.ValidString(q.Pair) {
+		return q.Pair
+	}
+	return q.Text
 }
 
 // textArg converts a text argument to a Go string (MySQL coerces numbers and
@@ -195,7 +219,11 @@ func embedJSON(f []float32) jsonValue {
 }
 
 // predictionValue is a call's SQL value for one prediction.
-func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
+func predictionValue(c *Call, r registry.Result) any {
+	task, p := r.Adapter.Set.Task, r.Prediction
+	if task == registry.SequenceLabeling {
+		return fitColumn(c, entitiesJSON(r.Entities, c.kind == fnProba))
+	}
 	if c.kind == fnProba {
 		m := make(map[string]any, len(p.Proba))
 		for l, v := range p.Proba {
@@ -216,10 +244,15 @@ func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
 	default:
 		v = p.Label
 	}
-	if c.adapter != nil {
+	return fitColumn(c, v)
+}
+
+// fitColumn gives v the form of the call's column: its own when the adapter
+// is known at plan time; text when it is only known per row (LONGTEXT).
+func fitColumn(c *Call, v any) any {
+	if c.adapter != nil || c.kind == fnProba {
 		return v
 	}
-	// The adapter is only known per row: the column is LONGTEXT.
 	switch x := v.(type) {
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
@@ -232,4 +265,27 @@ func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
 		return string(b)
 	}
 	return v
+}
+
+// entitiesJSON is a sequence labeling prediction: a JSON array of spans
+// sorted by start, each {"start", "end", "label", "text", "score"} (code
+// points, end exclusive); with proba, each span's label probabilities
+// {"start", "end", "text", "proba": {label: p, ..., "O": p}} instead of its
+// label and score.
+func entitiesJSON(es []spans.Entity, proba bool) jsonValue {
+	out := make([]any, len(es))
+	for i, e := range es {
+		m := map[string]any{"start": int64(e.Start), "end": int64(e.End), "text": e.Text}
+		if proba {
+			p := make(map[string]any, len(e.Proba))
+			for l, v := range e.Proba {
+				p[l] = v
+			}
+			m["proba"] = p
+		} else {
+			m["label"], m["score"] = e.Label, e.Score
+		}
+		out[i] = m
+	}
+	return newJSONValue(out)
 }

@@ -33,6 +33,11 @@ const (
 type Request struct {
 	Adapter string // adapter name; "" embeds the text with the base model
 	Text    string
+	// Pair is the second text of a text pair, used when HasPair is set: a
+	// pair adapter needs one, a single-text adapter and embeddings refuse it
+	// (ErrInputs).
+	Pair    string
+	HasPair bool
 	// Proba says the caller wants probabilities, which regression adapters
 	// do not have: such a request is refused with ErrNoProba.
 	Proba bool
@@ -47,13 +52,38 @@ type Result struct {
 	Adapter    *Loaded // nil for an embedding
 	Prediction         // the adapter's head output (label, value, labels, probabilities)
 	Embedding  []float32
-	// Entities are a sequence labeling adapter's spans, sorted by start
-	// (never nil for such an adapter).
-	Entities []spans.Entity
 }
 
 // ErrNoProba refuses probabilities of a regression adapter.
 var ErrNoProba = errors.New("regression adapters have no probabilities")
+
+// ErrInputs refuses a request whose number of texts is not its adapter's:
+// two for a pair adapter, one for a single-text adapter or an embedding.
+var ErrInputs = errors.New("wrong number of texts")
+
+// InputsError is an ErrInputs naming the adapter and what it takes.
+type InputsError struct {
+	Adapter string // "" for an embedding
+	Want    int    // texts the adapter takes
+	Got     int    // texts the request has
+}
+
+func (e *InputsError) Error() string {
+	if e.Adapter == "" {
+		return fmt.Sprintf("%v: an embedding takes 1 text, got %d", ErrInputs, e.Got)
+	}
+	return fmt.Sprintf("%v: adapter %s takes %d, got %d", ErrInputs, e.Adapter, e.Want, e.Got)
+}
+
+func (e *InputsError) Unwrap() error { return ErrInputs }
+
+// texts is how many texts a request has.
+func (q Request) texts() int {
+	if q.HasPair {
+		return 2
+	}
+	return 1
+}
 
 // RequestError is a request Run refuses: Index is its position, so callers
 // can name the row (and the call) it came from.
@@ -79,6 +109,8 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 		pool    model.Pool
 		maxLen  int
 		text    string
+		pair    string
+		hasPair bool
 	}
 	byName := map[string]*Loaded{}
 	pools := map[string]model.Pool{}
@@ -101,6 +133,9 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 		labOf[i] = -1
 		var in engine.Input
 		if q.Adapter == "" {
+			if q.HasPair {
+				return nil, &RequestError{Index: i, Err: &InputsError{Want: 1, Got: 2}}
+			}
 			p, ok := pools[q.Pool]
 			if !ok {
 				var err error
@@ -118,6 +153,9 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 					return nil, &RequestError{Index: i, Err: err}
 				}
 				byName[key(q.Adapter)] = l
+			}
+			if want := l.Set.Inputs.Texts(); want != q.texts() {
+				return nil, &RequestError{Index: i, Err: &InputsError{Adapter: l.Record.Name, Want: want, Got: q.texts()}}
 			}
 			if q.Proba && l.Set.Task == adapter.Regression {
 				return nil, &RequestError{Index: i, Err: fmt.Errorf("%w: %s", ErrNoProba, l.Record.Name)}
@@ -142,9 +180,9 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 				labOf[i] = j
 				continue
 			}
-			in = engine.Input{Text: q.Text, Adapter: l.Bound, Pool: l.Set.Pool, MaxLength: l.MaxLength}
+			in = engine.Input{Text: q.Text, Pair: q.Pair, HasPair: q.HasPair, Adapter: l.Bound, Pool: l.Set.Pool, MaxLength: l.MaxLength}
 		}
-		k := inputKey{adapter: in.Adapter, pool: in.Pool, maxLen: in.MaxLength, text: in.Text}
+		k := inputKey{adapter: in.Adapter, pool: in.Pool, maxLen: in.MaxLength, text: in.Text, pair: in.Pair, hasPair: in.HasPair}
 		idx, ok := index[k]
 		if !ok {
 			idx = len(inputs)
@@ -169,7 +207,7 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 	out := make([]Result, len(reqs))
 	for i, l := range loaded {
 		if labOf[i] >= 0 {
-			out[i] = Result{Adapter: l, Entities: entities[labOf[i]]}
+			out[i] = Result{Adapter: l, Prediction: Prediction{Entities: entities[labOf[i]]}}
 			continue
 		}
 		f := feats[src[i]]

@@ -140,7 +140,10 @@ func Evaluate(ctx context.Context, eng *engine.Engine, set *adapter.Set, ex []Ex
 	defer adapter.Unbind(m.Be, a)
 	inputs := make([]engine.Input, len(ex))
 	for i, e := range ex {
-		inputs[i] = engine.Input{Text: e.Text, Adapter: a, Pool: set.Pool, MaxLength: maxLength}
+		if e.HasPair != (set.Inputs == adapter.TextPair) {
+			return nil, fmt.Errorf("row %d: the adapter takes %d text(s) a row, the row has %d", i+1, set.Inputs.Texts(), map[bool]int{false: 1, true: 2}[e.HasPair])
+		}
+		inputs[i] = engine.Input{Text: e.Text, Pair: e.Pair, HasPair: e.HasPair, Adapter: a, Pool: set.Pool, MaxLength: maxLength}
 	}
 	feats, err := eng.Features(ctx, inputs)
 	if err != nil {

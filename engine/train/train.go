@@ -128,7 +128,13 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 func (r *run) tokenize() error {
 	r.seqs = make([]engine.Sequence, len(r.data.texts))
 	for i, t := range r.data.texts {
-		q, err := r.eng.Encode(t, r.opts.MaxLength)
+		var q engine.Sequence
+		var err error
+		if r.data.pairs != nil {
+			q, err = r.eng.EncodePair(t, r.data.pairs[i], r.opts.MaxLength)
+		} else {
+			q, err = r.eng.Encode(t, r.opts.MaxLength)
+		}
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i+1, err)
 		}
