@@ -52,7 +52,9 @@ type Backend struct {
 	k     kernelSet
 	fk    fusedKernels // kern_fused.h
 	lt    epilogueLib  // cuBLASLt epilogues; nil: none
-	tcOK  map[int]bool // head dims with tensor-core attention
+	// noFlash keeps attention off kern_flash.h (tests compare it with attn_tc).
+	noFlash bool
+	tcOK    map[int]bool // head dims with tensor-core attention
 
 	mu     sync.Mutex // guards everything below and makes each op's queuing atomic
 	closed bool

@@ -6,6 +6,7 @@
 // command's build cache sees their changes.)
 #include "kern_attention.h"
 #include "kern_elementwise.h"
+#include "kern_flash.h"
 #include "kern_fused.h"
 #include "kern_gemm.h"
 
@@ -43,3 +44,5 @@ KERNEL(k_gemm_simt_f32, kGemm, GEMM_SIMT_THREADS) { gemm_simt(p); }
 
 TENSOR_CORE(f16, f16)
 TENSOR_CORE(bf16, bf16)
+FLASH_KERNELS(f16, f16)
+FLASH_KERNELS(bf16, bf16)
