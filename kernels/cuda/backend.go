@@ -46,6 +46,7 @@ type Backend struct {
 	blas  gemmLib
 	name  string
 	k     kernelSet
+	bwd   bwdKernels   // backward.go
 	tcOK  map[int]bool // head dims with tensor-core attention
 
 	mu     sync.Mutex // guards everything below and makes each op's queuing atomic
@@ -179,6 +180,7 @@ func (be *Backend) loadKernels() error {
 		}
 	}
 	be.k = k
+	be.loadBackward(must)
 	return errors.Join(errs...)
 }
 
