@@ -47,6 +47,7 @@ type Backend struct {
 	name  string
 	k     kernelSet
 	bwd   bwdKernels   // backward.go
+	optk  optKernels   // adamw.go
 	tcOK  map[int]bool // head dims with tensor-core attention
 
 	mu     sync.Mutex // guards everything below and makes each op's queuing atomic

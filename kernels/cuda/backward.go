@@ -32,6 +32,7 @@ func (be *Backend) loadBackward(must func(string) kfunc) {
 	be.bwd = bwdKernels{actBwd: must("k_act_bwd_" + sfx), colSum: must("k_colsum_" + sfx),
 		normStats: must("k_norm_stats_" + sfx), normParams: must("k_norm_params_" + sfx), normDx: must("k_norm_dx_" + sfx),
 		attnDS: must("k_attn_ds_" + sfx), attnDQKV: must("k_attn_dqkv_" + sfx)}
+	be.optk = optKernels{sumSq: must("k_sumsq_" + sfx), adamW: must("k_adamw_" + sfx)}
 }
 
 // scratch is fp32 device memory for one op's intermediates (held lock); it

@@ -43,4 +43,29 @@ typedef struct {
 	int32_t _pad;
 } kAttnBwd;
 
+/* One tensor of an AdamW state: weights w and gradient g in the storage
+   type, fp32 master weights and moments m, v, all of n values. */
+typedef struct {
+	dptr_t w, g, master, m, v;
+	int64_t n;
+	int32_t decay, _pad;
+} kAdamWTensor;
+
+/* One AdamW step over count tensors (a device table of kAdamWTensor;
+   blockIdx.y is the tensor): g·gscale, moments (β 0.9, 0.999), the master
+   update at lr with bias corrections c1 = 1 − 0.9^t, c2 = 1 − 0.999^t and
+   weight decay wd where the tensor's decay is set, w = master, g = 0. */
+typedef struct {
+	dptr_t tensors;
+	int32_t count, _pad;
+	float lr, wd, gscale;
+	double c1, c2;
+} kAdamW;
+
+/* Σ g² of each tensor of a kAdamWTensor table: block b writes out[b] (fp32). */
+typedef struct {
+	dptr_t tensors, out;
+	int32_t count, _pad;
+} kSumSq;
+
 #endif

@@ -6,6 +6,7 @@
 // command's build cache sees their changes.)
 #include "kern_attention.h"
 #include "kern_backward.h"
+#include "kern_optim.h"
 #include "kern_elementwise.h"
 #include "kern_gemm.h"
 
@@ -38,7 +39,9 @@ PER_TYPE(ELEMENTWISE)
 	KERNEL(k_norm_params_##sfx, kNormBwd, EW_THREADS) { norm_params_kernel<T>(p); }              \
 	KERNEL(k_norm_dx_##sfx, kNormBwd, EW_THREADS) { norm_dx_kernel<T>(p); }                      \
 	KERNEL(k_attn_ds_##sfx, kAttnBwd, EW_THREADS) { attn_ds_kernel<T>(p); }                      \
-	KERNEL(k_attn_dqkv_##sfx, kAttnBwd, EW_THREADS) { attn_dqkv_kernel<T>(p); }
+	KERNEL(k_attn_dqkv_##sfx, kAttnBwd, EW_THREADS) { attn_dqkv_kernel<T>(p); }                  \
+	KERNEL(k_sumsq_##sfx, kSumSq, OPT_THREADS) { sumsq_kernel<T>(p); }                           \
+	KERNEL(k_adamw_##sfx, kAdamW, OPT_THREADS) { adamw_kernel<T>(p); }
 
 PER_TYPE(BACKWARD)
 
