@@ -20,7 +20,7 @@ LEARNING  := Learns|Overfit
 # Debian packages the project needs at run or test time: OpenBLAS (the CPU GEMM,
 # loaded at run time), the MariaDB client and PyMySQL (end-to-end SQL tests and
 # the demo), sqlite3 (comparison figures and crash checks).
-APT_PKGS  := libopenblas0-pthread mariadb-client python3-pymysql sqlite3 gcc
+APT_PKGS  := libopenblas0-pthread libdnnl2 mariadb-client python3-pymysql sqlite3 gcc
 
 .PHONY: all build check test test-emu demo bench lint deps godeps aptdeps ptx fuzz e2e clean
 

@@ -83,7 +83,8 @@ func pack(cfg model.Config, seqs []*seq) (*model.Batch, []int) {
 }
 
 // runBatch runs one forward pass over seqs and returns each sequence's pooled
-// feature, in the order of seqs.
+// feature (or, for sequences that ask for tokens, the hidden states of its
+// tokens [T·H]), in the order of seqs.
 func runBatch(ctx context.Context, m *model.Model, seqs []*seq, observe func(seqs, tokens, padded int)) ([][]float32, error) {
 	b, order := pack(m.Cfg, seqs)
 	if observe != nil {
@@ -101,8 +102,18 @@ func runBatch(ctx context.Context, m *model.Model, seqs []*seq, observe func(seq
 	H := m.Cfg.Hidden
 	out := make([][]float32, len(seqs))
 	pooled := map[model.Pool]*model.Pooled{}
+	var hidden []float32 // [B·T, H] on the host, when some sequence wants tokens
 	for i, k := range order {
 		q := seqs[k]
+		if q.tokens {
+			if hidden == nil {
+				hidden = make([]float32, b.Seqs*b.Len*H)
+				m.Be.Download(hidden, pass.Hidden)
+			}
+			row := i * b.Len * H
+			out[k] = hidden[row : row+len(q.IDs)*H : row+len(q.IDs)*H]
+			continue
+		}
 		pd, ok := pooled[q.pool]
 		if !ok {
 			if pd, err = pass.Pool(q.pool); err != nil {

@@ -43,6 +43,10 @@ type Config struct {
 	MaxLength int
 	// MaxTextBytes refuses longer texts with an error (default 1 MiB).
 	MaxTextBytes int
+	// Observe, when set, is called before every forward pass with its
+	// sequences, their tokens and the padded batch's tokens (statistics,
+	// tests). It runs on the scheduler's goroutine: the pass waits for it.
+	Observe func(seqs, tokens, padded int)
 }
 
 // Engine is a loaded featurizer.
@@ -84,7 +88,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("max length %d exceeds the model's %d positions", cfg.MaxLength, ck.model.Cfg.MaxTokens())
 	}
 	e := &Engine{cfg: cfg, log: cfg.Log, model: ck.model, tok: ck.tok, name: ck.name, fp: ck.fingerprint,
-		closer: ck.closer, sched: newScheduler(ck.model, cfg.BatchSize)}
+		closer: ck.closer, sched: newScheduler(ck.model, cfg.BatchSize, cfg.Observe)}
 	cfg.Log.Info().Str("model", e.name).Str("type", string(ck.model.Cfg.Type)).
 		Int("layers", ck.model.Cfg.Layers).Int("hidden", ck.model.Cfg.Hidden).
 		Str("backend", be.Name()).Str("fingerprint", e.fp[:16]).Msg("featurizer loaded")
@@ -95,7 +99,9 @@ func Open(cfg Config) (*Engine, error) {
 // checkpoint.
 func (e *Engine) Close() error {
 	e.sched.close()
-	return errors.Join(e.train.close(), e.closer.Close())
+	err := e.train.close()
+	e.model.W.Release(e.model.Be)
+	return errors.Join(err, e.closer.Close())
 }
 
 // Model is the loaded transformer.
@@ -116,6 +122,9 @@ func (e *Engine) Backend() string { return e.model.Be.Name() }
 
 // Passes counts the forward passes run so far.
 func (e *Engine) Passes() int64 { return e.sched.passes.Load() }
+
+// Queued is how many sequences wait for a forward pass, from all callers.
+func (e *Engine) Queued() int { return e.sched.queued() }
 
 // BatchSize is the most sequences one pass takes.
 func (e *Engine) BatchSize() int { return e.cfg.BatchSize }
@@ -162,12 +171,25 @@ type Input struct {
 	Pool    model.Pool     // PoolDefault: the model's default
 	// MaxLength overrides the engine's token limit when > 0.
 	MaxLength int
+	// Seq, when set, is the input already tokenized (special tokens
+	// included, within the model's positions): Text, Pair and MaxLength are
+	// not used. Sequence labeling feeds its windows this way.
+	Seq *Sequence
+	// Tokens asks for every token's final hidden state [T·H] (T the
+	// sequence's tokens, special ones included) instead of a pooled feature.
+	Tokens bool
 }
 
 // encode tokenizes an input into a sequence ready for a pass.
 func (e *Engine) encode(in Input) (*seq, error) {
 	var q Sequence
 	var err error
+	if in.Seq != nil {
+		if n := len(in.Seq.IDs); n == 0 || n > e.model.Cfg.MaxTokens() {
+			return nil, fmt.Errorf("%w: a sequence of %d tokens (the model takes 1 to %d)", ErrText, n, e.model.Cfg.MaxTokens())
+		}
+		return &seq{Sequence: *in.Seq, adapter: in.Adapter, pool: in.Pool, tokens: in.Tokens}, nil
+	}
 	if in.HasPair {
 		q, err = e.EncodePair(in.Text, in.Pair, in.MaxLength)
 	} else {
@@ -176,7 +198,7 @@ func (e *Engine) encode(in Input) (*seq, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &seq{Sequence: q, adapter: in.Adapter, pool: in.Pool}, nil
+	return &seq{Sequence: q, adapter: in.Adapter, pool: in.Pool, tokens: in.Tokens}, nil
 }
 
 // sequence turns an encoding into model input.
@@ -255,7 +277,8 @@ func (e *InputError) Error() string { return fmt.Sprintf("text %d: %v", e.Index+
 func (e *InputError) Unwrap() error { return e.Err }
 
 // Features runs inputs through the featurizer (each with its adapter, if any)
-// and returns one pooled feature vector per input, in input order. This is
+// and returns one pooled feature vector per input, in input order (every
+// token's hidden state, [T·H], for inputs that ask for Tokens). This is
 // where batching happens, once: inputs are validated and tokenized in
 // parallel, sorted by length within windows so passes carry little padding,
 // and queued to the scheduler, which cuts passes of up to BatchSize sequences

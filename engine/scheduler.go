@@ -21,6 +21,7 @@ type seq struct {
 	Sequence
 	adapter *model.Adapter // nil: plain featurizer
 	pool    model.Pool
+	tokens  bool // return every token's hidden state, not a pooled feature
 	job     *job
 	idx     int // position in the job's results
 }
@@ -69,8 +70,8 @@ type scheduler struct {
 	observe func(seqs, tokens, padded int)
 }
 
-func newScheduler(m *model.Model, batchSize int) *scheduler {
-	s := &scheduler{m: m, batchSize: batchSize}
+func newScheduler(m *model.Model, batchSize int, observe func(seqs, tokens, padded int)) *scheduler {
+	s := &scheduler{m: m, batchSize: batchSize, observe: observe}
 	s.cond = sync.NewCond(&s.mu)
 	s.wg.Add(1)
 	go s.loop()
@@ -109,6 +110,13 @@ func (s *scheduler) submit(ctx context.Context, seqs []*seq, n int) ([][]float32
 		return nil, j.err
 	}
 	return j.out, nil
+}
+
+// queued is the number of sequences waiting in the queue.
+func (s *scheduler) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
 }
 
 func (s *scheduler) wake() {

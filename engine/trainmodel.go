@@ -59,6 +59,7 @@ func (e *Engine) TrainingModel() (*model.Model, error) {
 
 func (t *trainer) close() error {
 	if t.ck != nil {
+		t.model.W.Release(t.model.Be)
 		return t.ck.closer.Close()
 	}
 	return nil

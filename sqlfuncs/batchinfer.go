@@ -16,9 +16,13 @@ import (
 // execution indexes to it and to the nodes above as it does for a Project.
 type BatchInfer struct {
 	Child sql.Node
-	Exprs []sql.Expression // Pass GetFields, then Aliases of *Call
+	Exprs []sql.Expression // Pass GetFields, then Aliases of *Call (Front: the Aliases first)
 	Pass  int              // how many of Exprs pass child columns through
 	Batch int              // rows per forward pass
+	// Front puts the call columns before the child's columns: the layout
+	// of the DML sources built at execution time (etl.go), where
+	// go-mysql-server keeps a row's last columns as the table's.
+	Front bool
 	svc   *service
 }
 
@@ -78,10 +82,26 @@ func (b *BatchInfer) Schema() sql.Schema {
 // calls returns the node's inference calls.
 func (b *BatchInfer) calls() []*Call {
 	out := make([]*Call, 0, len(b.Exprs)-b.Pass)
-	for _, e := range b.Exprs[b.Pass:] {
+	for _, e := range b.Exprs[b.callAt(0) : b.callAt(0)+len(b.Exprs)-b.Pass] {
 		out = append(out, e.(*expression.Alias).Child.(*Call))
 	}
 	return out
+}
+
+// passAt is the output position of the p-th pass-through column.
+func (b *BatchInfer) passAt(p int) int {
+	if b.Front {
+		return len(b.Exprs) - b.Pass + p
+	}
+	return p
+}
+
+// callAt is the output position of the k-th call's column.
+func (b *BatchInfer) callAt(k int) int {
+	if b.Front {
+		return k
+	}
+	return b.Pass + k
 }
 
 // Describe implements sql.Describable (EXPLAIN PLAN / FORMAT=TREE).
@@ -243,11 +263,11 @@ func (it *batchIter) readWindow(ctx *sql.Context) (*window, error) {
 	for j, r := range in {
 		o := make(sql.Row, len(n.Exprs))
 		for p := 0; p < n.Pass; p++ {
-			v, err := n.Exprs[p].Eval(ctx, r)
+			v, err := n.Exprs[n.passAt(p)].Eval(ctx, r)
 			if err != nil {
 				return nil, err
 			}
-			o[p] = v
+			o[n.passAt(p)] = v
 		}
 		w.out[j] = o
 	}
@@ -282,13 +302,14 @@ func (it *batchIter) readWindow(ctx *sql.Context) (*window, error) {
 // call columns. The engine owns batching: it sorts the window's sequences by
 // length and cuts them into forward passes of its batch size.
 func (it *batchIter) compute(ctx *sql.Context, w *window) error {
-	vals, err := it.node.svc.evalCalls(ctx, it.calls, w.args, func(j int) int { return w.first + j })
+	vals, err := it.node.svc.evalCalls(ctx, it.calls, w.args, func(_, j int) int { return w.first + j })
 	if err != nil {
 		return err
 	}
 	for k := range it.calls {
+		at := it.node.callAt(k)
 		for j, v := range vals[k] {
-			w.out[j][it.node.Pass+k] = v
+			w.out[j][at] = v
 		}
 	}
 	return nil
@@ -317,6 +338,7 @@ func (it *batchIter) Close(ctx *sql.Context) error {
 // base builder (which wraps this one, so BatchInfer is found at any depth).
 type execBuilder struct {
 	base sql.NodeExecBuilder
+	svc  *service
 }
 
 // Build implements sql.NodeExecBuilder.
@@ -328,12 +350,16 @@ func (e *execBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowI
 		}
 		return &keepIter{node: k, child: child}, nil
 	}
+	// Statements go-mysql-server plans without running the batching rule
+	// (simple UPDATE and DELETE, INSERT ... VALUES) are batched here (etl.go).
+	if it, err := e.buildETL(ctx, n, row); it != nil || err != nil {
+		return it, err
+	}
 	b, ok := n.(*BatchInfer)
 	if !ok {
-		// Statements go-mysql-server plans without running the batching
-		// rule (simple UPDATE ... SET, INSERT ... VALUES, triggers) evaluate
-		// calls per row; their string functions get JSON results as text
-		// here, as the rule does for the plans it sees.
+		// What is left evaluates calls per row (ON DUPLICATE KEY UPDATE,
+		// triggers); string functions get JSON results as text here, as
+		// the rule does for the plans it sees.
 		if ex, ok := n.(sql.Expressioner); ok {
 			exprs, same, err := transform.Exprs(ex.Expressions(), wrapTextArgs)
 			if err != nil {

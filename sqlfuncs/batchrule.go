@@ -34,6 +34,9 @@ const batchRuleID analyzer.RuleId = 1000
 // TABLE ... AS SELECT would create them), so such a host is wrapped in a
 // KeepColumns node that returns exactly its former columns.
 //
+// A join's condition gets a BatchInfer over its left input for the calls
+// that read only that input (batchjoin.go).
+//
 // JSON results read by string functions (LEFT(EMBED(t), 10)) are given to
 // them as text first (jsonText).
 func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, scope *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
@@ -48,6 +51,9 @@ func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, 
 	// scopes at execution time: take them above every id in the query.
 	next := maxColumnID(append([]sql.Node{n}, scope.InnerToOuter()...)...) + 1
 	n, same2, err := transform.Node(n, func(host sql.Node) (sql.Node, transform.TreeIdentity, error) {
+		if j, ok := host.(*plan.JoinNode); ok {
+			return s.batchJoin(j, &next) // batchjoin.go
+		}
 		if !isHost(host) {
 			return host, transform.SameTree, nil
 		}

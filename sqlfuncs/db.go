@@ -147,7 +147,7 @@ func New(cfg Config) (*DB, error) {
 	svc.cat = a.Catalog
 	// The override builder is consulted first for every node; it builds
 	// BatchInfer and leaves the rest to the base builder, which wraps it.
-	ov := &execBuilder{}
+	ov := &execBuilder{svc: svc}
 	// File statements (LOAD DATA, SELECT ... INTO OUTFILE/DUMPFILE) are
 	// built by fileBuilder, which confines them to this engine's directory.
 	a.ExecBuilder = rowexec.NewOverrideBuilder(fileBuilder{svc: svc, next: ov})

@@ -70,6 +70,19 @@ func errArgCount(fn string) *mysql.SQLError {
 	return sqlErr(codeWrongParamCount, stateSyntax, "Incorrect parameter count in the call to native function '%s'", fn)
 }
 
+// errTextCount refuses a call with a number of texts its adapter does not
+// take (a pair adapter with one text, a single-text adapter with two): 1582
+// as for any wrong argument count, naming the adapter and the form to use.
+func errTextCount(fn, adapterName string, want int) *mysql.SQLError {
+	form := fmt.Sprintf("%s('%s', text)", fn, adapterName)
+	kind := "a single-text adapter"
+	if want == 2 {
+		form = fmt.Sprintf("%s('%s', text, text2)", fn, adapterName)
+		kind = "a text-pair adapter"
+	}
+	return sqlErr(codeWrongParamCount, stateSyntax, "Incorrect parameter count in the call to native function '%s': adapter %s is %s (%s)", fn, adapterName, kind, form)
+}
+
 func errArguments(fn, format string, a ...any) *mysql.SQLError {
 	return sqlErr(codeWrongArguments, stateGeneral, "Incorrect arguments to %s: %s", fn, fmt.Sprintf(format, a...))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -258,6 +259,8 @@ func (s *service) resolveRef(ctx context.Context, name string, version int64) (*
 // evalRow is a row read for scoring: its text, parsed target and number.
 type evalRow struct {
 	text   string
+	text2  string // the second text of a pair (pair set)
+	pair   bool
 	target train.Target
 	num    int
 }
@@ -266,10 +269,12 @@ type evalRow struct {
 func (n *EvaluateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, error) {
 	what := "EVALUATE ADAPTER " + n.Ref
 	sch := n.Source.Schema()
-	if len(sch) != 2 {
+	if len(sch) != 2 && len(sch) != 3 {
 		return nil, sqlErr(codeOperandColumns, stateCardinality,
-			"Operand should contain 2 column(s): %s reads a SELECT of (text, target), this one has %d", what, len(sch))
+			"Operand should contain 2 column(s): %s reads a SELECT of (text, target), or of (text, text2, target) for a text-pair adapter; this one has %d", what, len(sch))
 	}
+	// A text pair's SELECT has the second text before the target.
+	pair, tcol := len(sch) == 3, len(sch)-1
 	if err := n.svc.checkAdapter(ctx, n.Name, catalog.PrivExecute); err != nil { // grants.go
 		return nil, err
 	}
@@ -277,13 +282,21 @@ func (n *EvaluateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, e
 	if err != nil {
 		return nil, err
 	}
+	if want := l.Set.Inputs.Texts(); want != len(sch)-1 {
+		cols := "(text, target)"
+		if want == 2 {
+			cols = "(text, text2, target)"
+		}
+		return nil, sqlErr(codeOperandColumns, stateCardinality,
+			"Operand should contain %d column(s): %s reads a SELECT of %s for adapter %s, this one has %d", want+1, what, cols, l.Record.Name, len(sch))
+	}
 	task := l.Set.Task
 	if n.Confusion && task != registry.Classification {
 		return nil, errArguments(what, "CONFUSION MATRIX is for classification adapters; %s is a %s adapter (EVALUATE ADAPTER %s AS SELECT ... reports its metrics)",
 			l.Record.Name, task, n.Ref)
 	}
 	sc := train.NewScorer(task, l.Set.Labels)
-	colKind := targetKind(sch[1].Type)
+	colKind := targetKind(sch[tcol].Type)
 	iter, err := n.svc.exec.Build(ctx, n.Source, row)
 	if err != nil {
 		return nil, err
@@ -304,7 +317,7 @@ func (n *EvaluateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, e
 			return nil, err
 		}
 		num++
-		if r[0] == nil || r[1] == nil {
+		if slices.Contains(r[:len(sch)], nil) {
 			sc.Skip()
 			continue
 		}
@@ -312,19 +325,25 @@ func (n *EvaluateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, e
 		if err != nil {
 			return nil, errArguments(what, "row %d: text: %v", num, err)
 		}
-		tt, err := targetText(ctx, r[1])
+		var text2 string
+		if pair {
+			if text2, err = textArg(ctx, r[1]); err != nil {
+				return nil, errArguments(what, "row %d: second text: %v", num, err)
+			}
+		}
+		tt, err := targetText(ctx, r[tcol])
 		if err != nil {
 			return nil, errArguments(what, "row %d: target: %v", num, err)
 		}
 		kind := colKind
-		if _, ok := r[1].(sql.JSONWrapper); ok {
+		if _, ok := r[tcol].(sql.JSONWrapper); ok {
 			kind = train.KindJSON
 		}
 		tg, err := sc.Parse(tt, kind)
 		if err != nil {
 			return nil, errArguments(what, "row %d: %v", num, err)
 		}
-		pending = append(pending, evalRow{text: text, target: tg, num: num})
+		pending = append(pending, evalRow{text: text, text2: text2, pair: pair, target: tg, num: num})
 		if len(pending) == chunk {
 			if err := n.score(ctx, what, ref, l.Record.Stamp, sc, pending); err != nil {
 				return nil, err
@@ -374,7 +393,7 @@ func (n *EvaluateAdapter) score(ctx *sql.Context, what, ref string, stamp int64,
 	}
 	reqs := make([]registry.Request, len(rows))
 	for i, r := range rows {
-		reqs[i] = registry.Request{Adapter: ref, Text: r.text}
+		reqs[i] = registry.Request{Adapter: ref, Text: r.text, Pair: r.text2, HasPair: r.pair}
 	}
 	res, err := n.svc.reg.Run(ctx, reqs)
 	if err != nil {
@@ -387,7 +406,7 @@ func (n *EvaluateAdapter) score(ctx *sql.Context, what, ref string, stamp int64,
 		case errors.Is(err, catalog.ErrNotFound):
 			return errUnknownAdapter(strings.TrimPrefix(re.Err.Error(), catalog.ErrNotFound.Error()+": "))
 		case errors.Is(err, engine.ErrText):
-			return errText("EVALUATE ADAPTER", r.num, r.text, re.Err)
+			return errText("EVALUATE ADAPTER", r.num, requestText(reqs[re.Index]), re.Err)
 		}
 		return toSQLError(ctx, what, re.Err)
 	}

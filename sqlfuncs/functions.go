@@ -19,8 +19,8 @@ import (
 type fnKind uint8
 
 const (
-	fnPredict fnKind = iota // PREDICT(adapter, text)
-	fnProba                 // PREDICT_PROBA(adapter, text)
+	fnPredict fnKind = iota // PREDICT(adapter, text [, text2])
+	fnProba                 // PREDICT_PROBA(adapter, text [, text2])
 	fnEmbed                 // EMBED(text [, pool])
 )
 
@@ -65,7 +65,7 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 	switch {
 	case kind == fnEmbed && (len(args) < 1 || len(args) > 2):
 		return nil, errArgCount(name)
-	case kind != fnEmbed && len(args) != 2:
+	case kind != fnEmbed && (len(args) < 2 || len(args) > 3):
 		return nil, errArgCount(name)
 	}
 	c := &Call{svc: svc, kind: kind, args: args}
@@ -98,12 +98,19 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
+	if want := l.Set.Inputs.Texts(); want != c.texts() {
+		return nil, errTextCount(name, l.Record.Name, want)
+	}
 	if kind == fnProba && l.Set.Task == registry.Regression {
 		return nil, errNoProba(l.Record.Name)
 	}
 	c.adapter = l
 	return c, nil
 }
+
+// texts is how many texts a PREDICT or PREDICT_PROBA call passes: 1, or 2
+// for a text pair.
+func (c *Call) texts() int { return len(c.args) - 1 }
 
 func errNoProba(adapterName string) error {
 	return errArguments("PREDICT_PROBA", "adapter %s is a regression adapter and has no probabilities (use PREDICT)", adapterName)
@@ -189,7 +196,8 @@ func (c *Call) Type() sql.Type {
 }
 
 // Eval implements sql.Expression: a batch of one row. Plans the batching rule
-// cannot rewrite (UPDATE ... SET, JOIN ... ON, triggers) come here per row.
+// and the execution-time rewrites (etl.go) leave alone (ON DUPLICATE KEY
+// UPDATE, triggers, join conditions on the right input) come here per row.
 func (c *Call) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 	args := make([]any, len(c.args))
 	for i, a := range c.args {
@@ -199,7 +207,7 @@ func (c *Call) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		}
 		args[i] = v
 	}
-	out, err := c.svc.evalCalls(ctx, []*Call{c}, [][][]any{{args}}, func(int) int { return 1 })
+	out, err := c.svc.evalCalls(ctx, []*Call{c}, [][][]any{{args}}, func(int, int) int { return 1 })
 	if err != nil {
 		return nil, err
 	}

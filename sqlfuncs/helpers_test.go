@@ -38,6 +38,7 @@ type envOpts struct {
 	batch    int // sequences per forward pass
 	maxText  int
 	filesDir string
+	observe  func(seqs, tokens, padded int) // engine.Config.Observe
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -46,7 +47,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		o.batch = 64
 	}
 	eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Backend: testmodels.CPU(t), Log: zerolog.Nop(),
-		BatchSize: o.batch, MaxTextBytes: o.maxText})
+		BatchSize: o.batch, MaxTextBytes: o.maxText, Observe: o.observe})
 	if err != nil {
 		t.Fatal(err)
 	}

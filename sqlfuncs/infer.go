@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -60,11 +61,11 @@ func (s *service) poolArg(v any) (string, error) {
 }
 
 // evalCalls computes calls over a window of rows with one registry request:
-// args[k][j] are call k's argument values for row j, rowNum(j) is row j's
-// 1-based number in its node's input (for error messages). The engine sorts
+// args[k][j] are call k's argument values for row j, rowNum(k, j) is that
+// row's 1-based number in its node's input (for error messages). The engine sorts
 // the request's sequences and cuts them into forward passes; nothing here
 // reorders or validates texts.
-func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(j int) int) ([][]any, error) {
+func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, rowNum func(k, j int) int) ([][]any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ErrInterrupted()
 	}
@@ -76,7 +77,7 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 		fn := fnNames[c.kind]
 		out[k] = make([]any, len(args[k]))
 		for j, a := range args[k] {
-			q, null, err := s.request(ctx, c, fn, a, rowNum(j))
+			q, null, err := s.request(ctx, c, fn, a, rowNum(k, j))
 			if err != nil {
 				return nil, err
 			}
@@ -104,10 +105,14 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 			return nil, errUnknownAdapter(q.Adapter)
 		case errors.Is(err, registry.ErrNoProba):
 			return nil, errNoProba(q.Adapter)
+		case errors.Is(err, registry.ErrInputs):
+			var ie *registry.InputsError
+			errors.As(err, &ie)
+			return nil, errTextCount(fn, ie.Adapter, ie.Want)
 		case errors.Is(err, engine.ErrText):
-			return nil, errText(fn, rowNum(o.j), q.Text, re.Err)
+			return nil, errText(fn, rowNum(o.k, o.j), requestText(q), re.Err)
 		case q.Adapter == "":
-			return nil, errArguments(fn, "row %d: %v", rowNum(o.j), re.Err)
+			return nil, errArguments(fn, "row %d: %v", rowNum(o.k, o.j), re.Err)
 		}
 		return nil, toSQLError(ctx, "adapter "+q.Adapter, re.Err)
 	}
@@ -142,8 +147,10 @@ func (s *service) request(ctx *sql.Context, c *Call, fn string, a []any, row int
 			q.Pool = p
 		}
 	} else {
-		if a[0] == nil || a[1] == nil {
-			return q, true, nil
+		for _, v := range a {
+			if v == nil {
+				return q, true, nil
+			}
 		}
 		// The name as written, literal or not: 'name@N' pins a version.
 		name, err := nameArg(fn, a[0])
@@ -158,7 +165,23 @@ func (s *service) request(ctx *sql.Context, c *Call, fn string, a []any, row int
 		return q, false, errArguments(fn, "row %d: %v", row, err)
 	}
 	q.Text = text
+	if c.kind != fnEmbed && len(a) == 3 {
+		pair, err := textArg(ctx, a[2])
+		if err != nil {
+			return q, false, errArguments(fn, "row %d: second text: %v", row, err)
+		}
+		q.Pair, q.HasPair = pair, true
+	}
 	return q, false, nil
+}
+
+// requestText is the text of a request the featurizer refused: the second
+// of a pair when that one is not valid UTF-8 (the message says which).
+func requestText(q registry.Request) string {
+	if q.HasPair && !utf8.ValidString(q.Pair) {
+		return q.Pair
+	}
+	return q.Text
 }
 
 // textArg converts a text argument to a Go string (MySQL coerces numbers and

@@ -285,21 +285,22 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 		return nil, toSQLError(ctx, what, err)
 	}
 	sch := n.Source.Schema()
-	if len(sch) != 2 {
+	if len(sch) != 2 && len(sch) != 3 {
 		return nil, sqlErr(codeOperandColumns, stateCardinality,
-			"Operand should contain 2 column(s): %s trains on a SELECT of (text, target), this one has %d", what, len(sch))
+			"Operand should contain 2 column(s): %s trains on a SELECT of (text, target), or of (text, text2, target) for text pairs; this one has %d", what, len(sch))
 	}
+	kind := targetKind(sch[len(sch)-1].Type)
 	prog := newTrainProgress(ctx, n.svc.log, n.Name, n.Options)
 	defer prog.done()
-	examples, err := n.readExamples(ctx, row, prog)
+	examples, err := n.readExamples(ctx, row, len(sch) == 3, prog)
 	if err != nil {
 		return nil, err
 	}
 	if n.Background {
-		return n.startBackground(ctx, examples, targetKind(sch[1].Type)) // jobs.go
+		return n.startBackground(ctx, examples, kind) // jobs.go
 	}
 	start := time.Now()
-	rec, created, err := reg.Train(catalog.WithKeepVersions(n.svc.creatorContext(ctx), n.KeepVersions), registry.TrainRequest{Name: n.Name, Examples: examples, Kind: targetKind(sch[1].Type),
+	rec, created, err := reg.Train(catalog.WithKeepVersions(n.svc.creatorContext(ctx), n.KeepVersions), registry.TrainRequest{Name: n.Name, Examples: examples, Kind: kind,
 		Options: n.Options, Mode: n.Mode, Progress: prog.update})
 	if err != nil {
 		if isCancel(err) || ctx.Err() != nil {
@@ -320,8 +321,9 @@ func (n *CreateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, err
 	return okIter(len(examples), info), nil
 }
 
-// readExamples runs the SELECT and collects its rows as training examples.
-func (n *CreateAdapter) readExamples(ctx *sql.Context, row sql.Row, prog *trainProgress) ([]train.Example, error) {
+// readExamples runs the SELECT and collects its rows as training examples:
+// (text, target), or (text, text2, target) when pair is set.
+func (n *CreateAdapter) readExamples(ctx *sql.Context, row sql.Row, pair bool, prog *trainProgress) ([]train.Example, error) {
 	iter, err := n.svc.exec.Build(ctx, n.Source, row)
 	if err != nil {
 		return nil, err
@@ -346,9 +348,19 @@ func (n *CreateAdapter) readExamples(ctx *sql.Context, row sql.Row, prog *trainP
 			iter.Close(ctx)
 			return nil, errArguments("CREATE ADAPTER", "row %d: text: %v", len(ex)+1, err)
 		}
-		if r[1] == nil {
+		t := 1 // the target's column
+		if pair {
+			e.HasPair, t = true, 2
+			if r[1] == nil {
+				e.PairNull = true
+			} else if e.Pair, err = textArg(ctx, r[1]); err != nil {
+				iter.Close(ctx)
+				return nil, errArguments("CREATE ADAPTER", "row %d: second text: %v", len(ex)+1, err)
+			}
+		}
+		if r[t] == nil {
 			e.TargetNull = true
-		} else if e.Target, err = targetText(ctx, r[1]); err != nil {
+		} else if e.Target, err = targetText(ctx, r[t]); err != nil {
 			iter.Close(ctx)
 			return nil, errArguments("CREATE ADAPTER", "row %d: target: %v", len(ex)+1, err)
 		}

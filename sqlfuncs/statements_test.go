@@ -83,7 +83,7 @@ func TestCreateErrors(t *testing.T) {
 		want string
 	}{
 		{"CREATE ADAPTER x AS SELECT txt FROM labelled", 1241, "2 column(s)"},
-		{"CREATE ADAPTER x AS SELECT txt, label, score FROM labelled", 1241, "has 3"},
+		{"CREATE ADAPTER x AS SELECT txt, label, score, id FROM labelled", 1241, "has 4"},
 		{"CREATE ADAPTER x OPTIONS (epoch = 3) AS SELECT txt, label FROM labelled", 1193, "Unknown adapter option 'epoch'"},
 		{"CREATE ADAPTER x OPTIONS (epochs = -3) AS SELECT txt, label FROM labelled", 1231, "Option 'epochs' can't be set to the value of '-3'"},
 		{"CREATE ADAPTER x OPTIONS (task = 'ranking') AS SELECT txt, label FROM labelled", 1231, "task"},

@@ -86,12 +86,20 @@ func (e *editor) DiscardChanges(_ *sql.Context, cause error) error {
 	return e.s.stmtDiscard(e.gen)
 }
 
-// StatementComplete implements sql.EditOpenerCloser.
-func (e *editor) StatementComplete(*sql.Context) error {
+// StatementComplete implements sql.EditOpenerCloser. A statement whose
+// context was cancelled (KILL QUERY, a client gone, a cancelled
+// context.Context) is undone instead: go-mysql-server's TableEditorIter
+// returns the cancellation from Next without recording it as the
+// statement's error, and then completes the statement, which would keep
+// the rows written before the cancel.
+func (e *editor) StatementComplete(ctx *sql.Context) error {
 	if e.s == nil || !e.begun {
 		return nil
 	}
 	e.begun = false
+	if ctx != nil && ctx.Err() != nil {
+		return e.s.stmtDiscard(e.gen)
+	}
 	return e.s.stmtComplete(e.gen)
 }
 

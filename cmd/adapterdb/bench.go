@@ -24,7 +24,7 @@ scores and context; a multiply-add counts 2; element-wise work, embeddings
 and the pooler are not counted), H hidden size, I intermediate size.`
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench", "bench [--model DIR] --batch B --seq L [--iters N] [--adapters K] [--device cpu|cuda]\n\n"+indent(benchHelp))
+	fs := newFlags(e, "bench", "bench [--model DIR] --batch B --seq L [--iters N] [--adapters K] [--device cpu|cpu:bf16|cuda]\n\n"+indent(benchHelp))
 	modelDir := fs.String("model", "demo", "Hugging Face checkpoint directory, or demo")
 	batch := fs.Int("batch", 32, "sequences per batch (B)")
 	seqLen := fs.Int("seq", 128, "real tokens per sequence (L)")
@@ -32,7 +32,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	poolName := fs.String("pool", "", "pooling (cls, first, mean, last; default: the model's)")
 	nAdapters := fs.Int("adapters", 0, "run the batch through K random adapters in one mixed pass (0: the plain featurizer)")
 	adapterSize := fs.Int("adapter-size", adapter.DefaultSize, "bottleneck size of the --adapters")
-	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
+	device := fs.String("device", "cpu", deviceHelp)
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err

@@ -55,7 +55,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, rec, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, name, *modelDir)
+	reg, rec, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, name, *modelDir, "cpu")
 	if err != nil {
 		return err
 	}

@@ -60,9 +60,10 @@ func runTokenize(ctx context.Context, e *env, args []string) error {
 }
 
 func runEmbed(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "embed", "embed [--model DIR] [--pool cls|first|mean|last] [--] TEXT...")
+	fs := newFlags(e, "embed", "embed [--model DIR] [--pool cls|first|mean|last] [--device cpu|cpu:bf16|cuda] [--] TEXT...")
 	modelDir := fs.String("model", "demo", "Hugging Face checkpoint directory, or demo")
 	poolName := fs.String("pool", "", "pooling: cls (BERT pooler), first, mean, last; default: the model type's (GPT-2 last, encoders cls when the checkpoint has a pooler, else mean)")
+	device := fs.String("device", "cpu", deviceHelp)
 	texts, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -74,7 +75,11 @@ func runEmbed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	eng, err := openEngine(e, *modelDir)
+	be, err := openBackend(*device, e.log)
+	if err != nil {
+		return err
+	}
+	eng, err := openEngine(e, *modelDir, func(c *engine.Config) { c.Backend = be })
 	if err != nil {
 		return err
 	}

@@ -25,13 +25,13 @@ database file. SIGINT/SIGTERM stop the server: running queries get
 --shutdown-grace to finish, then are cancelled. Reference: docs/sql.md.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--db FILE.db] [--model DIR] [--listen 127.0.0.1:3306] [--batch 64] [--files-dir DIR] [--device cpu|cuda]\n\n"+indent(serveHelp))
+	fs := newFlags(e, "serve", "serve [--db FILE.db] [--model DIR] [--listen 127.0.0.1:3306] [--batch 64] [--files-dir DIR] [--device cpu|cpu:bf16|cuda]\n\n"+indent(serveHelp))
 	dbPath := fs.String("db", "adapterdb.db", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	listen := fs.String("listen", "127.0.0.1:3306", "address to listen on (host:port)")
 	batch := fs.Int("batch", sqlfuncs.DefaultBatchSize, "sequences per forward pass")
 	filesDir := fs.String("files-dir", "", "the only directory file statements may use: LOAD DATA INFILE, SELECT ... INTO OUTFILE/DUMPFILE, LOAD_FILE, CREATE ADAPTER ... FROM, EXPORT ADAPTER (default: none, refused)")
-	device := fs.String("device", "cpu", "kernel backend: cpu or cuda")
+	device := fs.String("device", "cpu", deviceHelp)
 	maxConns := fs.Uint64("max-connections", 0, "most logged-in clients; the next gets error 1040 (0: no limit)")
 	connectTimeout := fs.Duration("connect-timeout", server.DefaultConnectTimeout, "how long a client has to log in (MySQL's connect_timeout)")
 	waitTimeout := fs.Duration("wait-timeout", server.DefaultWaitTimeout, "close a logged-in connection idle this long (MySQL's wait_timeout)")

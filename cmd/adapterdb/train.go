@@ -61,7 +61,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	name := fs.String("name", "", "adapter name")
 	replace := fs.Bool("replace", false, "store a new version of an adapter of the same name (earlier versions are kept, see keep_versions)")
-	device := fs.String("device", "cpu", "kernel backend: cpu or cuda[:fp32|bf16|fp16,...] (a backend that cannot train trains on cpu)")
+	device := fs.String("device", "cpu", deviceHelp+" (a backend without backward kernels trains on cpu)")
 	var sets setFlags
 	fs.Var(&sets, "set", "training option key=value (repeatable)")
 	rest, err := parseArgs(fs, args)
@@ -261,7 +261,11 @@ func openRegistry(e *env, dbPath, modelDir string, cfg engine.Config) (*registry
 // openAdapterRegistry opens the registry on the base model an adapter was
 // trained on (modelDir, when given, overrides it: the registry then refuses
 // the adapter if the fingerprints differ), with the adapter's record.
-func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir string) (*registry.Registry, catalog.Record, func(), error) {
+func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir, device string) (*registry.Registry, catalog.Record, func(), error) {
+	be, err := openBackend(device, e.log)
+	if err != nil {
+		return nil, catalog.Record{}, nil, err
+	}
 	cat, err := catalog.Open(dbPath, e.log)
 	if err != nil {
 		return nil, catalog.Record{}, nil, err
@@ -275,7 +279,7 @@ func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir str
 	if base == "" {
 		base = rec.BaseModel
 	}
-	reg, closeAll, err := openRegistry(e, dbPath, base, engine.Config{})
+	reg, closeAll, err := openRegistry(e, dbPath, base, engine.Config{Backend: be})
 	if err != nil {
 		return nil, catalog.Record{}, nil, err
 	}
@@ -283,11 +287,12 @@ func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir str
 }
 
 func runPredict(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--csv FILE.csv | [--] TEXT...]")
+	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--device cpu|cpu:bf16|cuda] [--csv FILE.csv | [--] TEXT...]")
 	dbPath := fs.String("db", "", "database file")
 	name := fs.String("name", "", "adapter name")
 	modelDir := fs.String("model", "", "base model (default: the one the adapter was trained on)")
 	csvPath := fs.String("csv", "", "CSV file with a header row; texts in the first column")
+	device := fs.String("device", "cpu", deviceHelp)
 	texts, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -308,7 +313,7 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 		}
 		texts = ex
 	}
-	reg, _, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, *name, *modelDir)
+	reg, _, closeAll, err := openAdapterRegistry(ctx, e, *dbPath, *name, *modelDir, *device)
 	if err != nil {
 		return err
 	}

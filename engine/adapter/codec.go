@@ -235,9 +235,11 @@ func decode(data []byte, verify bool) (*Set, Meta, error) {
 		if err := json.Unmarshal([]byte(raw), &spec.Labels); err != nil {
 			return nil, Meta{}, fmt.Errorf("adapter file: labels: %v", err)
 		}
-		if len(spec.Labels) != nOut {
+		if spec.Outputs() != nOut {
 			return nil, Meta{}, fmt.Errorf("adapter file: %d labels for %d head outputs", len(spec.Labels), nOut)
 		}
+	} else if task == SequenceLabeling {
+		return nil, Meta{}, fmt.Errorf("adapter file: sequence labeling head without labels")
 	} else {
 		for i := 0; i < nOut; i++ { // files from other tools: labels by index
 			spec.Labels = append(spec.Labels, strconv.Itoa(i))

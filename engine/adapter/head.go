@@ -7,9 +7,12 @@ import (
 )
 
 // The head is a linear map on the pooled feature, s = pooled·Wᵀ + b, small
-// enough ([n, H]) to run on the host in float64 accumulation.
+// enough ([n, H]) to run on the host in float64 accumulation. A sequence
+// labeling head is the same map applied to every token's final hidden state:
+// its rows are tokens, not texts.
 
-// Logits computes s [B, n] for B pooled rows [B, H].
+// Logits computes s [B, n] for B pooled rows [B, H] (token rows for sequence
+// labeling).
 func (s *Set) Logits(pooled []float32, B int) []float32 {
 	H, n := s.Hidden, s.Outputs()
 	out := make([]float32, B*n)
@@ -37,6 +40,10 @@ type Targets struct {
 	// ClassWeight, when set, weighs each row's loss by the weight of its class
 	// and normalises by the weights' sum (balanced training on skewed data).
 	ClassWeight []float64
+	// Tags are sequence labeling's per-token targets: a BIO tag index per
+	// token row, or -1 (spans.Ignore) for rows without one (special tokens,
+	// padding).
+	Tags []int
 }
 
 // Loss returns the mean loss over B rows and ∂loss/∂logits:
@@ -44,6 +51,8 @@ type Targets struct {
 //	classification: (1/B) Σ_i [logsumexp(s_i) − s_i[y_i]]
 //	regression:     (1/B) Σ_i (s_i − t_i)²
 //	multilabel:     (1/(B·n)) Σ_ij [max(s,0) − s·t + log(1 + e^−|s|)]
+//	sequence labeling (rows are tokens, K of them tagged):
+//	                (1/K) Σ_tagged i [logsumexp(s_i) − s_i[tag_i]]
 func (s *Set) Loss(logits []float32, B int, t Targets) (float64, []float32, error) {
 	n := s.Outputs()
 	d := make([]float32, B*n)
@@ -99,6 +108,38 @@ func (s *Set) Loss(logits []float32, B int, t Targets) (float64, []float32, erro
 			d[i] = float32((sigmoid(x) - y) / float64(B*n))
 		}
 		loss /= float64(B * n)
+	case SequenceLabeling:
+		if len(t.Tags) != B {
+			return 0, nil, fmt.Errorf("%d tag targets for %d token rows", len(t.Tags), B)
+		}
+		k := 0
+		for _, y := range t.Tags {
+			if y >= n {
+				return 0, nil, fmt.Errorf("tag %d out of range", y)
+			}
+			if y >= 0 {
+				k++
+			}
+		}
+		if k == 0 {
+			return 0, d, nil
+		}
+		for i, y := range t.Tags {
+			if y < 0 {
+				continue
+			}
+			row := logits[i*n : (i+1)*n]
+			p := softmax(row)
+			loss += logSumExp(row) - float64(row[y])
+			for j := range row {
+				g := p[j]
+				if j == y {
+					g -= 1
+				}
+				d[i*n+j] = float32(g / float64(k))
+			}
+		}
+		loss /= float64(k)
 	default:
 		return 0, nil, fmt.Errorf("unknown task %q", s.Task)
 	}
@@ -168,6 +209,18 @@ func (s *Set) Predict(logits []float32, B int) []Prediction {
 					out[i].Labels = append(out[i].Labels, s.Labels[j])
 				}
 			}
+		}
+	}
+	return out
+}
+
+// TagProbs turns token logits [T, n] into tag probabilities [T, n] (a
+// softmax per token), for spans.Decode.
+func TagProbs(logits []float32, T, n int) []float32 {
+	out := make([]float32, T*n)
+	for i := 0; i < T; i++ {
+		for j, p := range softmax(logits[i*n : (i+1)*n]) {
+			out[i*n+j] = float32(p)
 		}
 	}
 	return out

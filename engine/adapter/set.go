@@ -21,15 +21,18 @@ const (
 	Classification Task = "classification" // softmax over labels seen in training
 	Regression     Task = "regression"     // one standardised value
 	Multilabel     Task = "multilabel"     // a sigmoid per label
+	// SequenceLabeling labels spans of the text: the head runs on every
+	// token's final hidden state and predicts its BIO tag (engine/spans).
+	SequenceLabeling Task = "sequence_labeling"
 )
 
 // ParseTask reads a task name.
 func ParseTask(s string) (Task, error) {
 	switch t := Task(s); t {
-	case Classification, Regression, Multilabel:
+	case Classification, Regression, Multilabel, SequenceLabeling:
 		return t, nil
 	}
-	return "", fmt.Errorf("unknown task %q (classification, regression, multilabel)", s)
+	return "", fmt.Errorf("unknown task %q (classification, regression, multilabel, sequence_labeling)", s)
 }
 
 // Inputs is what one example of an adapter is: a single text, or a pair of
@@ -73,9 +76,12 @@ func MaxSize(hidden int) int { return 4 * hidden }
 // Spec is an adapter set's shape and task.
 type Spec struct {
 	Task   Task
-	Inputs Inputs   // SingleText or TextPair ("" reads as SingleText)
-	Labels []string // classification, multilabel: the head's outputs in order
-	Size   int      // bottleneck m
+	Inputs Inputs // SingleText or TextPair ("" reads as SingleText)
+	// Labels are the head's outputs in order (classification, multilabel),
+	// or the span labels whose BIO tags are (sequence labeling: O, then B-
+	// and I- of each label).
+	Labels []string
+	Size   int // bottleneck m
 	Act    kernels.Act
 	Pool   model.Pool // resolved pooling (never PoolDefault)
 	// Regression targets are standardised for training; predictions are mapped
@@ -85,8 +91,11 @@ type Spec struct {
 
 // Outputs is the head's width n.
 func (s Spec) Outputs() int {
-	if s.Task == Regression {
+	switch s.Task {
+	case Regression:
 		return 1
+	case SequenceLabeling:
+		return 1 + 2*len(s.Labels)
 	}
 	return len(s.Labels)
 }
@@ -268,6 +277,9 @@ func checkSpec(m *model.Model, spec Spec) error {
 	}
 	if spec.Task != Regression && len(spec.Labels) < 1 {
 		return fmt.Errorf("%s adapter needs labels", spec.Task)
+	}
+	if spec.Task == SequenceLabeling && spec.Inputs == TextPair {
+		return fmt.Errorf("sequence labeling takes single texts, not pairs")
 	}
 	if spec.Task == Classification && len(spec.Labels) < 2 {
 		return fmt.Errorf("classification needs at least two classes, the training data has %d", len(spec.Labels))

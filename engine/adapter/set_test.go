@@ -22,6 +22,8 @@ func newSet(t *testing.T, m *model.Model, task adapter.Task, seed uint64) *adapt
 		spec.Labels = []string{"neg", "pos", "neutral"}
 	case adapter.Multilabel:
 		spec.Labels = []string{"a", "b"}
+	case adapter.SequenceLabeling:
+		spec.Labels = []string{"LOC", "PER"}
 	case adapter.Regression:
 		spec.TargetMean, spec.TargetStd = 3, 2
 	}
@@ -142,7 +144,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	be := testmodels.Backends(t)[0]
 	for _, name := range testmodels.Names {
 		m := testmodels.Load(t, name, be)
-		for i, task := range []adapter.Task{adapter.Classification, adapter.Regression, adapter.Multilabel} {
+		for i, task := range []adapter.Task{adapter.Classification, adapter.Regression, adapter.Multilabel, adapter.SequenceLabeling} {
 			set := newSet(t, m, task, uint64(i))
 			perturb(set, uint64(10+i))
 			meta := adapter.Meta{Name: "t", BaseModel: name, BaseFingerprint: "fp", ModelType: string(m.Cfg.Type),

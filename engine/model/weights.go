@@ -298,3 +298,20 @@ func (w *Weights) NormIndex(name string) (int, bool) {
 	}
 	return 0, false
 }
+
+// Release frees what the backend holds for the linear layers' weights (the
+// cpu backend's packed copies); call it before the checkpoint is unmapped.
+func (ws *Weights) Release(be kernels.Backend) {
+	free := func(l *Linear) {
+		if l != nil && l.W != nil {
+			be.Free(l.W)
+		}
+	}
+	for i := range ws.Layers {
+		ly := &ws.Layers[i]
+		for _, l := range []*Linear{&ly.Q, &ly.K, &ly.V, &ly.QKV, &ly.O, &ly.FC1, &ly.FC2} {
+			free(l)
+		}
+	}
+	free(ws.Pooler)
+}

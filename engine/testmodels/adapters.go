@@ -14,6 +14,7 @@ import (
 // goldens (forward values, losses, gradients) over one padded batch.
 type AdapterGolden struct {
 	Batch struct {
+		CaseNames []string  `json:"case_names"` // the rows' cases in ../golden/NAME/golden.json
 		InputIDs  [][]int32 `json:"input_ids"`
 		Mask      [][]uint8 `json:"attention_mask"`
 		TypeIDs   [][]int32 `json:"token_type_ids"`

@@ -75,8 +75,23 @@ func bertClass(r rune) uint8 {
 // encodeBert splits normalized text into words (BertPreTokenizer) and appends
 // their WordPiece ids to dst.
 func (wp *wordPiece) encodeBert(s []byte, dst []int32) []int32 {
-	start := -1 // start of the current word
 	for i := 0; i < len(s); {
+		start, end := nextBertWord(s, i)
+		if start == end {
+			break
+		}
+		dst = wp.tokenize(s[start:end], dst, nil)
+		i = end
+	}
+	return dst
+}
+
+// nextBertWord finds the next word of normalized text at or after s[i]
+// (BertPreTokenizer): whitespace splits and is dropped; punctuation is a word
+// of its own. start == end when no word is left.
+func nextBertWord(s []byte, i int) (start, end int) {
+	start = -1
+	for i < len(s) {
 		r, n := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, n = utf8.DecodeRune(s[i:])
@@ -84,15 +99,13 @@ func (wp *wordPiece) encodeBert(s []byte, dst []int32) []int32 {
 		switch bertClass(r) {
 		case bertSpace:
 			if start >= 0 {
-				dst = wp.tokenize(s[start:i], dst)
-				start = -1
+				return start, i
 			}
 		case bertPunct:
 			if start >= 0 {
-				dst = wp.tokenize(s[start:i], dst)
-				start = -1
+				return start, i
 			}
-			dst = wp.tokenize(s[i:i+n], dst)
+			return i, i + n
 		default:
 			if start < 0 {
 				start = i
@@ -100,20 +113,28 @@ func (wp *wordPiece) encodeBert(s []byte, dst []int32) []int32 {
 		}
 		i += n
 	}
-	if start >= 0 {
-		dst = wp.tokenize(s[start:], dst)
+	if start < 0 {
+		return len(s), len(s)
 	}
-	return dst
+	return start, len(s)
 }
 
 // tokenize appends the pieces of one word: greedy longest match first, a
 // prefixed continuation after the first piece; a word with an unmatchable
 // rest, or longer than maxChars characters, is the unknown token alone.
-func (wp *wordPiece) tokenize(word []byte, dst []int32) []int32 {
+// ends, when not nil, gets each piece's end byte in word appended.
+func (wp *wordPiece) tokenize(word []byte, dst []int32, ends *[]int) []int32 {
 	if len(word) > wp.maxChars && utf8.RuneCount(word) > wp.maxChars {
+		if ends != nil {
+			*ends = append(*ends, len(word))
+		}
 		return append(dst, wp.unk)
 	}
 	mark := len(dst)
+	markEnds := 0
+	if ends != nil {
+		markEnds = len(*ends)
+	}
 	for start := 0; start < len(word); {
 		end := len(word)
 		if end-start > wp.maxBytes {
@@ -130,6 +151,9 @@ func (wp *wordPiece) tokenize(word []byte, dst []int32) []int32 {
 		for end > start {
 			if id, ok := dict[string(word[start:end])]; ok {
 				dst = append(dst, id)
+				if ends != nil {
+					*ends = append(*ends, end)
+				}
 				found = true
 				break
 			}
@@ -137,6 +161,9 @@ func (wp *wordPiece) tokenize(word []byte, dst []int32) []int32 {
 			end -= n
 		}
 		if !found {
+			if ends != nil {
+				*ends = append((*ends)[:markEnds], len(word))
+			}
 			return append(dst[:mark], wp.unk)
 		}
 		start = end

@@ -9,16 +9,24 @@ import (
 	"strings"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
-// Example is one training row: a text and its target, as text. Targets are
-// class labels, numbers (regression) or label sets (multilabel: a JSON array
-// such as ["a","b"], or labels separated by |).
+// Example is one training row: a text (or a text pair) and its target, as
+// text. Targets are class labels, numbers (regression), label sets
+// (multilabel: a JSON array such as ["a","b"], or labels separated by |) or
+// spans (sequence labeling: a JSON array of {"start", "end", "label"}, code
+// points, end exclusive).
 type Example struct {
 	Text       string
 	Target     string
 	TextNull   bool // SQL NULL text
 	TargetNull bool // SQL NULL target
+	// HasPair makes the row a text pair (Text, Pair), tokenized with the
+	// model's pair template: every row of a training set has one or none.
+	HasPair  bool
+	Pair     string
+	PairNull bool // SQL NULL second text
 }
 
 // TargetKind hints the target's type where it is known (a SQL column's type);
@@ -121,7 +129,9 @@ func parseLabelSet(s string) ([]string, error) {
 type dataset struct {
 	spec    adapter.Spec
 	texts   []string
+	pairs   []string // second texts of a pair task (spec.Inputs == TextPair), else nil
 	targets adapter.Targets
+	spans   [][]spans.Span // sequence labeling: each row's spans
 }
 
 // prepare validates examples and turns targets into head targets. Every
@@ -133,13 +143,31 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 	if task == "" {
 		task = InferTask(ex, kind)
 	}
-	d := &dataset{spec: adapter.Spec{Task: task}, texts: make([]string, len(ex))}
+	d := &dataset{spec: adapter.Spec{Task: task, Inputs: adapter.SingleText}, texts: make([]string, len(ex))}
+	if ex[0].HasPair {
+		if task == adapter.SequenceLabeling {
+			return nil, fmt.Errorf("sequence labeling takes single texts, not text pairs")
+		}
+		d.spec.Inputs, d.pairs = adapter.TextPair, make([]string, len(ex))
+	}
 	for i, e := range ex {
+		if e.HasPair != ex[0].HasPair {
+			return nil, fmt.Errorf("row %d: a text pair among single texts (or the other way round): every row has one kind", i+1)
+		}
 		if e.TextNull {
 			return nil, fmt.Errorf("row %d: text is NULL", i+1)
 		}
 		if strings.TrimSpace(e.Text) == "" {
 			return nil, fmt.Errorf("row %d: text is empty", i+1)
+		}
+		if e.HasPair {
+			if e.PairNull {
+				return nil, fmt.Errorf("row %d: second text is NULL", i+1)
+			}
+			if strings.TrimSpace(e.Pair) == "" {
+				return nil, fmt.Errorf("row %d: second text is empty", i+1)
+			}
+			d.pairs[i] = e.Pair
 		}
 		if e.TargetNull {
 			return nil, fmt.Errorf("row %d: target is NULL", i+1)
@@ -216,6 +244,19 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 			for _, l := range s {
 				d.targets.Multi[i*n+index[l]] = 1
 			}
+		}
+	case adapter.SequenceLabeling:
+		d.spans = make([][]spans.Span, len(ex))
+		for i, e := range ex {
+			sp, err := spans.Parse(e.Target, e.Text)
+			if err != nil {
+				return nil, fmt.Errorf("row %d: %w", i+1, err)
+			}
+			d.spans[i] = sp
+		}
+		d.spec.Labels = spans.Labels(d.spans)
+		if len(d.spec.Labels) == 0 {
+			return nil, fmt.Errorf("sequence labeling needs at least one span; no row has any")
 		}
 	default:
 		return nil, fmt.Errorf("unknown task %q", task)

@@ -24,6 +24,12 @@ type Eval struct {
 	// multilabel: micro-averaged F1 over labels, and exact-set accuracy
 	MicroF1        *float64 `json:"micro_f1,omitempty"`
 	SubsetAccuracy *float64 `json:"subset_accuracy,omitempty"`
+	// sequence labeling: spans by exact match (start, end and label),
+	// micro-averaged over labels, and per label
+	SpanPrecision *float64              `json:"span_precision,omitempty"`
+	SpanRecall    *float64              `json:"span_recall,omitempty"`
+	SpanF1        *float64              `json:"span_f1,omitempty"`
+	PerLabel      map[string]LabelScore `json:"per_label,omitempty"`
 }
 
 func ptr(x float64) *float64 { return &x }
@@ -123,6 +129,9 @@ func Evaluate(ctx context.Context, eng *engine.Engine, set *adapter.Set, ex []Ex
 	if len(ex) == 0 {
 		return nil, fmt.Errorf("no rows to evaluate")
 	}
+	if set.Task == adapter.SequenceLabeling {
+		return evaluateSpans(ctx, eng, set, ex, maxLength)
+	}
 	m := eng.Model()
 	if err := set.Align(m); err != nil {
 		return nil, err
@@ -131,7 +140,10 @@ func Evaluate(ctx context.Context, eng *engine.Engine, set *adapter.Set, ex []Ex
 	defer adapter.Unbind(m.Be, a)
 	inputs := make([]engine.Input, len(ex))
 	for i, e := range ex {
-		inputs[i] = engine.Input{Text: e.Text, Adapter: a, Pool: set.Pool, MaxLength: maxLength}
+		if e.HasPair != (set.Inputs == adapter.TextPair) {
+			return nil, fmt.Errorf("row %d: the adapter takes %d text(s) a row, the row has %d", i+1, set.Inputs.Texts(), map[bool]int{false: 1, true: 2}[e.HasPair])
+		}
+		inputs[i] = engine.Input{Text: e.Text, Pair: e.Pair, HasPair: e.HasPair, Adapter: a, Pool: set.Pool, MaxLength: maxLength}
 	}
 	feats, err := eng.Features(ctx, inputs)
 	if err != nil {

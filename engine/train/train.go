@@ -63,6 +63,7 @@ type run struct {
 	opt      optimizer
 	progress func(Progress)
 	feats    []float32 // head-only: base features of every row [N, H]
+	tok      *tokenRun // sequence labeling: seqs are windows (tokens.go)
 }
 
 // Train fits a new adapter to examples. kind hints the targets' type (for
@@ -92,10 +93,24 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 	}
 	defer r.opt.free()
 
+	trainIdx, valIdx := split(len(ex), opts.ValidationFraction, opts.Seed)
+	if data.spec.Task == adapter.SequenceLabeling {
+		if err := r.tokenizeWindows(); err != nil {
+			return nil, err
+		}
+		trainRows, valRows := len(trainIdx), len(valIdx)
+		trainIdx, valIdx = r.tok.windowsOf(trainIdx), r.tok.windowsOf(valIdx)
+		met, err := r.loop(ctx, trainIdx, valIdx)
+		if err != nil {
+			return nil, err
+		}
+		met.TrainRows, met.ValRows = trainRows, valRows
+		met.Seconds, met.Backend = time.Since(start).Seconds(), m.Be.Name()
+		return &Result{Set: r.set, Metrics: met}, nil
+	}
 	if err := r.tokenize(); err != nil {
 		return nil, err
 	}
-	trainIdx, valIdx := split(len(ex), opts.ValidationFraction, opts.Seed)
 	if data.spec.Task == adapter.Classification && opts.ClassWeights == "balanced" {
 		data.targets.ClassWeight = balancedWeights(data.targets.Class, trainIdx, len(data.spec.Labels))
 	}
@@ -117,7 +132,13 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 func (r *run) tokenize() error {
 	r.seqs = make([]engine.Sequence, len(r.data.texts))
 	for i, t := range r.data.texts {
-		q, err := r.eng.Encode(t, r.opts.MaxLength)
+		var q engine.Sequence
+		var err error
+		if r.data.pairs != nil {
+			q, err = r.eng.EncodePair(t, r.data.pairs[i], r.opts.MaxLength)
+		} else {
+			q, err = r.eng.Encode(t, r.opts.MaxLength)
+		}
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i+1, err)
 		}
@@ -257,6 +278,9 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 // step runs forward and backward over one batch, accumulating gradients, and
 // returns the batch's mean loss.
 func (r *run) step(ctx context.Context, idx []int) (float64, error) {
+	if r.tok != nil {
+		return r.tokenStep(ctx, idx)
+	}
 	B, H := len(idx), r.m.Cfg.Hidden
 	targets := subset(r.data.targets, idx, r.set.Outputs())
 	if r.feats != nil {
@@ -355,6 +379,9 @@ func (r *run) baseFeatures(ctx context.Context) ([]float32, error) {
 
 // evaluate scores rows with the current weights.
 func (r *run) evaluate(ctx context.Context, idx []int) (*Eval, error) {
+	if r.tok != nil {
+		return r.tokenEvaluate(ctx, idx)
+	}
 	H := r.m.Cfg.Hidden
 	var pooled []float32
 	if r.feats != nil {

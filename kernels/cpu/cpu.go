@@ -20,8 +20,10 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/rs/zerolog"
 	xcpu "golang.org/x/sys/cpu"
@@ -43,7 +45,17 @@ type Options struct {
 	Library string
 	// ISA caps the instruction set of the C kernels: "" (the best the CPU
 	// has), "avx512", "avx2" or "generic". Tests use it to cover each variant.
+	// oneDNN is used only at avx512.
 	ISA string
+	// OneDNN is the oneDNN library for the linear layers (onednn.go): ""
+	// tries libdnnl.so.2 where the CPU has AVX-512 and falls back to OpenBLAS
+	// when it is missing; "off" does not use it (so does the environment
+	// variable ADAPTERDB_ONEDNN=off); a path must load.
+	OneDNN string
+	// Precision of the linear layers' weights: "" or "fp32", or "bf16"
+	// (weights stored in bfloat16, products on AVX512_BF16 with float32
+	// accumulation; needs oneDNN and a CPU with AVX512_BF16).
+	Precision string
 }
 
 // Backend is the cpu kernels.Trainer. It is safe for concurrent use.
@@ -54,6 +66,7 @@ type Backend struct {
 	k       kern      // the C kernels for the chosen instruction set
 	blas    *openBLAS // nil: gonum
 	gonum   gonum.Implementation
+	dnn     *dnn // nil: linear layers on OpenBLAS
 }
 
 var _ kernels.Trainer = (*Backend)(nil)
@@ -71,9 +84,16 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Precision != "" && opts.Precision != "fp32" && opts.Precision != "bf16" {
+		return nil, fmt.Errorf("cpu backend: unknown precision %q (fp32 or bf16)", opts.Precision)
+	}
+	bf16 := opts.Precision == "bf16"
 	be := &Backend{log: log, threads: threads, k: kernFor(level)}
 	ev := log.Info().Str("isa", be.k.isa()).Int("threads", threads)
 	if opts.DisableBLAS {
+		if bf16 {
+			return nil, errors.New("cpu backend: bf16 needs oneDNN, and BLAS is disabled by option")
+		}
 		be.name = "cpu/go"
 		ev.Str("gemm", be.name).Str("reason", "BLAS disabled by option").Msg("cpu backend")
 		return be, nil
@@ -83,15 +103,62 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 		if opts.Library != "" {
 			return nil, fmt.Errorf("cpu backend: %w", err)
 		}
+		if bf16 {
+			return nil, fmt.Errorf("cpu backend: bf16 runs on oneDNN beside OpenBLAS, and OpenBLAS is not available: %w", err)
+		}
 		be.name = "cpu/go"
 		ev.Str("gemm", be.name).Str("reason", err.Error()).Msg("cpu backend: OpenBLAS not available, GEMM runs on pure Go (slow)")
 		return be, nil
 	}
 	be.blas = lib
 	be.name = "cpu/openblas-" + lib.core
-	ev.Str("gemm", "cpu/openblas").Str("core", lib.core).Int("blas_threads", lib.threads()).
-		Str("library", lib.path).Str("config", lib.config).Msg("cpu backend")
+	if err := be.openDNN(log, opts, level, bf16, loadOneDNN); err != nil {
+		return nil, err
+	}
+	ev = ev.Str("gemm", "cpu/openblas").Str("core", lib.core).Int("blas_threads", lib.threads()).
+		Str("library", lib.path).Str("config", lib.config)
+	if be.dnn != nil {
+		ev = ev.Str("linear", "onednn").Str("onednn", be.dnn.lib.path).Str("onednn_version", be.dnn.lib.version).
+			Bool("bf16", bf16).Int("omp_threads", be.dnn.threads)
+	}
+	ev.Msg("cpu backend")
 	return be, nil
+}
+
+// openDNN sets up oneDNN for the linear layers where it is wanted and
+// available (load opens the library); only an explicit request that cannot
+// be met is an error.
+func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, bf16 bool,
+	load func(zerolog.Logger, string) (*oneDNNLib, error)) error {
+	off, why := oneDNNDisabled(opts.OneDNN)
+	switch {
+	case bf16 && off:
+		return fmt.Errorf("cpu backend: bf16 needs oneDNN, which %s turns off", why)
+	case bf16 && !hasBF16():
+		return errors.New("cpu backend: bf16 needs a CPU with AVX512_BF16 (Intel Cooper Lake or Sapphire Rapids and later, AMD Zen 4 and later); this one has none: use fp32")
+	case off:
+		log.Debug().Str("by", why).Msg("cpu backend: oneDNN turned off")
+		return nil
+	case level < 2 || !hasOneDNNISA():
+		if opts.OneDNN != "" {
+			return fmt.Errorf("cpu backend: oneDNN %s: its fast matmul needs AVX-512 and the C kernels are capped at %s", opts.OneDNN, be.k.isa())
+		}
+		return nil
+	}
+	lib, err := load(log, opts.OneDNN)
+	if err != nil {
+		if opts.OneDNN != "" || bf16 {
+			return fmt.Errorf("cpu backend: %w (install Debian's libdnnl2)", err)
+		}
+		log.Info().Str("reason", err.Error()).Msg("cpu backend: oneDNN not available, linear layers run on OpenBLAS")
+		return nil
+	}
+	be.dnn = newDNN(lib, log, bf16, be.threads)
+	be.name = "cpu/onednn-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/")
+	if bf16 {
+		be.name = "cpu/onednn-bf16-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/onednn-"+lib.version+"+")
+	}
+	return nil
 }
 
 // isaLevel maps Options.ISA to a kernel table level, capped by the CPU.
@@ -122,7 +189,9 @@ func isaLevel(isa string) (int, error) {
 	return want, nil
 }
 
-// Name says which implementation runs: "cpu/openblas-<core>" or "cpu/go".
+// Name says which implementation runs: "cpu/openblas-<core>", "cpu/go", or
+// with oneDNN for the linear layers "cpu/onednn-<version>+openblas-<core>"
+// ("cpu/onednn-bf16-..." in bf16).
 func (be *Backend) Name() string { return be.name }
 
 // ISA is the instruction set the C kernels were compiled for.
@@ -188,5 +257,18 @@ func (be *Backend) Copy(dst, src kernels.Buffer) {
 	copy(d, s)
 }
 
-// Free is a no-op: host memory is garbage-collected.
-func (be *Backend) Free(kernels.Buffer) {}
+// Free drops the packed copy of a weight matrix, if oneDNN made one; host
+// memory itself is garbage-collected.
+func (be *Backend) Free(b kernels.Buffer) {
+	if be.dnn != nil {
+		be.dnn.free(data(b))
+	}
+}
+
+// Precision is the linear layers' weight precision: "fp32" or "bf16".
+func (be *Backend) Precision() string {
+	if be.dnn != nil && be.dnn.bf16 {
+		return "bf16"
+	}
+	return "fp32"
+}

@@ -89,6 +89,9 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 	if layout == kernels.InOut {
 		tB, ldw = false, n
 	}
+	if be.dnn != nil && be.dnn.linear(ys, ldy, xs, m, n, k, ws, !tB, bs, act) {
+		return
+	}
 	be.linear(ys, ldy, xs, m, n, k, ws, tB, ldw, bs, act, false)
 }
 

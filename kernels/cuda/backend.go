@@ -35,6 +35,10 @@ type Options struct {
 	CublasLibrary string
 	// DriverLibrary is the CUDA driver library; "" is libcuda.so.1.
 	DriverLibrary string
+	// DisableCublasLt keeps Linear's bias and activation out of the GEMM
+	// epilogue (cuBLASLt, loaded beside cuBLAS): separate passes after
+	// cuBLAS GEMMs, as without cuBLASLt.
+	DisableCublasLt bool
 }
 
 // Backend is the cuda kernels.Backend. It is safe for concurrent use.
@@ -48,6 +52,8 @@ type Backend struct {
 	k     kernelSet
 	bwd   bwdKernels   // backward.go
 	optk  optKernels   // adamw.go
+	fk    fusedKernels // kern_fused.h
+	lt    epilogueLib  // cuBLASLt epilogues; nil: none
 	tcOK  map[int]bool // head dims with tensor-core attention
 
 	mu     sync.Mutex // guards everything below and makes each op's queuing atomic
@@ -118,17 +124,21 @@ func newBackend(log zerolog.Logger, opts Options, prec Precision, dev device) (*
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	dev.enter()
-	if err := be.loadKernels(); err != nil {
+	if err := errors.Join(be.loadKernels(), be.loadFused()); err != nil {
 		return nil, err
 	}
-	gemm := "kernels"
+	be.attachEpilogues(opts)
+	gemm, epi := "kernels", "own kernels"
 	if be.blas != nil {
-		gemm = be.blas.name()
+		gemm, epi = be.blas.name(), "separate passes"
+	}
+	if be.lt != nil {
+		epi = be.lt.name()
 	}
 	be.name = fmt.Sprintf("cuda/%s/%s", prec, gemm)
 	be.stats.Precision = prec
 	log.Info().Str("device", dev.describe()).Str("precision", string(prec)).Str("gemm", gemm).
-		Int64("memory_budget", opts.MemoryBudget).Msg("cuda backend")
+		Str("epilogues", epi).Int64("memory_budget", opts.MemoryBudget).Msg("cuda backend")
 	return be, nil
 }
 

@@ -78,22 +78,24 @@ func BenchmarkDeviceMemory(b *testing.B) {
 }
 
 // BenchmarkGemm times Linear at the shapes of BERT-base at B·L = 4096 rows:
-// the package's tensor-core kernel and cuBLAS.
+// the package's tensor-core kernel, cuBLAS with the cuBLASLt epilogues, and
+// cuBLAS with separate bias/activation passes (cublas-nolt).
 func BenchmarkGemm(b *testing.B) {
 	skipEmulated(b)
 	for _, prec := range []Precision{FP16, BF16, FP32} {
-		for _, noBLAS := range []bool{true, false} {
-			o := Options{Precision: prec, DisableCublas: noBLAS}
+		for _, mode := range []string{"kernels", "cublas", "cublas-nolt"} {
+			o := Options{Precision: prec, DisableCublas: mode == "kernels", DisableCublasLt: mode == "cublas-nolt"}
 			b.Run(configName(o), func(b *testing.B) {
 				be := openBench(b, o)
 				// BERT-base's projections: bias only, and the first FFN
-				// GEMM with its GELU (cuBLAS: a second pass; own kernels: fused).
-				for _, s := range [][4]int{{4096, 768, 768, 0}, {4096, 3072, 768, 1}, {4096, 768, 3072, 0}} {
+				// GEMM with its exact GELU (own kernels: fused; cuBLASLt: bias
+				// epilogue, then a vectorised GELU pass; cuBLAS: bias and
+				// GELU in one pass after the GEMM), and with the tanh GELU
+				// (cuBLASLt: all in the epilogue).
+				for _, s := range [][4]int{{4096, 768, 768, 0}, {4096, 3072, 768, 1}, {4096, 3072, 768, 2},
+					{4096, 768, 3072, 0}} {
 					m, n, k := s[0], s[1], s[2]
-					act := kernels.ActNone
-					if s[3] == 1 {
-						act = kernels.ActGELU
-					}
+					act := kernels.Act(s[3]) // ActNone, ActGELU, ActGELUTanh
 					b.Run(fmt.Sprintf("%dx%dx%d-%v", m, n, k, act), func(b *testing.B) {
 						x, w, bias, y := be.Alloc(m*k), be.Alloc(n*k), be.Alloc(n), be.Alloc(m*n)
 						defer func() {

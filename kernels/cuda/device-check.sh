@@ -10,13 +10,15 @@
 # the dynamic linker does not already find libcublas.so.13, .12, .11 or libcublas.so.
 #
 # Writes into OUTDIR:
-#   env.txt       GPU, driver, glibc, PyTorch, cuBLAS found
+#   env.txt       GPU, driver, glibc, PyTorch, cuBLAS found (the libraries the
+#                 backend loaded are in bench.log: "cuBLAS loaded", "cuBLASLt loaded")
 #   tests.log     go test -v: conformance suite (fp32), 16-bit ops, goldens
 #                 (hidden states and adapters, fp32/bf16/fp16, kernels and cuBLAS),
 #                 mixed-adapter batches against per-adapter batches
 #   bench.jsonl   `adapterdb bench --device cuda:...` lines, tagged with preset and precision
 #   torch.jsonl   the PyTorch eager baseline (torchbench.py), same shapes
-#   gobench.txt   GPU memory per model and adapter, GEMM and attention kernels
+#   gobench.txt   GPU memory per model and adapter, GEMM (own, cuBLASLt epilogues,
+#                 cuBLAS without them), attention and add+LayerNorm kernels
 #   summary.md, summary.json   the figures against the bars, and the test verdicts
 #   steps.txt     each step's exit status and seconds
 set -uo pipefail
@@ -141,6 +143,10 @@ for preset in minilm-l6 bert-base; do
 	done
 done
 # The package's own tensor-core kernels, and the fp32 path, for reference.
+# nolt: cuBLAS without the cuBLASLt epilogues (bias/activation as separate
+# passes, as before issue 14): what the epilogues are worth.
+bench bert-base cuda:fp16,nolt 128 128 0
+bench minilm-l6 cuda:fp16,nolt 128 128 0
 bench bert-base cuda:fp16,nocublas 128 128 0
 bench bert-base cuda:fp16,nocublas 128 128 16
 bench bert-base cuda:fp32 32 128 0
@@ -153,7 +159,7 @@ step torch 120 python3 "$HERE/torchbench.py" --preset minilm-l6 --preset bert-ba
 (cd "$GOPATHDIR" && step gobench-memory 60 "$BIN/cuda.test" -test.run '^$' -test.bench 'BenchmarkDeviceMemory' \
 	-test.benchtime 1x >"$OUT/gobench.txt" 2>&1)
 (cd "$GOPATHDIR" && step gobench-kernels 60 "$BIN/cuda.test" -test.run '^$' \
-	-test.bench 'BenchmarkGemm|BenchmarkAttention' -test.benchtime 20x >>"$OUT/gobench.txt" 2>&1)
+	-test.bench 'BenchmarkGemm|BenchmarkAttention|BenchmarkAddNorm' -test.benchtime 20x >>"$OUT/gobench.txt" 2>&1)
 
 # ---- summary ----
 LIMIT=$((LIMIT + 15)) step summary 15 python3 "$HERE/devicecheck_summary.py" "$OUT"

@@ -72,6 +72,12 @@ def main(out):
         elif ln.startswith(("BenchmarkGemm", "BenchmarkAttention")):
             m = re.search(r"([\d.]+) TFLOP/s", ln)
             s["kernels"].append({"name": ln.split()[0], "tflops": m and float(m.group(1))})
+        elif ln.startswith("BenchmarkAddNorm"):
+            m = re.search(r"([\d.]+) GB/s", ln)
+            s["kernels"].append({"name": ln.split()[0], "gbps": m and float(m.group(1))})
+    # The GEMM libraries the backend loaded (its log lines in bench.log).
+    s["libraries"] = sorted({ln.strip()[:300] for ln in lines(os.path.join(out, "bench.log"))
+                             if "cuBLAS loaded" in ln or "cuBLASLt" in ln})
     s["bars_ok"] = bool(s["vs_torch"]) and all(x["ok"] for x in s["vs_torch"]) and \
         bool(s["mixed"]) and all(x["ok"] for x in s["mixed"])
 
@@ -88,7 +94,9 @@ def main(out):
     md += [f"| {x['preset']} | {x['device']} | {x['batch']} | {x['seq']} | {x['mixed16_seq_per_s']} | "
            f"{x['single_seq_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} |" for x in s["mixed"]]
     md += ["", "## GPU memory", ""] + [f"- {x}" for x in s["memory"]]
-    md += ["", "## Kernels", ""] + [f"- {x['name']}: {x['tflops']} TFLOP/s" for x in s["kernels"]]
+    md += ["", "## Kernels", ""] + [f"- {x['name']}: {x['tflops']} TFLOP/s" if "tflops" in x else
+                                    f"- {x['name']}: {x['gbps']} GB/s" for x in s["kernels"]]
+    md += ["", "## Libraries", ""] + [f"- {x}" for x in s["libraries"]]
     md += ["", "## Other runs", ""] + [f"- {x.get('preset')} {x.get('device')} B={x.get('batch')} "
                                        f"L={x.get('seq')} adapters={x.get('adapters')}: {x.get('seq_per_s')} seq/s"
                                        for x in s["other_runs"]]

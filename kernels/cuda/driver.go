@@ -34,9 +34,6 @@ var (
 	cublases = map[string]*C.adb_cublas{}
 )
 
-// cublasPaths are tried in order when Options.CublasLibrary is empty.
-var cublasPaths = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"}
-
 // errNoDriver marks a failure to load the driver library.
 var errNoDriver = errors.New("no CUDA driver")
 
@@ -191,6 +188,8 @@ func openDevice(log zerolog.Logger, opts Options, prec Precision, ptx []byte) (*
 			log.Info().Err(err).Msg("cuda backend: cuBLAS not available, GEMMs run on the package's kernels")
 		default:
 			d.blas = b
+			log.Info().Str("library", b.path).Str("version", b.name()).Msg("cuda backend: cuBLAS loaded")
+			b.attachLt(log)
 		}
 	}
 	ok = true
@@ -324,6 +323,7 @@ type cublas struct {
 	fp32    bool
 	version int
 	path    string
+	lt      *cublasLt // nil: no cuBLASLt (cublaslt.go)
 }
 
 // openCublas loads cuBLAS (path, or the usual names) and creates a handle.
@@ -401,9 +401,14 @@ func (b *cublas) close() error {
 	if b.handle == nil {
 		return nil
 	}
+	var ltErr error
+	if b.lt != nil {
+		ltErr = b.lt.close()
+		b.lt = nil
+	}
 	st := C.adb_cublas_destroy(b.lib, b.handle)
 	b.handle = nil
-	return b.status(st, "cublasDestroy")
+	return errors.Join(ltErr, b.status(st, "cublasDestroy"))
 }
 
 func cflag(v bool) C.int {

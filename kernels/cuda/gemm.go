@@ -66,9 +66,12 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 		be.ownGemm(false, tB, m, n, k, 1, xp, k, wp, ldw, 0, yp, ldy, bp, act)
 		return
 	}
-	// cuBLAS has no epilogue: without an activation the bias is written
-	// first and the GEMM adds onto it; with one, a pass after the GEMM adds
-	// the bias and applies it.
+	if be.ltLinear(yp, ldy, xp, m, n, k, wp, tB, ldw, bp, act) {
+		return
+	}
+	// Without cuBLASLt, cuBLAS has no epilogue: without an activation the
+	// bias is written first and the GEMM adds onto it; with one, a pass
+	// after the GEMM adds the bias and applies it.
 	beta := float32(0)
 	if bp != 0 && act == kernels.ActNone {
 		be.biasAct(yp, ldy, m, n, bp, kernels.ActNone, true)

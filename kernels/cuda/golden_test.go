@@ -60,8 +60,11 @@ func goldenConfigs() []Options {
 
 func configName(o Options) string {
 	g := "cublas"
-	if o.DisableCublas {
+	switch {
+	case o.DisableCublas:
 		g = "kernels"
+	case o.DisableCublasLt:
+		g = "cublas-nolt"
 	}
 	return fmt.Sprintf("%s/%s", o.Precision, g)
 }

@@ -8,6 +8,7 @@
 #include "kern_backward.h"
 #include "kern_optim.h"
 #include "kern_elementwise.h"
+#include "kern_fused.h"
 #include "kern_gemm.h"
 
 #define EW_THREADS 256
@@ -31,6 +32,7 @@
 	KERNEL(k_attn_simt256_##sfx, kAttn, ATTN_SIMT_THREADS) { attn_simt<T, 256>(p); }
 
 PER_TYPE(ELEMENTWISE)
+PER_TYPE(FUSED_KERNELS)
 
 #define BACKWARD(sfx, T)                                                                           \
 	KERNEL(k_act_bwd_##sfx, kActBwd, EW_THREADS) { act_bwd_kernel<T>(p); }                       \

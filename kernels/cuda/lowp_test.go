@@ -116,15 +116,18 @@ func TestLowPrecisionOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, prec := range []Precision{BF16, FP16} {
-		for _, useBLAS := range []bool{false, true} {
-			name := fmt.Sprintf("%s/kernels", prec)
-			if useBLAS {
-				name = fmt.Sprintf("%s/cublas", prec)
-			}
+		// kernels: the package's GEMMs; cublas: cuBLAS with the epilogues on
+		// cuBLASLt; cublas-nolt: cuBLAS with separate bias/activation passes.
+		for _, mode := range []string{"kernels", "cublas", "cublas-nolt"} {
+			useBLAS := mode != "kernels"
+			name := fmt.Sprintf("%s/%s", prec, mode)
 			t.Run(name, func(t *testing.T) {
-				be := openTest(t, Options{Precision: prec, DisableCublas: !useBLAS})
+				be := openTest(t, Options{Precision: prec, DisableCublas: !useBLAS, DisableCublasLt: mode == "cublas-nolt"})
 				if useBLAS && be.blas == nil {
 					t.Skip("no cuBLAS library found")
+				}
+				if mode == "cublas" && be.lt == nil {
+					t.Skip("no cuBLASLt library found")
 				}
 				e := &lowpEnv{t: t, be: be, ref: ref, prec: prec, rng: rand.New(rand.NewPCG(7, uint64(len(name))))}
 				t.Run("Linear", func(t *testing.T) { e.t = t; e.linear() })
@@ -146,12 +149,16 @@ func (e *lowpEnv) linear() {
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
 		for _, layout := range []kernels.Layout{kernels.OutIn, kernels.InOut} {
-			for _, act := range []kernels.Act{kernels.ActNone, kernels.ActGELU, kernels.ActTanh} {
+			for _, act := range []kernels.Act{kernels.ActNone, kernels.ActGELU, kernels.ActGELUTanh, kernels.ActTanh,
+				kernels.ActReLU} {
 				x, w, bias := e.randn(m*k, 1), e.randn(n*k, 0.3), e.randn(n, 1)
 				gx, rx := e.both(x)
 				gw, rw := e.both(w)
 				gb, rb := e.both(bias)
-				ldy := n + 3
+				ldy := n + 3 // rows not aligned to four values: the scalar passes
+				if layout == kernels.InOut {
+					ldy = n + 4 // the vectorised passes where n is a multiple of four
+				}
 				gy, ry := e.be.Alloc(m*ldy), e.ref.Alloc(m*ldy)
 				e.be.Linear(gy, ldy, gx, m, n, k, gw, layout, gb, act)
 				e.ref.Linear(ry, ldy, rx, m, n, k, rw, layout, rb, act)
@@ -235,7 +242,9 @@ func (e *lowpEnv) segLinear() {
 }
 
 func (e *lowpEnv) addNorm() {
-	for _, cols := range []int{32, 384, 768, 1500} {
+	// 32, 384 and 768 take the vectorised kernel (kern_fused.h), 98 and 1500
+	// the scalar ones (98 not a multiple of four, 1500 wider than 1024).
+	for _, cols := range []int{32, 98, 384, 768, 1500} {
 		rows := []int{5, 0, 17, 9}
 		total := 0
 		var gs, rs []kernels.NormSeg

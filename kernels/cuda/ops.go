@@ -60,9 +60,13 @@ func (be *Backend) Add(y, a, b kernels.Buffer, n int) {
 	be.launch(be.k.add, "add", g, blk, 0, unsafe.Pointer(&args), unsafe.Sizeof(args))
 }
 
-// biasAct runs y[r, :n] = act(y + bias) (fill: y = bias) over rows with
-// stride ldy: the epilogue of cuBLAS GEMMs.
+// biasAct runs y[r, :n] = act(y + bias) (bias 0: act only; fill: y = bias)
+// over rows with stride ldy: the epilogue of cuBLAS GEMMs, vectorised where
+// the shape allows.
 func (be *Backend) biasAct(y devptr, ldy, rows, n int, bias devptr, act kernels.Act, fill bool) {
+	if be.biasAct4(y, ldy, rows, n, bias, act, fill) {
+		return
+	}
 	a := C.kBiasAct{y: C.dptr_t(y), bias: C.dptr_t(bias), rows: C.int32_t(rows), n: C.int32_t(n),
 		ldy: C.int32_t(ldy), act: C.int32_t(act)}
 	if fill {
@@ -117,6 +121,11 @@ func (be *Backend) AddNorm(y, sum, a, b kernels.Buffer, cols int, eps float32, s
 		args.segs = C.dptr_t(be.stage(bytesOf(table)))
 	}
 	grid := [3]int{ceilDiv(rows, normWarps), 1, 1}
+	if f := be.norm4Kernel(&args, table); f != nil {
+		be.launch(f, "addnorm (vectorised)", grid, [3]int{32 * normWarps, 1, 1}, 0, unsafe.Pointer(&args),
+			unsafe.Sizeof(args))
+		return
+	}
 	be.launch(be.k.norm[normVariant(cols)], "addnorm", grid, [3]int{32 * normWarps, 1, 1}, 0, unsafe.Pointer(&args),
 		unsafe.Sizeof(args))
 }

@@ -11,12 +11,15 @@ import (
 //	cuda[:OPTION[,OPTION...]]
 //
 // with options fp32, bf16 or fp16 (the precision; default fp16), gpu=N (the
-// GPU's ordinal; default 0), nocublas (GEMMs on the package's kernels) and
-// budget=SIZE (MemoryBudget: bytes, or with a KiB, MiB or GiB suffix).
+// GPU's ordinal; default 0), nocublas (GEMMs on the package's kernels),
+// nolt (no cuBLASLt epilogues: bias and activation as passes after cuBLAS
+// GEMMs) and budget=SIZE (MemoryBudget: bytes, or with a KiB, MiB or GiB
+// suffix).
 type DeviceSpec struct {
 	Device        int
 	Precision     Precision
 	DisableCublas bool
+	DisableLt     bool
 	MemoryBudget  int64
 }
 
@@ -46,6 +49,8 @@ func ParseDeviceSpec(s string) (DeviceSpec, error) {
 			d.Precision = Precision(key)
 		case !hasVal && key == "nocublas":
 			d.DisableCublas = true
+		case !hasVal && key == "nolt":
+			d.DisableLt = true
 		case hasVal && key == "gpu":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 0 {
@@ -59,7 +64,7 @@ func ParseDeviceSpec(s string) (DeviceSpec, error) {
 			}
 			d.MemoryBudget = b
 		default:
-			return DeviceSpec{}, fmt.Errorf("device %q: unknown option %q (fp32, bf16, fp16, gpu=N, nocublas, budget=SIZE)", s, o)
+			return DeviceSpec{}, fmt.Errorf("device %q: unknown option %q (fp32, bf16, fp16, gpu=N, nocublas, nolt, budget=SIZE)", s, o)
 		}
 	}
 	return d, nil

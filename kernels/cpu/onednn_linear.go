@@ -1,0 +1,222 @@
+package cpu
+
+/*
+#include "onednn_shim.h"
+*/
+import "C"
+
+import (
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// Linear layers on oneDNN. A weight matrix is packed (reordered into
+// oneDNN's blocked layout, converted to bf16 in that precision) the second
+// time Linear sees it unchanged: the model's weights are packed during the
+// first passes, and a weight used once (or rewritten between calls) never
+// costs a reorder. Weights are identified by address and shape, and a
+// fingerprint of sampled values is checked on every call, so a weight
+// rewritten in place is packed again rather than used stale. Free drops a
+// weight's packed copy.
+//
+// Primitives are cached per shape (rows, leading dimension of y, bias,
+// activation), shared by every weight of the same size: a primitive holds
+// the JIT-compiled kernels, not the weights.
+//
+// After packing, the pages of the original weights are released when they
+// belong to a read-only file mapping (the checkpoint): the process then holds
+// one copy of each weight, not two (see releaseFilePages).
+
+// fpSamples is how many values of a weight its fingerprint samples.
+const fpSamples = 33
+
+type fingerprint [fpSamples]uint32
+
+// maxPrims bounds the primitive cache (one per distinct M of each shape);
+// past it the cache starts over.
+const maxPrims = 512
+
+// packHint is the M packed layouts are chosen for: oneDNN's brgemm picks
+// the weights' blocking from N and K; M only has to be large enough not to
+// select a small-M special case.
+const packHint = 128
+
+// dnn is one backend's oneDNN state.
+type dnn struct {
+	lib     *oneDNNLib
+	log     zerolog.Logger
+	bf16    bool
+	threads int
+
+	mu      sync.Mutex
+	weights map[uintptr]*packedWeight
+	prims   map[primKey]*prim
+	xbf16   []uint16 // x rounded to bf16
+	warned  bool
+}
+
+type packedWeight struct {
+	n, k  int
+	inOut bool
+	fp    fingerprint
+	c     *C.dn_weights // nil until seen a second time unchanged
+}
+
+type primKey struct {
+	n, k, m, ldy int
+	bias         bool
+	act          kernels.Act
+}
+
+type prim struct {
+	mm   *C.dn_mm // nil: oneDNN has no fast kernel for this shape
+	impl string
+}
+
+func newDNN(lib *oneDNNLib, log zerolog.Logger, bf16 bool, threads int) *dnn {
+	return &dnn{lib: lib, log: log, bf16: bf16, threads: ompThreads(threads),
+		weights: map[uintptr]*packedWeight{}, prims: map[primKey]*prim{}}
+}
+
+func addr(s []float32) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(s))) }
+
+// fingerprintOf samples w[:n] at fixed positions, first and last included.
+func fingerprintOf(w []float32, n int) fingerprint {
+	var f fingerprint
+	for i := range f {
+		f[i] = math.Float32bits(w[(n-1)*i/(fpSamples-1)])
+	}
+	return f
+}
+
+// linear runs y = act(x·W + bias) on oneDNN and reports whether it did;
+// false leaves the work to OpenBLAS.
+func (d *dnn) linear(y []float32, ldy int, x []float32, m, n, k int, w []float32, inOut bool, bias []float32,
+	act kernels.Act) bool {
+	if m == 0 || n == 0 || k == 0 || !fitsBLASInt(m*ldy, m*k, n*k) {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	pw := d.packed(w, n, k, inOut)
+	if pw == nil {
+		return false
+	}
+	p := d.prim(primKey{n: n, k: k, m: m, ldy: ldy, bias: bias != nil, act: act}, pw)
+	if p.mm == nil {
+		return false
+	}
+	xp := unsafe.Pointer(&x[0])
+	if d.bf16 {
+		if len(d.xbf16) < m*k {
+			d.xbf16 = make([]uint16, m*k)
+		}
+		toBF16(d.xbf16, x[:m*k])
+		xp = unsafe.Pointer(&d.xbf16[0])
+	}
+	if err := d.lib.run(p.mm, xp, pw.c, bias, y, d.threads); err != nil {
+		d.warn(err, "matmul failed; running it on OpenBLAS")
+		return false
+	}
+	return true
+}
+
+// packed returns w's packed copy, packing it on its second use unchanged;
+// nil means not (yet) packed.
+func (d *dnn) packed(w []float32, n, k int, inOut bool) *packedWeight {
+	key := addr(w)
+	f := fingerprintOf(w, n*k)
+	pw := d.weights[key]
+	if pw != nil && (pw.n != n || pw.k != k || pw.inOut != inOut || pw.fp != f) {
+		// Another matrix at this address, or this one rewritten.
+		d.drop(key)
+		pw = nil
+	}
+	if pw == nil {
+		d.weights[key] = &packedWeight{n: n, k: k, inOut: inOut, fp: f}
+		return nil
+	}
+	if pw.c == nil {
+		c, err := d.lib.pack(w[:n*k], n, k, inOut, d.bf16, packHint, d.threads)
+		if err != nil {
+			d.warn(err, "cannot pack weights; running them on OpenBLAS")
+			return nil
+		}
+		pw.c = c
+		releaseFilePages(w[:n*k])
+	}
+	return pw
+}
+
+// prim returns the cached primitive for key, creating it.
+func (d *dnn) prim(key primKey, pw *packedWeight) *prim {
+	if p, ok := d.prims[key]; ok {
+		return p
+	}
+	if len(d.prims) >= maxPrims {
+		for k, p := range d.prims {
+			C.dn_mm_free(d.lib.l, p.mm)
+			delete(d.prims, k)
+		}
+	}
+	p := &prim{}
+	mm, impl, err := d.lib.matmul(pw.c, key.m, key.ldy, key.bias, int(key.act), d.threads)
+	switch {
+	case err != nil:
+		d.warn(err, "no matmul for this shape; running it on OpenBLAS")
+	case len(impl) >= 3 && impl[:3] == "ref":
+		// oneDNN's reference code is far slower than OpenBLAS.
+		d.log.Debug().Str("impl", impl).Int("m", key.m).Int("n", key.n).Int("k", key.k).
+			Msg("cpu backend: oneDNN has only its reference matmul for this shape; using OpenBLAS")
+		C.dn_mm_free(d.lib.l, mm)
+	default:
+		p.mm, p.impl = mm, impl
+	}
+	d.prims[key] = p
+	return p
+}
+
+// drop frees the packed copy of the weight at key.
+func (d *dnn) drop(key uintptr) {
+	if pw := d.weights[key]; pw != nil {
+		C.dn_weights_free(pw.c)
+		delete(d.weights, key)
+	}
+}
+
+// free drops w's packed copy, if any.
+func (d *dnn) free(w []float32) {
+	if len(w) == 0 {
+		return
+	}
+	d.mu.Lock()
+	d.drop(addr(w))
+	d.mu.Unlock()
+}
+
+// packedBytes is the memory held by packed weights.
+func (d *dnn) packedBytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n int64
+	for _, pw := range d.weights {
+		if pw.c != nil {
+			n += int64(pw.c.bytes)
+		}
+	}
+	return n
+}
+
+func (d *dnn) warn(err error, msg string) {
+	if d.warned {
+		d.log.Debug().Err(err).Msg("cpu backend: " + msg)
+		return
+	}
+	d.warned = true
+	d.log.Warn().Err(err).Msg("cpu backend: " + msg)
+}

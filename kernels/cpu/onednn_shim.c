@@ -1,0 +1,311 @@
+// oneDNN 2.x matmul through dlopen: see onednn_shim.h and onednn.go.
+#include "onednn_shim.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int st; // dnnl_status_t
+typedef void *h; // every dnnl_*_t handle
+
+typedef struct {
+	int major, minor, patch;
+	const char *hash;
+	unsigned cpu_runtime, gpu_runtime;
+} dn_version_t;
+
+typedef struct {
+	int arg;
+	h memory;
+} dn_arg;
+
+typedef int64_t dn_dims[12];
+
+// dnnl_matmul_desc_t is 2800 bytes in 2.6; it is only filled in by
+// dnnl_matmul_desc_init and read back by the library.
+typedef struct {
+	_Alignas(8) char b[4096];
+} dn_matmul_desc;
+
+enum {
+	DN_F32 = 3, DN_BF16 = 2,         // dnnl_data_type_t
+	DN_TAG_ANY = 1, DN_TAG_AB = 3,   // dnnl_format_tag_t
+	DN_CPU = 1,                      // dnnl_engine_kind_t
+	DN_STREAM_DEFAULT = 1,           // dnnl_stream_flags_t
+	DN_ARG_SRC = 1, DN_ARG_DST = 17, DN_ARG_WEIGHTS = 33, DN_ARG_BIAS = 41,
+	DN_ARG_FROM = 1, DN_ARG_TO = 17,
+	DN_QUERY_IMPL_INFO = 8, DN_QUERY_SRC_MD = 129, DN_QUERY_WEIGHTS_MD = 131, DN_QUERY_DST_MD = 133,
+	DN_GELU_ERF = 48, DN_GELU_TANH = 207, DN_TANH = 47, DN_RELU = 31, // dnnl_alg_kind_t
+};
+
+struct dn_lib {
+	void *so;
+	h engine, stream;
+	const dn_version_t *ver;
+	st (*engine_create)(h *, int, size_t);
+	st (*stream_create)(h *, h, unsigned);
+	st (*stream_wait)(h);
+	st (*md_init_by_tag)(dn_md *, int, const int64_t *, int, int);
+	st (*md_init_by_strides)(dn_md *, int, const int64_t *, int, const int64_t *);
+	size_t (*md_get_size)(const dn_md *);
+	st (*matmul_desc_init)(dn_matmul_desc *, const dn_md *, const dn_md *, const dn_md *, const dn_md *);
+	st (*pd_create)(h *, const void *, h, h, h);
+	st (*pd_destroy)(h);
+	const dn_md *(*pd_query_md)(h, int, int);
+	st (*pd_query)(h, int, int, void *);
+	st (*prim_create)(h *, h);
+	st (*prim_destroy)(h);
+	st (*prim_execute)(h, h, int, const dn_arg *);
+	st (*mem_create)(h *, const dn_md *, h, void *);
+	st (*mem_set_handle)(h, void *);
+	st (*mem_destroy)(h);
+	st (*reorder_pd_create)(h *, const dn_md *, h, const dn_md *, h, h);
+	st (*attr_create)(h *);
+	st (*attr_destroy)(h);
+	st (*attr_set_post_ops)(h, h);
+	st (*post_ops_create)(h *);
+	st (*post_ops_destroy)(h);
+	st (*post_ops_append_eltwise)(h, float, int, float, float);
+	void (*omp_set_num_threads)(int);
+};
+
+struct dn_mm {
+	h prim;
+	h src, wei, bias, dst; // memory objects; data handles are set per run
+};
+
+static const char *status_name(st s) {
+	switch (s) {
+	case 1: return "out of memory";
+	case 2: return "invalid arguments";
+	case 3: return "unimplemented";
+	case 5: return "runtime error";
+	case 6: return "not required";
+	}
+	return "unknown status";
+}
+
+#define FAIL(...)                                   \
+	do {                                            \
+		if (err) snprintf(err, errlen, __VA_ARGS__); \
+		goto fail;                                  \
+	} while (0)
+#define CHECK(call, what)                                                        \
+	do {                                                                         \
+		st s_ = (call);                                                          \
+		if (s_ != 0) FAIL("%s: %s (dnnl status %d)", what, status_name(s_), s_); \
+	} while (0)
+
+dn_lib *dn_open(const char *path, char *err, int errlen) {
+	dn_lib *l = calloc(1, sizeof *l);
+	if (!l) FAIL("out of memory");
+	l->so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!l->so) FAIL("load %s: %s", path, dlerror());
+	const dn_version_t *(*version)(void) = (const dn_version_t *(*)(void))dlsym(l->so, "dnnl_version");
+	if (!version) FAIL("load %s: no dnnl_version: not oneDNN", path);
+	l->ver = version();
+	if (l->ver->major != 2)
+		FAIL("load %s: oneDNN %d.%d.%d, this build needs 2.x", path, l->ver->major, l->ver->minor, l->ver->patch);
+	if (l->ver->cpu_runtime != 2) // DNNL_RUNTIME_OMP: thread counts are set through OpenMP
+		FAIL("load %s: oneDNN built with CPU runtime %u, this build needs OpenMP", path, l->ver->cpu_runtime);
+#define SYM(field, name)                                                  \
+	do {                                                                  \
+		*(void **)&l->field = dlsym(l->so, name);                          \
+		if (!l->field) FAIL("load %s: symbol %s missing", path, name);      \
+	} while (0)
+	SYM(engine_create, "dnnl_engine_create");
+	SYM(stream_create, "dnnl_stream_create");
+	SYM(stream_wait, "dnnl_stream_wait");
+	SYM(md_init_by_tag, "dnnl_memory_desc_init_by_tag");
+	SYM(md_init_by_strides, "dnnl_memory_desc_init_by_strides");
+	SYM(md_get_size, "dnnl_memory_desc_get_size");
+	SYM(matmul_desc_init, "dnnl_matmul_desc_init");
+	SYM(pd_create, "dnnl_primitive_desc_create");
+	SYM(pd_destroy, "dnnl_primitive_desc_destroy");
+	SYM(pd_query_md, "dnnl_primitive_desc_query_md");
+	SYM(pd_query, "dnnl_primitive_desc_query");
+	SYM(prim_create, "dnnl_primitive_create");
+	SYM(prim_destroy, "dnnl_primitive_destroy");
+	SYM(prim_execute, "dnnl_primitive_execute");
+	SYM(mem_create, "dnnl_memory_create");
+	SYM(mem_set_handle, "dnnl_memory_set_data_handle");
+	SYM(mem_destroy, "dnnl_memory_destroy");
+	SYM(reorder_pd_create, "dnnl_reorder_primitive_desc_create");
+	SYM(attr_create, "dnnl_primitive_attr_create");
+	SYM(attr_destroy, "dnnl_primitive_attr_destroy");
+	SYM(attr_set_post_ops, "dnnl_primitive_attr_set_post_ops");
+	SYM(post_ops_create, "dnnl_post_ops_create");
+	SYM(post_ops_destroy, "dnnl_post_ops_destroy");
+	SYM(post_ops_append_eltwise, "dnnl_post_ops_append_eltwise");
+	SYM(omp_set_num_threads, "omp_set_num_threads"); // libgomp, a dependency of libdnnl
+#undef SYM
+	CHECK(l->engine_create(&l->engine, DN_CPU, 0), "create engine");
+	CHECK(l->stream_create(&l->stream, l->engine, DN_STREAM_DEFAULT), "create stream");
+	return l;
+fail:
+	if (l && l->so) dlclose(l->so);
+	free(l);
+	return NULL;
+}
+
+void dn_version(dn_lib *l, char *out, int outlen) {
+	snprintf(out, outlen, "%d.%d.%d", l->ver->major, l->ver->minor, l->ver->patch);
+}
+
+// matmul_pd makes the primitive descriptor for x[m,k]·W[k,n] (+ bias, act)
+// with weights described by wmd.
+static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int bf16, const dn_md *wmd, int has_bias, int act,
+	char *err, int errlen) {
+	h pd = NULL, attr = NULL, po = NULL;
+	dn_md src, bias, dst;
+	dn_matmul_desc d;
+	int64_t sd[2] = {m, k}, bd[2] = {1, n}, dd[2] = {m, n}, ds[2] = {ldy, 1};
+	CHECK(l->md_init_by_tag(&src, 2, sd, bf16 ? DN_BF16 : DN_F32, DN_TAG_AB), "source descriptor");
+	CHECK(l->md_init_by_tag(&bias, 2, bd, DN_F32, DN_TAG_AB), "bias descriptor");
+	CHECK(l->md_init_by_strides(&dst, 2, dd, DN_F32, ds), "destination descriptor");
+	CHECK(l->matmul_desc_init(&d, &src, wmd, has_bias ? &bias : NULL, &dst), "matmul descriptor");
+	CHECK(l->attr_create(&attr), "attributes");
+	if (act) {
+		int alg = 0;
+		switch (act) {
+		case 1: alg = DN_GELU_ERF; break;
+		case 2: alg = DN_GELU_TANH; break;
+		case 3: alg = DN_TANH; break;
+		case 4: alg = DN_RELU; break;
+		default: FAIL("unknown activation %d", act);
+		}
+		CHECK(l->post_ops_create(&po), "post-ops");
+		CHECK(l->post_ops_append_eltwise(po, 1.0f, alg, 0.0f, 0.0f), "eltwise post-op");
+		CHECK(l->attr_set_post_ops(attr, po), "set post-ops");
+	}
+	CHECK(l->pd_create(&pd, &d, attr, l->engine, NULL), "matmul primitive descriptor");
+fail:
+	if (po) l->post_ops_destroy(po);
+	if (attr) l->attr_destroy(attr);
+	return pd;
+}
+
+dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16, int m_hint, int threads,
+	char *err, int errlen) {
+	dn_weights *pw = calloc(1, sizeof *pw);
+	h pd = NULL, rpd = NULL, rprim = NULL, from = NULL, to = NULL;
+	dn_md any, user;
+	int64_t wd[2] = {k, n};
+	int64_t ws[2] = {1, k}; // [n,k] storage seen as K×N
+	if (inout) {
+		ws[0] = n;
+		ws[1] = 1;
+	}
+	if (!pw) FAIL("out of memory");
+	l->omp_set_num_threads(threads);
+	CHECK(l->md_init_by_tag(&any, 2, wd, bf16 ? DN_BF16 : DN_F32, DN_TAG_ANY), "weights descriptor");
+	CHECK(l->md_init_by_strides(&user, 2, wd, DN_F32, ws), "user weights descriptor");
+	pd = matmul_pd(l, m_hint, n, k, n, bf16, &any, 1, 0, err, errlen);
+	if (!pd) goto fail;
+	const dn_md *packed = l->pd_query_md(pd, DN_QUERY_WEIGHTS_MD, 0);
+	if (!packed) FAIL("matmul has no weights descriptor");
+	memcpy(&pw->md, packed, sizeof pw->md);
+	pw->n = n;
+	pw->k = k;
+	pw->bf16 = bf16;
+	pw->bytes = l->md_get_size(&pw->md);
+	if (posix_memalign(&pw->data, 64, pw->bytes ? pw->bytes : 64) != 0) {
+		pw->data = NULL;
+		FAIL("out of memory for %zu bytes of packed weights", pw->bytes);
+	}
+	CHECK(l->reorder_pd_create(&rpd, &user, l->engine, &pw->md, l->engine, NULL), "reorder descriptor");
+	CHECK(l->prim_create(&rprim, rpd), "reorder primitive");
+	CHECK(l->mem_create(&from, &user, l->engine, (void *)w), "reorder source");
+	CHECK(l->mem_create(&to, &pw->md, l->engine, pw->data), "reorder destination");
+	dn_arg args[2] = {{DN_ARG_FROM, from}, {DN_ARG_TO, to}};
+	CHECK(l->prim_execute(rprim, l->stream, 2, args), "reorder");
+	CHECK(l->stream_wait(l->stream), "reorder wait");
+	l->mem_destroy(from);
+	l->mem_destroy(to);
+	l->prim_destroy(rprim);
+	l->pd_destroy(rpd);
+	l->pd_destroy(pd);
+	return pw;
+fail:
+	if (from) l->mem_destroy(from);
+	if (to) l->mem_destroy(to);
+	if (rprim) l->prim_destroy(rprim);
+	if (rpd) l->pd_destroy(rpd);
+	if (pd) l->pd_destroy(pd);
+	dn_weights_free(pw);
+	return NULL;
+}
+
+void dn_weights_free(dn_weights *w) {
+	if (!w) return;
+	free(w->data);
+	free(w);
+}
+
+dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int threads,
+	char *impl, int impllen, char *err, int errlen) {
+	dn_mm *mm = calloc(1, sizeof *mm);
+	h pd = NULL;
+	if (!mm) FAIL("out of memory");
+	l->omp_set_num_threads(threads);
+	pd = matmul_pd(l, m, w->n, w->k, ldy, w->bf16, &w->md, has_bias, act, err, errlen);
+	if (!pd) goto fail;
+	const char *info = NULL;
+	if (l->pd_query(pd, DN_QUERY_IMPL_INFO, 0, &info) == 0 && info && impl) snprintf(impl, impllen, "%s", info);
+	CHECK(l->prim_create(&mm->prim, pd), "matmul primitive");
+	// Memory objects for the primitive's own descriptors (the source and
+	// destination strides, the packed weights); their buffers are set per run.
+	CHECK(l->mem_create(&mm->src, l->pd_query_md(pd, DN_QUERY_SRC_MD, 0), l->engine, NULL), "source memory");
+	CHECK(l->mem_create(&mm->wei, &w->md, l->engine, NULL), "weights memory");
+	CHECK(l->mem_create(&mm->dst, l->pd_query_md(pd, DN_QUERY_DST_MD, 0), l->engine, NULL), "destination memory");
+	if (has_bias) {
+		dn_md bias;
+		int64_t bd[2] = {1, w->n};
+		CHECK(l->md_init_by_tag(&bias, 2, bd, DN_F32, DN_TAG_AB), "bias descriptor");
+		CHECK(l->mem_create(&mm->bias, &bias, l->engine, NULL), "bias memory");
+	}
+	l->pd_destroy(pd);
+	return mm;
+fail:
+	if (pd) l->pd_destroy(pd);
+	dn_mm_free(l, mm);
+	return NULL;
+}
+
+int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const dn_weights *w, const float *bias, float *y, int threads,
+	char *err, int errlen) {
+	l->omp_set_num_threads(threads);
+	dn_arg args[4] = {{DN_ARG_SRC, mm->src}, {DN_ARG_WEIGHTS, mm->wei}, {DN_ARG_DST, mm->dst}, {DN_ARG_BIAS, mm->bias}};
+	CHECK(l->mem_set_handle(mm->src, (void *)x), "set source");
+	CHECK(l->mem_set_handle(mm->wei, w->data), "set weights");
+	CHECK(l->mem_set_handle(mm->dst, y), "set destination");
+	if (mm->bias) CHECK(l->mem_set_handle(mm->bias, (void *)bias), "set bias");
+	CHECK(l->prim_execute(mm->prim, l->stream, mm->bias ? 4 : 3, args), "matmul");
+	CHECK(l->stream_wait(l->stream), "matmul wait");
+	return 0;
+fail:
+	return -1;
+}
+
+void dn_mm_free(dn_lib *l, dn_mm *mm) {
+	if (!mm) return;
+	if (mm->src) l->mem_destroy(mm->src);
+	if (mm->wei) l->mem_destroy(mm->wei);
+	if (mm->bias) l->mem_destroy(mm->bias);
+	if (mm->dst) l->mem_destroy(mm->dst);
+	if (mm->prim) l->prim_destroy(mm->prim);
+	free(mm);
+}
+
+// Written with integer operations so that any x86-64 runs it; compiled
+// for AVX-512 (it runs only where bf16 matmuls do) so that it vectorises.
+__attribute__((target("avx512f,avx512bw"))) void dn_to_bf16(uint16_t *dst, const float *src, long n) {
+	const uint32_t *u = (const uint32_t *)src;
+	for (long i = 0; i < n; i++) {
+		uint32_t v = u[i];
+		uint32_t r = v + 0x7fff + ((v >> 16) & 1);
+		uint32_t nan = (v & 0x7fffffff) > 0x7f800000;
+		dst[i] = nan ? (uint16_t)((v >> 16) | 0x40) : (uint16_t)(r >> 16);
+	}
+}

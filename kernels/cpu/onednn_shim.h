@@ -1,0 +1,62 @@
+// The slice of oneDNN 2.x's C API that onednn.go uses, loaded with dlopen.
+// Building needs no oneDNN headers: the types and constants below are
+// copied from dnnl_types.h of oneDNN 2.6 (they are stable across 2.x; 3.x
+// changed the memory descriptor to an opaque handle and is refused by the
+// version check in dn_open).
+#ifndef ADAPTERDB_ONEDNN_SHIM_H
+#define ADAPTERDB_ONEDNN_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// dnnl_memory_desc_t is a 696-byte struct in 2.x; it is only ever handled
+// through pointers and copied whole, so its fields are not declared.
+#define DN_MD_SIZE 696
+typedef struct {
+	_Alignas(8) char b[DN_MD_SIZE];
+} dn_md;
+
+typedef struct dn_lib dn_lib;
+
+// dn_weights is one weight matrix reordered into the blocked layout oneDNN's
+// matmul picked for it: K×N (the matmul's weights), f32 or bf16.
+typedef struct {
+	void *data; // 64-byte aligned, bytes long
+	size_t bytes;
+	dn_md md;
+	int n, k, bf16;
+} dn_weights;
+
+// dn_mm is a matmul primitive for one shape: y[m,n] (row stride ldy) =
+// act(x[m,k]·W + bias).
+typedef struct dn_mm dn_mm;
+
+// dn_open loads the library at path, checks that it is oneDNN 2.x and
+// creates a CPU engine and stream. On failure it returns NULL and writes
+// the reason to err.
+dn_lib *dn_open(const char *path, char *err, int errlen);
+// dn_version is "major.minor.patch".
+void dn_version(dn_lib *l, char *out, int outlen);
+
+// dn_pack reorders w into the layout a matmul with m_hint rows prefers.
+// layout 0: w is [n,k] (nn.Linear); 1: w is [k,n]. bf16 converts.
+dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16, int m_hint, int threads,
+	char *err, int errlen);
+void dn_weights_free(dn_weights *w);
+
+// dn_mm_create makes the primitive for m rows against packed weights;
+// act is a kernels.Act (0 none, 1 gelu, 2 gelu_tanh, 3 tanh, 4 relu).
+// impl receives oneDNN's implementation name ("brg:avx512_core", ...).
+dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int threads,
+	char *impl, int impllen, char *err, int errlen);
+// dn_mm_run executes it; x is f32 [m,k], or bf16 when the weights are
+// bf16 (converted by the caller with dn_to_bf16). Returns 0 or a dnnl
+// status, with the reason in err.
+int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const dn_weights *w, const float *bias, float *y,
+	int threads, char *err, int errlen);
+void dn_mm_free(dn_lib *l, dn_mm *mm);
+
+// dn_to_bf16 rounds n floats to bfloat16 (nearest even; NaN stays NaN).
+void dn_to_bf16(uint16_t *dst, const float *src, long n);
+
+#endif

@@ -1,0 +1,283 @@
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/kernels"
+)
+
+// oneDNNBackend is a backend with oneDNN at the given precision, or skips
+// the test saying why this machine cannot run it.
+func oneDNNBackend(t testing.TB, precision string) *Backend {
+	t.Helper()
+	if !hasOneDNNISA() {
+		t.Skip("CPU without AVX-512: linear layers stay on OpenBLAS")
+	}
+	if precision == "bf16" && !hasBF16() {
+		t.Skip("CPU without AVX512_BF16: no bf16")
+	}
+	if off, why := oneDNNDisabled(""); off {
+		t.Skipf("oneDNN turned off by %s", why)
+	}
+	if _, err := loadOneDNN(zerolog.Nop(), ""); err != nil {
+		t.Skipf("oneDNN not installed (Debian libdnnl2): %v", err)
+	}
+	be := newBackend(t, Options{Precision: precision})
+	if be.dnn == nil {
+		t.Fatalf("backend %s without oneDNN", be.Name())
+	}
+	return be
+}
+
+func refAct64(act kernels.Act, v float64) float64 {
+	switch act {
+	case kernels.ActGELU:
+		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+	case kernels.ActGELUTanh:
+		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+	case kernels.ActTanh:
+		return math.Tanh(v)
+	case kernels.ActReLU:
+		return math.Max(v, 0)
+	}
+	return v
+}
+
+// linearRef is act(x·W + bias) in float64 and Σ|x·w| + |bias| per output
+// (the scale of rounding errors).
+func linearRef(x []float32, m, n, k int, w []float32, layout kernels.Layout, bias []float32,
+	act kernels.Act) (want, mag []float64) {
+	want, mag = make([]float64, m*n), make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			var s, sa float64
+			if bias != nil {
+				s, sa = float64(bias[j]), math.Abs(float64(bias[j]))
+			}
+			for p := range k {
+				wv := w[j*k+p]
+				if layout == kernels.InOut {
+					wv = w[p*n+j]
+				}
+				v := float64(x[i*k+p]) * float64(wv)
+				s += v
+				sa += math.Abs(v)
+			}
+			want[i*n+j], mag[i*n+j] = refAct64(act, s), sa
+		}
+	}
+	return want, mag
+}
+
+func randVec(r *rand.Rand, n int, scale float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * scale)
+	}
+	return v
+}
+
+// checkNear compares y [m, ldy] (first n columns) with want within
+// rtol·mag + atol; the columns past n must still hold fill.
+func checkNear(t *testing.T, what string, y []float32, ldy int, want, mag []float64, m, n int, rtol, atol float64,
+	fill float32) {
+	t.Helper()
+	bad := 0
+	for i := range m {
+		for j := range ldy {
+			g := y[i*ldy+j]
+			if j >= n {
+				if g != fill && bad < 3 {
+					bad++
+					t.Errorf("%s: wrote y[%d,%d] outside its %d columns", what, i, j, n)
+				}
+				continue
+			}
+			d, lim := math.Abs(float64(g)-want[i*n+j]), rtol*mag[i*n+j]+atol
+			if !(d <= lim) && bad < 3 {
+				bad++
+				t.Errorf("%s: y[%d,%d] = %v, want %v (|diff| %.3g > %.3g)", what, i, j, g, want[i*n+j], d, lim)
+			}
+		}
+	}
+}
+
+// TestOneDNNLinear checks oneDNN's Linear against a float64 reference for
+// every activation, both layouts, with and without bias, odd shapes and a
+// y wider than n. The first call of a weight runs on OpenBLAS and packs
+// nothing; the second must run on the packed weights.
+func TestOneDNNLinear(t *testing.T) {
+	be := oneDNNBackend(t, "fp32")
+	r := rand.New(rand.NewPCG(7, 7))
+	type size struct{ m, n, k int }
+	for _, sz := range []size{{1, 1, 1}, {9, 7, 5}, {37, 24, 33}, {70, 19, 64}, {3, 384, 384}, {130, 96, 200}} {
+		for _, layout := range []kernels.Layout{kernels.OutIn, kernels.InOut} {
+			for _, act := range []kernels.Act{kernels.ActNone, kernels.ActGELU, kernels.ActGELUTanh, kernels.ActTanh, kernels.ActReLU} {
+				for _, withBias := range []bool{false, true} {
+					m, n, k := sz.m, sz.n, sz.k
+					x, w := randVec(r, m*k, 1), randVec(r, n*k, 1/math.Sqrt(float64(k)))
+					var bias []float32
+					if withBias {
+						bias = randVec(r, n, 1)
+					}
+					want, mag := linearRef(x, m, n, k, w, layout, bias, act)
+					what := fmt.Sprintf("Linear(%dx%dx%d layout=%d act=%v bias=%v)", m, n, k, layout, act, withBias)
+					ldy := n + 3
+					var bb kernels.Buffer
+					if bias != nil {
+						bb = be.Upload(bias)
+					}
+					for call := range 2 {
+						y := make([]float32, m*ldy)
+						for i := range y {
+							y[i] = -7
+						}
+						be.Linear(be.Upload(y), ldy, be.Upload(x), m, n, k, be.Upload(w), layout, bb, act)
+						checkNear(t, fmt.Sprintf("%s call %d", what, call), y, ldy, want, mag, m, n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, -7)
+					}
+					if pw := be.dnn.weights[addr(w)]; pw == nil || pw.c == nil {
+						t.Fatalf("%s: weights not packed after two calls", what)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestOneDNNWeightsChanged rewrites a packed weight in place, and frees one
+// and puts another matrix at its address: both must be detected.
+func TestOneDNNWeightsChanged(t *testing.T) {
+	be := oneDNNBackend(t, "fp32")
+	r := rand.New(rand.NewPCG(8, 8))
+	m, n, k := 16, 48, 40
+	x, w, bias := randVec(r, m*k, 1), randVec(r, n*k, 0.2), randVec(r, n, 1)
+	run := func(what string) {
+		t.Helper()
+		want, mag := linearRef(x, m, n, k, w, kernels.OutIn, bias, kernels.ActGELU)
+		y := make([]float32, m*n)
+		be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), kernels.OutIn, be.Upload(bias), kernels.ActGELU)
+		checkNear(t, what, y, n, want, mag, m, n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, 0)
+	}
+	run("first call")
+	run("packed")
+	for i := range w {
+		w[i] = -0.5*w[i] + 0.01
+	}
+	run("after rewriting every weight")
+	run("repacked")
+	w[(len(w)-1)*16/(fpSamples-1)] += 1 // one sampled value: the middle of the fingerprint
+	run("after rewriting a sampled weight")
+	be.Free(be.Upload(w))
+	if be.dnn.weights[addr(w)] != nil {
+		t.Error("Free kept the packed copy")
+	}
+	run("after Free")
+	run("packed again")
+	// Another shape at the same address.
+	x2 := randVec(r, m*n, 1)
+	run2 := func() {
+		want, mag := linearRef(x2, m, k, n, w, kernels.InOut, nil, kernels.ActNone)
+		y := make([]float32, m*k)
+		be.Linear(be.Upload(y), k, be.Upload(x2), m, k, n, be.Upload(w), kernels.InOut, nil, kernels.ActNone)
+		checkNear(t, "same address, other shape and layout", y, k, want, mag, m, k, 4e-6*math.Sqrt(float64(n+1)), 2e-6, 0)
+	}
+	run2()
+	run2()
+}
+
+// TestOneDNNOff checks the knob and the fallback when the library is
+// missing: OpenBLAS runs every linear layer, correctly.
+func TestOneDNNOff(t *testing.T) {
+	if _, err := openOneDNN(zerolog.Nop(), []string{"/nonexistent/libdnnl.so.2"}); err == nil {
+		t.Error("missing library: no error")
+	}
+	if _, err := openOneDNN(zerolog.Nop(), []string{"libm.so.6"}); err == nil || !strings.Contains(err.Error(), "not oneDNN") {
+		t.Errorf("libm: err = %v, want 'not oneDNN'", err)
+	}
+	check := func(be *Backend) {
+		t.Helper()
+		if be.dnn != nil || strings.Contains(be.Name(), "onednn") {
+			t.Fatalf("%s: oneDNN in use", be.Name())
+		}
+		r := rand.New(rand.NewPCG(9, 9))
+		m, n, k := 5, 6, 7
+		x, w := randVec(r, m*k, 1), randVec(r, n*k, 1)
+		want, mag := linearRef(x, m, n, k, w, kernels.OutIn, nil, kernels.ActReLU)
+		for range 2 {
+			y := make([]float32, m*n)
+			be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), kernels.OutIn, nil, kernels.ActReLU)
+			checkNear(t, be.Name(), y, n, want, mag, m, n, 1e-5, 1e-6, 0)
+		}
+	}
+	check(newBackend(t, Options{OneDNN: "off"}))
+	t.Setenv(oneDNNEnv, "off")
+	check(newBackend(t, Options{}))
+	if _, err := New(zerolog.Nop(), Options{Precision: "bf16"}); err == nil {
+		t.Error("bf16 with oneDNN off: no error")
+	}
+	// A search that finds no library falls back to OpenBLAS; bf16 refuses.
+	be := newBackend(t, Options{OneDNN: "off"})
+	missing := func(zerolog.Logger, string) (*oneDNNLib, error) { return nil, errors.New("no libdnnl.so.2") }
+	t.Setenv(oneDNNEnv, "")
+	if err := be.openDNN(zerolog.Nop(), Options{}, 2, false, missing); err != nil {
+		t.Fatalf("missing library: %v, want a fallback", err)
+	}
+	check(be)
+	if hasBF16() {
+		if err := be.openDNN(zerolog.Nop(), Options{}, 2, true, missing); err == nil {
+			t.Error("bf16 without the library: no error")
+		}
+	}
+	if _, err := New(zerolog.Nop(), Options{Precision: "fp16"}); err == nil {
+		t.Error("precision fp16: no error")
+	}
+}
+
+// TestBF16Refused checks the error on CPUs without AVX512_BF16.
+func TestBF16Refused(t *testing.T) {
+	if hasBF16() {
+		t.Skip("this CPU has AVX512_BF16")
+	}
+	_, err := New(zerolog.Nop(), Options{Precision: "bf16"})
+	if err == nil || !strings.Contains(err.Error(), "AVX512_BF16") {
+		t.Errorf("err = %v, want one naming AVX512_BF16", err)
+	}
+}
+
+// TestOneDNNBF16Linear checks the bf16 path: weights and x rounded to
+// bfloat16 (8 significant bits), products summed in float32. Each product
+// is off by at most ~2·2⁻⁹ of its size, so the error bound is 2⁻⁷ of
+// Σ|x·w|.
+func TestOneDNNBF16Linear(t *testing.T) {
+	be := oneDNNBackend(t, "bf16")
+	if be.Precision() != "bf16" || !strings.Contains(be.Name(), "bf16") {
+		t.Fatalf("backend %s, precision %s", be.Name(), be.Precision())
+	}
+	r := rand.New(rand.NewPCG(10, 10))
+	type size struct{ m, n, k int }
+	for _, sz := range []size{{1, 1, 1}, {9, 7, 5}, {37, 24, 33}, {3, 384, 384}, {130, 96, 200}} {
+		for _, layout := range []kernels.Layout{kernels.OutIn, kernels.InOut} {
+			for _, act := range []kernels.Act{kernels.ActNone, kernels.ActGELU, kernels.ActGELUTanh, kernels.ActTanh, kernels.ActReLU} {
+				m, n, k := sz.m, sz.n, sz.k
+				x, w, bias := randVec(r, m*k, 1), randVec(r, n*k, 1/math.Sqrt(float64(k))), randVec(r, n, 1)
+				want, mag := linearRef(x, m, n, k, w, layout, bias, act)
+				what := fmt.Sprintf("bf16 Linear(%dx%dx%d layout=%d act=%v)", m, n, k, layout, act)
+				for call := range 2 {
+					y := make([]float32, m*n)
+					be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), layout, be.Upload(bias), act)
+					checkNear(t, fmt.Sprintf("%s call %d", what, call), y, n, want, mag, m, n, 1.0/128, 1e-6, 0)
+				}
+				if pw := be.dnn.weights[addr(w)]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
+					t.Fatalf("%s: weights not packed in bf16 after two calls", what)
+				}
+			}
+		}
+	}
+}

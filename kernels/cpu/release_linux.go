@@ -1,0 +1,65 @@
+package cpu
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// releaseFilePages drops w's pages from the process's memory when w lies in
+// a read-only file mapping (a memory-mapped checkpoint) that its packed copy
+// replaces. MADV_DONTNEED on such a mapping loses nothing: the pages stay
+// in the page cache and a later read maps them again. Memory that is not a
+// read-only file mapping (the Go heap, anonymous or writable mappings, where
+// MADV_DONTNEED would discard data) is left alone.
+func releaseFilePages(w []float32) {
+	if len(w) == 0 {
+		return
+	}
+	lo := addr(w)
+	hi := lo + uintptr(len(w))*4
+	if !readOnlyFileMapping(lo, hi) {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	a, b := (lo+page-1)&^(page-1), hi&^(page-1) // whole pages inside w only
+	if b <= a {
+		return
+	}
+	region := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), a-lo)), b-a)
+	_ = unix.Madvise(region, unix.MADV_DONTNEED)
+}
+
+// readOnlyFileMapping says whether [lo, hi) lies in one mapping of
+// /proc/self/maps that maps a file and is not writable.
+func readOnlyFileMapping(lo, hi uintptr) bool {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// start-end perms offset dev inode [path]
+		fields := bytes.Fields(sc.Bytes())
+		if len(fields) < 6 {
+			continue
+		}
+		start, end, ok := bytes.Cut(fields[0], []byte("-"))
+		if !ok {
+			continue
+		}
+		s, err1 := strconv.ParseUint(string(start), 16, 64)
+		e, err2 := strconv.ParseUint(string(end), 16, 64)
+		if err1 != nil || err2 != nil || uint64(lo) < s || uint64(lo) >= e {
+			continue
+		}
+		perms, inode := fields[1], string(fields[4])
+		return uint64(hi) <= e && len(perms) >= 2 && perms[1] != 'w' && inode != "0" && fields[5][0] == '/'
+	}
+	return false
+}
