@@ -339,7 +339,7 @@ func (n *EvaluateAdapter) RowIter(ctx *sql.Context, row sql.Row) (sql.RowIter, e
 		if _, ok := r[tcol].(sql.JSONWrapper); ok {
 			kind = train.KindJSON
 		}
-		tg, err := sc.Parse(tt, kind)
+		tg, err := sc.ParseText(tt, text, kind)
 		if err != nil {
 			return nil, errArguments(what, "row %d: %v", num, err)
 		}

@@ -134,7 +134,7 @@ func (c *Call) FunctionName() string { return strings.ToLower(fnNames[c.kind]) }
 func (c *Call) Description() string {
 	switch c.kind {
 	case fnPredict:
-		return "predicts with an adapter: the label, the value or a JSON array of labels"
+		return "predicts with an adapter: the label, the value, a JSON array of labels or of labelled spans"
 	case fnProba:
 		return "an adapter's class probabilities as a JSON object label → probability"
 	}
@@ -182,7 +182,7 @@ func (c *Call) Type() sql.Type {
 	switch c.adapter.Set.Task {
 	case registry.Regression:
 		return types.Float64
-	case registry.Multilabel:
+	case registry.Multilabel, registry.SequenceLabeling:
 		return types.JSON
 	}
 	n := 1

@@ -15,6 +15,7 @@ import (
 	"github.com/adapterdb/adapterdb/catalog"
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/registry"
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
 // service is what the functions, the batch node and the statements share: the
@@ -122,7 +123,7 @@ func (s *service) evalCalls(ctx *sql.Context, calls []*Call, args [][][]any, row
 			out[o.k][o.j] = embedJSON(r.Embedding)
 			continue
 		}
-		out[o.k][o.j] = predictionValue(calls[o.k], r.Adapter.Set.Task, r.Prediction)
+		out[o.k][o.j] = predictionValue(calls[o.k], r)
 	}
 	return out, nil
 }
@@ -218,7 +219,11 @@ func embedJSON(f []float32) jsonValue {
 }
 
 // predictionValue is a call's SQL value for one prediction.
-func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
+func predictionValue(c *Call, r registry.Result) any {
+	task, p := r.Adapter.Set.Task, r.Prediction
+	if task == registry.SequenceLabeling {
+		return fitColumn(c, entitiesJSON(r.Entities, c.kind == fnProba))
+	}
 	if c.kind == fnProba {
 		m := make(map[string]any, len(p.Proba))
 		for l, v := range p.Proba {
@@ -239,10 +244,15 @@ func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
 	default:
 		v = p.Label
 	}
-	if c.adapter != nil {
+	return fitColumn(c, v)
+}
+
+// fitColumn gives v the form of the call's column: its own when the adapter
+// is known at plan time; text when it is only known per row (LONGTEXT).
+func fitColumn(c *Call, v any) any {
+	if c.adapter != nil || c.kind == fnProba {
 		return v
 	}
-	// The adapter is only known per row: the column is LONGTEXT.
 	switch x := v.(type) {
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
@@ -255,4 +265,27 @@ func predictionValue(c *Call, task registry.Task, p registry.Prediction) any {
 		return string(b)
 	}
 	return v
+}
+
+// entitiesJSON is a sequence labeling prediction: a JSON array of spans
+// sorted by start, each {"start", "end", "label", "text", "score"} (code
+// points, end exclusive); with proba, each span's label probabilities
+// {"start", "end", "text", "proba": {label: p, ..., "O": p}} instead of its
+// label and score.
+func entitiesJSON(es []spans.Entity, proba bool) jsonValue {
+	out := make([]any, len(es))
+	for i, e := range es {
+		m := map[string]any{"start": int64(e.Start), "end": int64(e.End), "text": e.Text}
+		if proba {
+			p := make(map[string]any, len(e.Proba))
+			for l, v := range e.Proba {
+				p[l] = v
+			}
+			m["proba"] = p
+		} else {
+			m["label"], m["score"] = e.Label, e.Score
+		}
+		out[i] = m
+	}
+	return newJSONValue(out)
 }

@@ -426,6 +426,7 @@ func summary(rec catalog.Record) string {
 		Eval   *struct {
 			Accuracy *float64 `json:"accuracy"`
 			RMSE     *float64 `json:"rmse"`
+			SpanF1   *float64 `json:"span_f1"`
 		} `json:"validation"`
 		Search string            `json:"search"` // a hyperparameter search (search.go)
 		Trials []json.RawMessage `json:"trials"`
@@ -437,6 +438,9 @@ func summary(rec catalog.Record) string {
 		}
 		if m.Eval != nil && m.Eval.RMSE != nil {
 			s += fmt.Sprintf(", validation RMSE %.4g", *m.Eval.RMSE)
+		}
+		if m.Eval != nil && m.Eval.SpanF1 != nil {
+			s += fmt.Sprintf(", validation span F1 %.4f", *m.Eval.SpanF1)
 		}
 		if m.Search != "" {
 			s += fmt.Sprintf(", best of %s (%s search)", plural(len(m.Trials), "trial"), m.Search)
@@ -576,7 +580,7 @@ func (n *ShowAdapters) String() string                             { return "Sho
 
 var showSchema = sql.Schema{
 	{Name: "name", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 64)},
-	{Name: "task", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 16)},
+	{Name: "task", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 32)},
 	{Name: "labels", Type: types.JSON},
 	{Name: "base_model", Type: types.Text},
 	{Name: "adapter_size", Type: types.Int64},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
 // The head is a linear map on the pooled feature, s = pooled·Wᵀ + b, small
@@ -177,6 +179,9 @@ type Prediction struct {
 	Labels []string           // multilabel: labels with probability ≥ 0.5, in label order
 	Value  float64            // regression: de-standardised value
 	Proba  map[string]float64 // classification, multilabel: probability per label
+	// Entities are a sequence labeling prediction: the text's spans, sorted
+	// by start (never nil for such an adapter; engine.Labeling decodes them).
+	Entities []spans.Entity
 }
 
 // Predict turns logits [B, n] into predictions.

@@ -52,9 +52,6 @@ type Result struct {
 	Adapter    *Loaded // nil for an embedding
 	Prediction         // the adapter's head output (label, value, labels, probabilities)
 	Embedding  []float32
-	// Entities are a sequence labeling adapter's spans, sorted by start
-	// (never nil for such an adapter).
-	Entities []spans.Entity
 }
 
 // ErrNoProba refuses probabilities of a regression adapter.
@@ -210,7 +207,7 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 	out := make([]Result, len(reqs))
 	for i, l := range loaded {
 		if labOf[i] >= 0 {
-			out[i] = Result{Adapter: l, Entities: entities[labOf[i]]}
+			out[i] = Result{Adapter: l, Prediction: Prediction{Entities: entities[labOf[i]]}}
 			continue
 		}
 		f := feats[src[i]]

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/spans"
 )
 
 // Metric is one named figure of an evaluation report.
@@ -30,9 +31,10 @@ var ErrTarget = errors.New("wrong kind of target")
 
 // Target is one parsed target (Scorer.Parse).
 type Target struct {
-	Label  string   // classification
-	Value  float64  // regression
-	Labels []string // multilabel, distinct
+	Label  string       // classification
+	Value  float64      // regression
+	Labels []string     // multilabel, distinct
+	Spans  []spans.Span // sequence labeling
 }
 
 // logLossFloor bounds -log p: a probability of exactly 0 (underflow) would
@@ -123,8 +125,55 @@ func (s *Scorer) Parse(target string, kind TargetKind) (Target, error) {
 			}
 		}
 		return Target{Labels: out}, nil
+	case adapter.SequenceLabeling:
+		return Target{}, fmt.Errorf("%w: a sequence labeling target needs its text (ParseText)", ErrTarget)
 	}
 	return Target{}, fmt.Errorf("unknown task %q", s.task)
+}
+
+// ParseText is Parse for a row whose text is known: sequence labeling
+// targets (spans) are checked against the text.
+func (s *Scorer) ParseText(target, text string, kind TargetKind) (Target, error) {
+	if s.task != adapter.SequenceLabeling {
+		return s.Parse(target, kind)
+	}
+	if kind == KindInteger || kind == KindFloat {
+		return Target{}, fmt.Errorf("%w: a sequence labeling adapter takes a JSON array of spans, not a number (%s)", ErrTarget, short(target))
+	}
+	sp, err := spans.Parse(target, text)
+	if err != nil {
+		return Target{}, fmt.Errorf("%w: %v", ErrTarget, err)
+	}
+	return Target{Spans: sp}, nil
+}
+
+// addSpans scores one text's predicted spans against its parsed target:
+// exact matches of start, end and label.
+func (s *Scorer) addSpans(t Target, pred []spans.Entity) {
+	type key struct {
+		start, end int
+		label      string
+	}
+	gold := map[key]bool{}
+	for _, g := range t.Spans {
+		gold[key{g.Start, g.End, g.Label}] = true
+		s.label(g.Label).support++
+		if _, known := s.index[g.Label]; !known {
+			s.unseen++
+		}
+	}
+	for _, p := range pred {
+		k := key{p.Start, p.End, p.Label}
+		if gold[k] {
+			s.label(p.Label).tp++
+			delete(gold, k)
+		} else {
+			s.label(p.Label).fp++
+		}
+	}
+	for k := range gold {
+		s.label(k.label).fn++
+	}
 }
 
 func looksLikeArray(s string) bool {
@@ -157,6 +206,8 @@ func (s *Scorer) label(l string) *labelCounts {
 func (s *Scorer) Add(t Target, p adapter.Prediction) {
 	s.rows++
 	switch s.task {
+	case adapter.SequenceLabeling:
+		s.addSpans(t, p.Entities)
 	case adapter.Classification:
 		s.cells[[2]string{t.Label, p.Label}]++
 		s.label(t.Label).support++
@@ -295,6 +346,16 @@ func (s *Scorer) Metrics() ([]Metric, error) {
 		macro, _, per := s.f1s()
 		out = append(out, Metric{"micro_f1", ratio(2*tp, 2*tp+fp+fn)}, Metric{"macro_f1", macro},
 			Metric{"subset_accuracy", float64(s.correct) / rows}, Metric{"unseen_labels", float64(s.unseen)})
+		out = append(out, per...)
+	case adapter.SequenceLabeling:
+		var tp, fp, fn float64
+		for _, c := range s.counts {
+			tp, fp, fn = tp+c.tp, fp+c.fp, fn+c.fn
+		}
+		macro, _, per := s.f1s()
+		out = append(out, Metric{"span_precision", ratio(tp, tp+fp)}, Metric{"span_recall", ratio(tp, tp+fn)},
+			Metric{"span_f1", ratio(2*tp, 2*tp+fp+fn)}, Metric{"macro_f1", macro}, Metric{"gold_spans", tp + fn},
+			Metric{"predicted_spans", tp + fp}, Metric{"unseen_labels", float64(s.unseen)})
 		out = append(out, per...)
 	}
 	return out, nil

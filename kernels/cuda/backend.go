@@ -54,7 +54,9 @@ type Backend struct {
 	optk  optKernels   // adamw.go
 	fk    fusedKernels // kern_fused.h
 	lt    epilogueLib  // cuBLASLt epilogues; nil: none
-	tcOK  map[int]bool // head dims with tensor-core attention
+	// noFlash keeps attention off kern_flash.h (tests compare it with attn_tc).
+	noFlash bool
+	tcOK    map[int]bool // head dims with tensor-core attention
 
 	mu     sync.Mutex // guards everything below and makes each op's queuing atomic
 	closed bool

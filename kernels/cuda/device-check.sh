@@ -17,6 +17,7 @@
 #                 mixed-adapter batches against per-adapter batches
 #   bench.jsonl   `adapterdb bench --device cuda:...` lines, tagged with preset and precision
 #   torch.jsonl   the PyTorch eager baseline (torchbench.py), same shapes
+#   wire.jsonl    SELECT PREDICT over the wire vs adapterdb bench (testdata/wire_throughput.py)
 #   gobench.txt   GPU memory per model and adapter, GEMM (own, cuBLASLt epilogues,
 #                 cuBLAS without them), attention and add+LayerNorm kernels
 #   summary.md, summary.json   the figures against the bars, and the test verdicts
@@ -160,6 +161,18 @@ step torch 120 python3 "$HERE/torchbench.py" --preset minilm-l6 --preset bert-ba
 	-test.benchtime 1x >"$OUT/gobench.txt" 2>&1)
 (cd "$GOPATHDIR" && step gobench-kernels 60 "$BIN/cuda.test" -test.run '^$' \
 	-test.bench 'BenchmarkGemm|BenchmarkAttention|BenchmarkAddNorm' -test.benchtime 20x >>"$OUT/gobench.txt" 2>&1)
+
+# ---- 4. the SQL path over the wire ----
+# SELECT PREDICT over 20,000 fortunes rows from one session and from eight,
+# against `adapterdb bench --adapters 1` at the same batch and the texts'
+# mean token count (testdata/wire_throughput.py; PyMySQL where installed,
+# else its own minimal client). Issue 14's bar: >= 0.8x.
+: >"$OUT/wire.jsonl"
+for b in 64 256; do
+	step "wire B=$b" 100 python3 "$ROOT/testdata/wire_throughput.py" --adb "$ADB" --model "$WORK/minilm-l6" \
+		--device cuda:bf16 --batch "$b" --rows 20000 --max-length 64 --sessions 8 --rounds 2 \
+		--log "$OUT/wire-server-$b.log" >>"$OUT/wire.jsonl" 2>>"$OUT/wire.log"
+done
 
 # ---- summary ----
 LIMIT=$((LIMIT + 15)) step summary 15 python3 "$HERE/devicecheck_summary.py" "$OUT"

@@ -3,8 +3,10 @@
 the figures against the issue's bars in summary.json and summary.md.
 
 Bars: adapterdb seq/s ≥ 1.0× PyTorch eager (same preset, shape and dtype);
-a 16-adapter mixed batch ≥ 0.9× the single-adapter batch. Tests: the verdict
-of every top-level test in tests.log."""
+a 16-adapter mixed batch ≥ 0.9× the single-adapter batch; SELECT PREDICT
+over the wire ≥ 0.8× `adapterdb bench` at the same batch (wire.jsonl, from
+testdata/wire_throughput.py). Tests: the verdict of every top-level test in
+tests.log."""
 
 import json
 import os
@@ -30,6 +32,36 @@ def jsonl(path):
             except ValueError:
                 pass
     return out
+
+
+# WIRE_BAR: SELECT PREDICT over the wire against the featurizer's own rate
+# (adapterdb bench, same batch, the texts' mean length), issue 14.
+WIRE_BAR = 0.8
+
+
+def wire(out):
+    """The wire-throughput runs against their bar: one session's ratio is
+    the bar's; the concurrent sessions' is reported beside it."""
+    rows = []
+    for r in jsonl(os.path.join(out, "wire.jsonl")):
+        ratio = r.get("ratio")
+        rows.append({"device": r.get("device"), "batch": r.get("batch"), "mean_tokens": r.get("mean_tokens"),
+                     "bench_seq": r.get("bench_seq"), "bench_seq_per_s": r.get("bench_seq_per_s"),
+                     "wire_rows_per_s": r.get("wire_rows_per_s"), "ratio": ratio,
+                     "sessions": r.get("sessions"), "wire_sessions_rows_per_s": r.get("wire_sessions_rows_per_s"),
+                     "ratio_sessions": r.get("ratio_sessions"), "client": r.get("client"),
+                     "bar": WIRE_BAR, "ok": ratio is not None and ratio >= WIRE_BAR})
+    return rows
+
+
+def wire_md(rows):
+    md = ["", f"## SELECT PREDICT over the wire vs adapterdb bench (rows/s, bar ≥ {WIRE_BAR}×)", "",
+          "| device | B | mean tokens (bench L) | bench seq/s | wire, 1 session | ratio | sessions | wire, sessions | ratio |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    md += [f"| {x['device']} | {x['batch']} | {x['mean_tokens']} ({x['bench_seq']}) | {x['bench_seq_per_s']} | "
+           f"{x['wire_rows_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} | {x['sessions']} | "
+           f"{x['wire_sessions_rows_per_s']} | {x['ratio_sessions']} |" for x in rows]
+    return md
 
 
 def main(out):
@@ -78,8 +110,10 @@ def main(out):
     # The GEMM libraries the backend loaded (its log lines in bench.log).
     s["libraries"] = sorted({ln.strip()[:300] for ln in lines(os.path.join(out, "bench.log"))
                              if "cuBLAS loaded" in ln or "cuBLASLt" in ln})
+    s["wire"] = wire(out)
     s["bars_ok"] = bool(s["vs_torch"]) and all(x["ok"] for x in s["vs_torch"]) and \
-        bool(s["mixed"]) and all(x["ok"] for x in s["mixed"])
+        bool(s["mixed"]) and all(x["ok"] for x in s["mixed"]) and \
+        bool(s["wire"]) and all(x["ok"] for x in s["wire"])
 
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(s, f, indent=1)
@@ -93,6 +127,7 @@ def main(out):
            "| preset | device | B | L | mixed 16 | single | ratio |", "|---|---|---|---|---|---|---|"]
     md += [f"| {x['preset']} | {x['device']} | {x['batch']} | {x['seq']} | {x['mixed16_seq_per_s']} | "
            f"{x['single_seq_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} |" for x in s["mixed"]]
+    md += wire_md(s["wire"])
     md += ["", "## GPU memory", ""] + [f"- {x}" for x in s["memory"]]
     md += ["", "## Kernels", ""] + [f"- {x['name']}: {x['tflops']} TFLOP/s" if "tflops" in x else
                                     f"- {x['name']}: {x['gbps']} GB/s" for x in s["kernels"]]

@@ -8,6 +8,7 @@
 #include "kern_backward.h"
 #include "kern_optim.h"
 #include "kern_elementwise.h"
+#include "kern_flash.h"
 #include "kern_fused.h"
 #include "kern_gemm.h"
 
@@ -58,3 +59,5 @@ KERNEL(k_gemm_simt_f32, kGemm, GEMM_SIMT_THREADS) { gemm_simt(p); }
 
 TENSOR_CORE(f16, f16)
 TENSOR_CORE(bf16, bf16)
+FLASH_KERNELS(f16, f16)
+FLASH_KERNELS(bf16, bf16)
