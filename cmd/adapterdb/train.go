@@ -64,7 +64,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	name := fs.String("name", "", "adapter name")
 	replace := fs.Bool("replace", false, "store a new version of an adapter of the same name (earlier versions are kept, see keep_versions)")
 	pair := fs.Bool("pair", false, "text pairs: the CSV's columns are text,text2,target")
-	device := fs.String("device", "cpu", "kernel backend: cpu or cuda[:fp32|bf16|fp16,...] (a backend that cannot train trains on cpu)")
+	device := fs.String("device", "cpu", deviceHelp+" (a backend without backward kernels trains on cpu)")
 	var sets setFlags
 	fs.Var(&sets, "set", "training option key=value (repeatable)")
 	rest, err := parseArgs(fs, args)

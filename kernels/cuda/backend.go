@@ -50,6 +50,8 @@ type Backend struct {
 	blas  gemmLib
 	name  string
 	k     kernelSet
+	bwd   bwdKernels   // backward.go
+	optk  optKernels   // adamw.go
 	fk    fusedKernels // kern_fused.h
 	lt    epilogueLib  // cuBLASLt epilogues; nil: none
 	// noFlash keeps attention off kern_flash.h (tests compare it with attn_tc).
@@ -191,6 +193,7 @@ func (be *Backend) loadKernels() error {
 		}
 	}
 	be.k = k
+	be.loadBackward(must)
 	return errors.Join(errs...)
 }
 
