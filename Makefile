@@ -69,10 +69,13 @@ test: deps lint build
 	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory test-emu
 
-## test-emu: training on the cuda backend's CPU emulator (no GPU needed): an
-## adapterdb built with -tags cudaemu runs testdata/e2e/cudaemu/*.sh
-EMU_BIN := bin/emu/adapterdb
+## test-emu: training on the cuda backend's CPU emulator (no GPU needed): the
+## backward, AdamW and train-vs-cpu tests of kernels/cuda, then an adapterdb
+## built with -tags cudaemu runs testdata/e2e/cudaemu/*.sh (~2 minutes)
+EMU_BIN   := bin/emu/adapterdb
+EMU_TESTS := TestTrainerConformance/.*/.*Backward|TestLowPrecisionBackward|TestAdamW|TestTrainMatchesCPU
 test-emu: aptdeps
+	$(GO) run ./internal/testsummary $(GO) test -json -tags cudaemu -timeout 10m -run '$(EMU_TESTS)' ./kernels/cuda/
 	@mkdir -p bin/emu
 	$(GO) build -tags cudaemu -o $(EMU_BIN) ./cmd/adapterdb
 	@for s in testdata/e2e/cudaemu/*.sh; do [ -f "$$s" ] || continue; echo "e2e $$s"; bash "$$s" $(EMU_BIN) || exit 1; done

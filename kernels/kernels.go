@@ -161,7 +161,7 @@ type NormGrad struct {
 
 // Trainer is a Backend that also runs the backward operations training needs.
 // Every backward op is the exact derivative of its forward op; the engine checks
-// each against finite differences. Only the cpu backend implements it.
+// each against finite differences. The cpu and cuda backends implement it.
 type Trainer interface {
 	Backend
 

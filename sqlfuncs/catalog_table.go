@@ -95,7 +95,7 @@ func varchar(n int64) sql.Type { return types.MustCreateStringWithDefaults(sqlty
 // adaptersSchema is catalog.Record's fields, in the catalog's order.
 var adaptersSchema = sql.Schema{
 	col("name", varchar(64), true),
-	col("task", varchar(16), false),
+	col("task", varchar(32), false), // "sequence_labeling" is 17
 	col("labels", types.JSON, false),
 	col("base_model", types.Text, false),
 	col("base_fingerprint", varchar(64), false),

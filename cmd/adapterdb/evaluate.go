@@ -22,15 +22,17 @@ const evaluateHelp = `Scores the adapter NAME (NAME@N: version N) on FILE.csv (a
 text in the first column and the target in the second) and prints the same
 metrics as SQL's EVALUATE ADAPTER, one per line: JSON {"metric","value"}, or a
 table. --confusion prints the confusion matrix's non-empty cells instead
-(classification adapters).`
+(classification adapters). --pair scores a text-pair adapter on text,text2,target
+rows.`
 
 func runEvaluate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "evaluate", "evaluate --db FILE.db --name NAME[@N] [--model DIR] [--confusion] [--format json|table] FILE.csv\n\n"+indent(evaluateHelp))
+	fs := newFlags(e, "evaluate", "evaluate --db FILE.db --name NAME[@N] [--model DIR] [--pair] [--confusion] [--format json|table] FILE.csv\n\n"+indent(evaluateHelp))
 	dbPath := fs.String("db", "", "database file")
 	ref := fs.String("name", "", "adapter name, or name@N for version N")
 	modelDir := fs.String("model", "", "base model (default: the one the adapter was trained on)")
 	confusion := fs.Bool("confusion", false, "print the confusion matrix (actual, predicted, n) instead of metrics")
 	format := fs.String("format", "json", "json (one object per line) or table")
+	pair := fs.Bool("pair", false, "text pairs: the CSV's columns are text,text2,target")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -51,7 +53,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Stat(*dbPath); err != nil {
 		return fmt.Errorf("database %s: %w", *dbPath, err)
 	}
-	examples, err := readTrainingCSV(rest[0])
+	examples, err := readTrainingCSV(rest[0], *pair)
 	if err != nil {
 		return err
 	}
@@ -89,12 +91,13 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 		hi := min(lo+chunk, len(examples))
 		reqs := make([]registry.Request, hi-lo)
 		for i := range reqs {
-			reqs[i] = registry.Request{Adapter: use, Text: examples[lo+i].Text}
+			ex := examples[lo+i]
+			reqs[i] = registry.Request{Adapter: use, Text: ex.Text, Pair: ex.Pair, HasPair: ex.HasPair}
 		}
 		res, err := reg.Run(ctx, reqs)
 		if err != nil {
 			if re := (*registry.RequestError)(nil); errors.As(err, &re) {
-				return fmt.Errorf("%s: row %d: %w", rest[0], lo+re.Index+1, re.Err)
+				return fmt.Errorf("%s: row %d: %w", rest[0], lo+re.Index+1, pairHint(re.Err))
 			}
 			return err
 		}

@@ -33,6 +33,8 @@ func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 const trainHelp = `Trains an adapter on FILE.csv (a header row, then text in the first column and
 the target in the second) and stores it under NAME in the database file.
+--pair trains a text-pair adapter: the columns are text, text2 and the target
+(predict and evaluate then take --pair too).
 Options (--set key=value, repeatable; the same keys as SQL's OPTIONS (...)):
   task                 classification | regression | multilabel (default: inferred)
   adapter_size         bottleneck size (64)
@@ -56,12 +58,13 @@ best validation loss stored, its trials in the metrics.
 (background is SQL's only: the command line always trains in the foreground.)`
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--set key=value ...] [--replace] [--device cpu|cuda] FILE.csv\n\n"+indent(trainHelp))
+	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--pair] [--set key=value ...] [--replace] [--device cpu|cuda] FILE.csv\n\n"+indent(trainHelp))
 	dbPath := fs.String("db", "", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	name := fs.String("name", "", "adapter name")
 	replace := fs.Bool("replace", false, "store a new version of an adapter of the same name (earlier versions are kept, see keep_versions)")
-	device := fs.String("device", "cpu", "kernel backend: cpu or cuda[:fp32|bf16|fp16,...] (a backend that cannot train trains on cpu)")
+	pair := fs.Bool("pair", false, "text pairs: the CSV's columns are text,text2,target")
+	device := fs.String("device", "cpu", deviceHelp+" (a backend without backward kernels trains on cpu)")
 	var sets setFlags
 	fs.Var(&sets, "set", "training option key=value (repeatable)")
 	rest, err := parseArgs(fs, args)
@@ -104,7 +107,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err := catalog.CheckName(*name); err != nil {
 		return usageErr("%v", err)
 	}
-	examples, err := readTrainingCSV(rest[0])
+	examples, err := readTrainingCSV(rest[0], *pair)
 	if err != nil {
 		return err
 	}
@@ -205,8 +208,13 @@ func (t *trainBar) finish() {
 	}
 }
 
-// readTrainingCSV reads text,target rows after a header. Errors name the line.
-func readTrainingCSV(path string) ([]train.Example, error) {
+// readTrainingCSV reads text,target rows after a header, or text,text2,target
+// rows when pair is set. Errors name the line.
+func readTrainingCSV(path string, pair bool) ([]train.Example, error) {
+	cols, want := 2, "text,target"
+	if pair {
+		cols, want = 3, "text,text2,target"
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -216,13 +224,13 @@ func readTrainingCSV(path string) ([]train.Example, error) {
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("%s: empty file (want a header row, then text,target rows)", path)
+		return nil, fmt.Errorf("%s: empty file (want a header row, then %s rows)", path, want)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(header) < 2 {
-		return nil, fmt.Errorf("%s: header has %d column(s), want text,target", path, len(header))
+	if len(header) < cols {
+		return nil, fmt.Errorf("%s: header has %d column(s), want %s", path, len(header), want)
 	}
 	var out []train.Example
 	for {
@@ -234,10 +242,14 @@ func readTrainingCSV(path string) ([]train.Example, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		line, _ := r.FieldPos(0)
-		if len(rec) < 2 {
-			return nil, fmt.Errorf("%s:%d: %d column(s), want text,target", path, line, len(rec))
+		if len(rec) < cols {
+			return nil, fmt.Errorf("%s:%d: %d column(s), want %s", path, line, len(rec), want)
 		}
-		out = append(out, train.Example{Text: rec[0], Target: rec[1]})
+		ex := train.Example{Text: rec[0], Target: rec[cols-1]}
+		if pair {
+			ex.Pair, ex.HasPair = rec[1], true
+		}
+		out = append(out, ex)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no rows after the header", path)
@@ -287,11 +299,13 @@ func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir, de
 }
 
 func runPredict(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--device cpu|cpu:bf16|cuda] [--csv FILE.csv | [--] TEXT...]")
+	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--device cpu|cpu:bf16|cuda] [--pair] [--csv FILE.csv | [--] TEXT...]\n\n"+
+		"  --pair: a text-pair adapter's inputs: the CSV's first two columns, or TEXT TEXT2 [TEXT TEXT2 ...]")
 	dbPath := fs.String("db", "", "database file")
 	name := fs.String("name", "", "adapter name")
 	modelDir := fs.String("model", "", "base model (default: the one the adapter was trained on)")
-	csvPath := fs.String("csv", "", "CSV file with a header row; texts in the first column")
+	csvPath := fs.String("csv", "", "CSV file with a header row; texts in the first column (--pair: the first two)")
+	pair := fs.Bool("pair", false, "text pairs (a text-pair adapter): TEXT TEXT2 arguments, or the CSV's first two columns")
 	device := fs.String("device", "cpu", deviceHelp)
 	texts, err := parseArgs(fs, args)
 	if err != nil {
@@ -303,11 +317,14 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 	if (*csvPath == "") == (len(texts) == 0) {
 		return usageErr("give either --csv FILE or texts")
 	}
+	if *pair && len(texts)%2 != 0 {
+		return usageErr("--pair takes texts in pairs (TEXT TEXT2 ...); got %d", len(texts))
+	}
 	if _, err := os.Stat(*dbPath); err != nil {
 		return fmt.Errorf("database %s: %w", *dbPath, err)
 	}
 	if *csvPath != "" {
-		ex, err := readTextCSV(*csvPath)
+		ex, err := readTextCSV(*csvPath, *pair)
 		if err != nil {
 			return err
 		}
@@ -318,13 +335,21 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll()
-	reqs := make([]registry.Request, len(texts))
-	for i, t := range texts {
-		reqs[i] = registry.Request{Adapter: *name, Text: t}
+	step := 1
+	if *pair {
+		step = 2 // texts holds each pair's two texts in a row
+	}
+	reqs := make([]registry.Request, 0, len(texts)/step)
+	for i := 0; i < len(texts); i += step {
+		q := registry.Request{Adapter: *name, Text: texts[i]}
+		if *pair {
+			q.Pair, q.HasPair = texts[i+1], true
+		}
+		reqs = append(reqs, q)
 	}
 	res, err := reg.Run(ctx, reqs)
 	if err != nil {
-		return err
+		return pairHint(err)
 	}
 	for _, r := range res {
 		if err := writeJSONLine(e, predictionJSON(r.Adapter.Set.Task, r.Prediction)); err != nil {
@@ -349,8 +374,22 @@ func predictionJSON(task registry.Task, p registry.Prediction) map[string]any {
 	return m
 }
 
-// readTextCSV reads the first column of a CSV file after its header.
-func readTextCSV(path string) ([]string, error) {
+// pairHint adds the flag to use to a request refused for its number of
+// texts.
+func pairHint(err error) error {
+	var ie *registry.InputsError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	if ie.Want == 2 {
+		return fmt.Errorf("%w: adapter %s is a text-pair adapter, give --pair", err, ie.Adapter)
+	}
+	return fmt.Errorf("%w: adapter %s takes single texts, drop --pair", err, ie.Adapter)
+}
+
+// readTextCSV reads the first column of a CSV file after its header, or the
+// first two (one after the other in the result) when pair is set.
+func readTextCSV(path string, pair bool) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -373,6 +412,14 @@ func readTextCSV(path string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		out = append(out, rec[0])
+		if !pair {
+			out = append(out, rec[0])
+			continue
+		}
+		if len(rec) < 2 {
+			line, _ := r.FieldPos(0)
+			return nil, fmt.Errorf("%s:%d: 1 column, want text,text2 (--pair)", path, line)
+		}
+		out = append(out, rec[0], rec[1])
 	}
 }

@@ -306,6 +306,21 @@ func (s *Set) Bind(be kernels.Backend) *model.Adapter {
 	return a
 }
 
+// BoundParams lists a bound adapter's buffers in the order of Params (whose
+// head tensors, computed on the host, are not bound and come last there).
+func BoundParams(a *model.Adapter) []kernels.Buffer {
+	var out []kernels.Buffer
+	for _, l := range a.Layers {
+		for _, b := range []model.Bottleneck{l.Attn, l.FFN} {
+			out = append(out, b.Down, b.DownB, b.Up, b.UpB)
+		}
+	}
+	for _, n := range a.Norms {
+		out = append(out, n.Gamma, n.Beta)
+	}
+	return out
+}
+
 // Unbind frees a bound adapter's backend memory (a no-op on the cpu backend).
 func Unbind(be kernels.Backend, a *model.Adapter) {
 	for _, l := range a.Layers {

@@ -128,7 +128,21 @@ func (l *loader) tensor(name string, shape ...int) (kernels.Buffer, error) {
 		fmt.Fprintf(l.hash, "%s%v\n", name, shape)
 		l.hash.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data)))
 	}
-	return l.be.Upload(data), nil
+	buf := l.be.Upload(data)
+	if r, ok := l.be.(pageReleaser); ok {
+		// Hashing read every page of the checkpoint; only those the passes
+		// use need to stay (the cpu backend packs the linear layers' weights
+		// into copies of its own, and uses few rows of the embeddings).
+		r.ReleasePages(buf)
+	}
+	return buf, nil
+}
+
+// pageReleaser is a backend whose uploaded buffers may alias a memory-mapped
+// checkpoint: ReleasePages drops the buffer's pages from the process's
+// memory where that loses nothing (a later read maps them again).
+type pageReleaser interface {
+	ReleasePages(b kernels.Buffer)
 }
 
 func sameShape(a, b []int) bool {

@@ -33,22 +33,48 @@ func newAdamW(set, grad *adapter.Set, decay float64, headOnly bool) *adamW {
 // clip scales the gradients so their global L2 norm is at most maxNorm and
 // returns the norm before clipping.
 func (o *adamW) clip(maxNorm float64) float64 {
+	norm := math.Sqrt(o.sumSquares())
+	o.scale(clipFactor(norm, maxNorm))
+	return norm
+}
+
+// clipFactor is what gradients of global norm norm are scaled by.
+func clipFactor(norm, maxNorm float64) float64 {
+	if maxNorm > 0 && norm > maxNorm {
+		return maxNorm / (norm + 1e-6)
+	}
+	return 1
+}
+
+// sumSquares is Σ g² over the gradients.
+func (o *adamW) sumSquares() float64 {
 	var ss float64
 	for _, g := range o.grads {
 		for _, x := range g.Data {
 			ss += float64(x) * float64(x)
 		}
 	}
-	norm := math.Sqrt(ss)
-	if maxNorm > 0 && norm > maxNorm {
-		s := float32(maxNorm / (norm + 1e-6))
-		for _, g := range o.grads {
-			for i := range g.Data {
-				g.Data[i] *= s
-			}
+	return ss
+}
+
+// scale multiplies the gradients by f.
+func (o *adamW) scale(f float64) {
+	if f == 1 {
+		return
+	}
+	s := float32(f)
+	for _, g := range o.grads {
+		for i := range g.Data {
+			g.Data[i] *= s
 		}
 	}
-	return norm
+}
+
+// zeroGrads clears the gradients (a skipped step).
+func (o *adamW) zeroGrads() {
+	for _, g := range o.grads {
+		clear(g.Data)
+	}
 }
 
 // update applies one step at learning rate lr and zeroes the gradients.

@@ -38,7 +38,8 @@ type Metrics struct {
 	Eval           *Eval        `json:"validation,omitempty"`
 	ExamplesPerSec float64      `json:"examples_per_s"`
 	Seconds        float64      `json:"seconds"`
-	Backend        string       `json:"backend,omitempty"` // the kernel backend that trained
+	Backend        string       `json:"backend,omitempty"`       // the kernel backend that trained
+	SkippedSteps   int          `json:"skipped_steps,omitempty"` // steps skipped for fp16 gradient overflow
 
 }
 
@@ -59,7 +60,7 @@ type run struct {
 	grad     *adapter.Set
 	bound    *model.Adapter
 	gradB    *model.Adapter
-	opt      *adamW
+	opt      optimizer
 	progress func(Progress)
 	feats    []float32 // head-only: base features of every row [N, H]
 	tok      *tokenRun // sequence labeling: seqs are windows (tokens.go)
@@ -87,7 +88,10 @@ func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKin
 	r.bound, r.gradB = set.Bind(m.Be), r.grad.Bind(m.Be)
 	defer adapter.Unbind(m.Be, r.bound)
 	defer adapter.Unbind(m.Be, r.gradB)
-	r.opt = newAdamW(set, r.grad, opts.WeightDecay, opts.Trainable == "head")
+	if r.opt, err = newOptimizer(m.Be, r, opts); err != nil {
+		return nil, err
+	}
+	defer r.opt.free()
 
 	trainIdx, valIdx := split(len(ex), opts.ValidationFraction, opts.Seed)
 	if data.spec.Task == adapter.SequenceLabeling {
@@ -220,8 +224,9 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 			if err != nil {
 				return met, err
 			}
-			r.opt.clip(opts.MaxGradNorm)
-			r.opt.update(schedule(opts.LearningRate, met.Steps, warmup, total))
+			if !r.opt.step(schedule(opts.LearningRate, met.Steps, warmup, total), opts.MaxGradNorm) {
+				met.SkippedSteps++
+			}
 			met.Steps++
 			sum += loss * float64(len(bi))
 			seen += len(bi)
@@ -248,6 +253,7 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 		}
 		valLoss = ev.Loss
 		if ev.Loss < bestLoss {
+			r.opt.sync()
 			best, bestLoss, bestEpoch = r.set.Clone(), ev.Loss, epoch
 			met.Eval = ev
 		} else if opts.EarlyStopping > 0 && epoch-bestEpoch >= opts.EarlyStopping {
@@ -255,6 +261,7 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 		}
 	}
 	met.ExamplesPerSec = float64(examples) / time.Since(t0).Seconds()
+	r.opt.sync()
 	if best != nil {
 		// Keep the weights of the best validation loss.
 		for i, p := range best.Params() {
@@ -312,6 +319,11 @@ func (r *run) step(ctx context.Context, idx []int) (float64, error) {
 		return 0, fmt.Errorf("training diverged (loss %v): lower learning_rate", loss)
 	}
 	dPooled := r.set.HeadBackward(r.grad, pd.Values, dLogits, B)
+	if s := r.opt.lossScale(); s != 1 {
+		for i := range dPooled {
+			dPooled[i] *= float32(s)
+		}
+	}
 	dHidden, err := pd.Backward(pass, dPooled)
 	if err != nil {
 		return 0, err

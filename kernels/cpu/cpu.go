@@ -67,6 +67,7 @@ type Backend struct {
 	blas    *openBLAS // nil: gonum
 	gonum   gonum.Implementation
 	dnn     *dnn // nil: linear layers on OpenBLAS
+	scratch scratchPool
 }
 
 var _ kernels.Trainer = (*Backend)(nil)
@@ -264,6 +265,11 @@ func (be *Backend) Free(b kernels.Buffer) {
 		be.dnn.free(data(b))
 	}
 }
+
+// ReleasePages drops b's pages from the process's memory when b aliases a
+// read-only file mapping (a checkpoint loaded with Upload): they stay in
+// the page cache and map again when read. Other memory is left alone.
+func (be *Backend) ReleasePages(b kernels.Buffer) { releaseFilePages(data(b)) }
 
 // Precision is the linear layers' weight precision: "fp32" or "bf16".
 func (be *Backend) Precision() string {

@@ -89,7 +89,7 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 	if layout == kernels.InOut {
 		tB, ldw = false, n
 	}
-	if be.dnn != nil && be.dnn.linear(ys, ldy, xs, m, n, k, ws, !tB, bs, act) {
+	if be.dnn != nil && be.linearDNN(ys, ldy, xs, m, n, k, ws, !tB, bs, act) {
 		return
 	}
 	be.linear(ys, ldy, xs, m, n, k, ws, tB, ldw, bs, act, false)
@@ -228,4 +228,26 @@ func (be *Backend) colSum(out, y []float32, rows, n int) {
 	for c := range chunks {
 		be.k.add(out, out, part[c*n:(c+1)*n], n)
 	}
+}
+
+// linearDNN runs Linear on oneDNN and reports whether it did. oneDNN's fast
+// matmul writes only dense rows, so a y narrower than its leading dimension
+// (q, k and v as column blocks of one matrix) goes through a dense scratch
+// copied into place: a copy of m·n values against a GEMM of m·n·k.
+func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w []float32, inOut bool,
+	bias []float32, act kernels.Act) bool {
+	if ldy == n {
+		return be.dnn.linear(y, ldy, x, m, n, k, w, inOut, bias, act)
+	}
+	tmp := be.scratch.Get(m * n)
+	defer be.scratch.Put(tmp)
+	if !be.dnn.linear(tmp, n, x, m, n, k, w, inOut, bias, act) {
+		return false
+	}
+	be.parallel(m, rowGrain(n), 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(y[r*ldy:r*ldy+n], tmp[r*n:(r+1)*n])
+		}
+	})
+	return true
 }

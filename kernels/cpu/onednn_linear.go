@@ -16,13 +16,12 @@ import (
 )
 
 // Linear layers on oneDNN. A weight matrix is packed (reordered into
-// oneDNN's blocked layout, converted to bf16 in that precision) the second
-// time Linear sees it unchanged: the model's weights are packed during the
-// first passes, and a weight used once (or rewritten between calls) never
-// costs a reorder. Weights are identified by address and shape, and a
-// fingerprint of sampled values is checked on every call, so a weight
-// rewritten in place is packed again rather than used stale. Free drops a
-// weight's packed copy.
+// oneDNN's blocked layout, converted to bf16 in that precision) the first
+// time Linear sees it: Linear's weights are the model's frozen matrices (the
+// adapters' weights, which training changes, go through SegLinear on
+// OpenBLAS). Weights are identified by address and shape, and a fingerprint
+// of sampled values is checked on every call, so a weight rewritten in place
+// is packed again rather than used stale. Free drops a weight's packed copy.
 //
 // Primitives are cached per shape (rows, leading dimension of y, bias,
 // activation), shared by every weight of the same size: a primitive holds
@@ -32,7 +31,11 @@ import (
 // belong to a read-only file mapping (the checkpoint): the process then holds
 // one copy of each weight, not two (see releaseFilePages).
 
-// fpSamples is how many values of a weight its fingerprint samples.
+// fpSamples is how many values of a weight its fingerprint samples: the
+// first and last 16 and the middle one. Samples are kept to the ends of the
+// matrix because reading one value of a released page of the checkpoint
+// maps its neighbours back in too (the kernel's fault-around, 64 KiB):
+// samples spread over the matrix would bring a good part of it back.
 const fpSamples = 33
 
 type fingerprint [fpSamples]uint32
@@ -64,7 +67,7 @@ type packedWeight struct {
 	n, k  int
 	inOut bool
 	fp    fingerprint
-	c     *C.dn_weights // nil until seen a second time unchanged
+	c     *C.dn_weights
 }
 
 type primKey struct {
@@ -85,12 +88,14 @@ func newDNN(lib *oneDNNLib, log zerolog.Logger, bf16 bool, threads int) *dnn {
 
 func addr(s []float32) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(s))) }
 
-// fingerprintOf samples w[:n] at fixed positions, first and last included.
+// fingerprintOf samples w[:n] (see fpSamples).
 func fingerprintOf(w []float32, n int) fingerprint {
 	var f fingerprint
-	for i := range f {
-		f[i] = math.Float32bits(w[(n-1)*i/(fpSamples-1)])
+	for i := range 16 {
+		f[i] = math.Float32bits(w[min(i, n-1)])
+		f[16+i] = math.Float32bits(w[max(n-16+i, 0)])
 	}
+	f[32] = math.Float32bits(w[(n-1)/2])
 	return f
 }
 
@@ -126,30 +131,26 @@ func (d *dnn) linear(y []float32, ldy int, x []float32, m, n, k int, w []float32
 	return true
 }
 
-// packed returns w's packed copy, packing it on its second use unchanged;
-// nil means not (yet) packed.
+// packed returns w's packed copy, packing it when it is new or changed;
+// nil means it cannot be packed.
 func (d *dnn) packed(w []float32, n, k int, inOut bool) *packedWeight {
 	key := addr(w)
 	f := fingerprintOf(w, n*k)
-	pw := d.weights[key]
-	if pw != nil && (pw.n != n || pw.k != k || pw.inOut != inOut || pw.fp != f) {
+	if pw := d.weights[key]; pw != nil {
+		if pw.n == n && pw.k == k && pw.inOut == inOut && pw.fp == f {
+			return pw
+		}
 		// Another matrix at this address, or this one rewritten.
 		d.drop(key)
-		pw = nil
 	}
-	if pw == nil {
-		d.weights[key] = &packedWeight{n: n, k: k, inOut: inOut, fp: f}
+	c, err := d.lib.pack(w[:n*k], n, k, inOut, d.bf16, packHint, d.threads)
+	if err != nil {
+		d.warn(err, "cannot pack weights; running them on OpenBLAS")
 		return nil
 	}
-	if pw.c == nil {
-		c, err := d.lib.pack(w[:n*k], n, k, inOut, d.bf16, packHint, d.threads)
-		if err != nil {
-			d.warn(err, "cannot pack weights; running them on OpenBLAS")
-			return nil
-		}
-		pw.c = c
-		releaseFilePages(w[:n*k])
-	}
+	pw := &packedWeight{n: n, k: k, inOut: inOut, fp: f, c: c}
+	d.weights[key] = pw
+	releaseFilePages(w[:n*k])
 	return pw
 }
 
@@ -205,9 +206,7 @@ func (d *dnn) packedBytes() int64 {
 	defer d.mu.Unlock()
 	var n int64
 	for _, pw := range d.weights {
-		if pw.c != nil {
-			n += int64(pw.c.bytes)
-		}
+		n += int64(pw.c.bytes)
 	}
 	return n
 }

@@ -50,9 +50,13 @@ type Backend struct {
 	blas  gemmLib
 	name  string
 	k     kernelSet
+	bwd   bwdKernels   // backward.go
+	optk  optKernels   // adamw.go
 	fk    fusedKernels // kern_fused.h
 	lt    epilogueLib  // cuBLASLt epilogues; nil: none
-	tcOK  map[int]bool // head dims with tensor-core attention
+	// noFlash keeps attention off kern_flash.h (tests compare it with attn_tc).
+	noFlash bool
+	tcOK    map[int]bool // head dims with tensor-core attention
 
 	mu     sync.Mutex // guards everything below and makes each op's queuing atomic
 	closed bool
@@ -189,6 +193,7 @@ func (be *Backend) loadKernels() error {
 		}
 	}
 	be.k = k
+	be.loadBackward(must)
 	return errors.Join(errs...)
 }
 

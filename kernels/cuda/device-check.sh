@@ -159,7 +159,7 @@ step torch 120 python3 "$HERE/torchbench.py" --preset minilm-l6 --preset bert-ba
 # ---- 3. memory and kernels ----
 (cd "$GOPATHDIR" && step gobench-memory 60 "$BIN/cuda.test" -test.run '^$' -test.bench 'BenchmarkDeviceMemory' \
 	-test.benchtime 1x >"$OUT/gobench.txt" 2>&1)
-(cd "$GOPATHDIR" && step gobench-kernels 60 "$BIN/cuda.test" -test.run '^$' \
+(cd "$GOPATHDIR" && step gobench-kernels 90 "$BIN/cuda.test" -test.run '^$' \
 	-test.bench 'BenchmarkGemm|BenchmarkAttention|BenchmarkAddNorm' -test.benchtime 20x >>"$OUT/gobench.txt" 2>&1)
 
 # ---- 4. the SQL path over the wire ----

@@ -91,3 +91,13 @@ func norm4Variant(cols int) int {
 	}
 	return 0
 }
+
+// flashHeadDims are the head dimensions of kern_flash.h's attention.
+var flashHeadDims = []int{32, 64, 128}
+
+// flashFits says whether the flash kernel can read qkv [·, 3D] and write ctx
+// [·, D] (D = H·hd): 16-byte loads along qkv's rows and head slices, 4-byte
+// stores into ctx.
+func flashFits(qkv, ctx uint64, D, hd, esize int) bool {
+	return qkv%16 == 0 && (3*D*esize)%16 == 0 && (hd*esize)%16 == 0 && ctx%4 == 0 && (D*esize)%4 == 0
+}

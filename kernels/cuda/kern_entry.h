@@ -5,7 +5,10 @@
 // bf16. (The sources are .h files in the package directory so that the go
 // command's build cache sees their changes.)
 #include "kern_attention.h"
+#include "kern_backward.h"
+#include "kern_optim.h"
 #include "kern_elementwise.h"
+#include "kern_flash.h"
 #include "kern_fused.h"
 #include "kern_gemm.h"
 
@@ -32,6 +35,19 @@
 PER_TYPE(ELEMENTWISE)
 PER_TYPE(FUSED_KERNELS)
 
+#define BACKWARD(sfx, T)                                                                           \
+	KERNEL(k_act_bwd_##sfx, kActBwd, EW_THREADS) { act_bwd_kernel<T>(p); }                       \
+	KERNEL(k_colsum_##sfx, kColSum, EW_THREADS) { colsum_kernel<T>(p); }                         \
+	KERNEL(k_norm_stats_##sfx, kNormBwd, EW_THREADS) { norm_stats_kernel<T>(p); }                \
+	KERNEL(k_norm_params_##sfx, kNormBwd, EW_THREADS) { norm_params_kernel<T>(p); }              \
+	KERNEL(k_norm_dx_##sfx, kNormBwd, EW_THREADS) { norm_dx_kernel<T>(p); }                      \
+	KERNEL(k_attn_ds_##sfx, kAttnBwd, EW_THREADS) { attn_ds_kernel<T>(p); }                      \
+	KERNEL(k_attn_dqkv_##sfx, kAttnBwd, EW_THREADS) { attn_dqkv_kernel<T>(p); }                  \
+	KERNEL(k_sumsq_##sfx, kSumSq, OPT_THREADS) { sumsq_kernel<T>(p); }                           \
+	KERNEL(k_adamw_##sfx, kAdamW, OPT_THREADS) { adamw_kernel<T>(p); }
+
+PER_TYPE(BACKWARD)
+
 KERNEL(k_gemm_simt_f32, kGemm, GEMM_SIMT_THREADS) { gemm_simt(p); }
 
 #define TENSOR_CORE(sfx, T)                                                                        \
@@ -43,3 +59,5 @@ KERNEL(k_gemm_simt_f32, kGemm, GEMM_SIMT_THREADS) { gemm_simt(p); }
 
 TENSOR_CORE(f16, f16)
 TENSOR_CORE(bf16, bf16)
+FLASH_KERNELS(f16, f16)
+FLASH_KERNELS(bf16, bf16)

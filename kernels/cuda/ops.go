@@ -196,6 +196,9 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 	if plan.qtile == 64 {
 		smem = attnTCSmem(hd)
 	}
+	if fa := be.flashKernel(plan, hd, q, c, D); fa != nil {
+		f, smem, plan.kernel = fa, 0, fmt.Sprintf("fa%d", hd) // same grid: 64 queries per block
+	}
 	es := devptr(be.esize)
 	for _, ch := range batchChunks(B) {
 		b0, nb := devptr(ch[0]), ch[1]-ch[0]

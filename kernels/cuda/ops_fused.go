@@ -42,11 +42,12 @@ type epilogueSource interface {
 type fusedKernels struct {
 	biasAct4 kfunc
 	norm4    map[int]kfunc // by norm4Variant
+	flash    map[int]kfunc // kern_flash.h's attention by head dim (16-bit storage)
 }
 
 func (be *Backend) loadFused() error {
 	sfx := be.prec.suffix()
-	fk := fusedKernels{norm4: map[int]kfunc{}}
+	fk := fusedKernels{norm4: map[int]kfunc{}, flash: map[int]kfunc{}}
 	var errs []error
 	get := func(name string) kfunc {
 		f, err := be.dev.kernel(name)
@@ -58,6 +59,11 @@ func (be *Backend) loadFused() error {
 	fk.biasAct4 = get("k_bias_act4_" + sfx)
 	for _, nv := range norm4Variants {
 		fk.norm4[nv] = get(fmt.Sprintf("k_norm4v%d_%s", nv, sfx))
+	}
+	if be.prec != FP32 {
+		for _, hd := range flashHeadDims {
+			fk.flash[hd] = get(fmt.Sprintf("k_attn_fa%d_%s", hd, sfx))
+		}
 	}
 	be.fk = fk
 	return errors.Join(errs...)
@@ -133,4 +139,17 @@ func (be *Backend) norm4Kernel(args *C.kNorm, table []C.kNormSeg) kfunc {
 		}
 	}
 	return be.fk.norm4[nv]
+}
+
+// flashKernel is kern_flash.h's attention for a call the planner gave to the
+// tensor-core kernel (plan.kernel "tc<hd>"), where qkv's and ctx's rows are
+// 16-byte aligned (its tiles load 16 bytes at a time), or nil.
+func (be *Backend) flashKernel(plan attnPlan, hd int, qkv, ctx devptr, D int) kfunc {
+	if be.noFlash || plan.kernel != fmt.Sprintf("tc%d", hd) {
+		return nil
+	}
+	if !flashFits(qkv, ctx, D, hd, be.esize) {
+		return nil
+	}
+	return be.fk.flash[hd]
 }

@@ -11,7 +11,7 @@ import (
 // ptxSources are the files the embedded PTX is compiled from, in the order
 // the Makefile's KSRC hashes them.
 var ptxSources = []string{"kernels.cu", "kern_entry.h", "kern_common.h", "kern_elementwise.h", "kern_attention.h",
-	"kern_gemm.h", "kargs.h", "kern_fused.h"}
+	"kern_gemm.h", "kargs.h", "kern_fused.h", "kern_flash.h", "kern_backward.h", "kargs_backward.h", "kern_optim.h"}
 
 // TestPTXUpToDate fails when a kernel source changed after the committed
 // PTX was built: run `make ptx` (needs nvcc, see docs/cuda.md).

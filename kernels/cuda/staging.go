@@ -143,33 +143,41 @@ func (b *bulkBuf) release(dev device) error {
 }
 
 // toDevice converts host values to the storage type and copies them to dst.
-func (be *Backend) toDevice(dst devptr, host []float32) {
-	per := bulkBytes / be.esize
+func (be *Backend) toDevice(dst devptr, host []float32) { be.toDeviceAs(be.prec, dst, host) }
+
+// toDeviceAs is toDevice into memory of type p (fp32 optimizer state).
+func (be *Backend) toDeviceAs(p Precision, dst devptr, host []float32) {
+	es := p.size()
+	per := bulkBytes / es
 	for i, c := range chunks(len(host), per) {
 		b := &be.bulk[i%2]
 		buf := b.get(be.dev)
 		n := c[1] - c[0]
-		encode(be.prec, buf, host[c[0]:c[1]])
-		check(be.dev.htod(dst+devptr(c[0]*be.esize), buf[:n*be.esize]), "upload %d values", n)
+		encode(p, buf, host[c[0]:c[1]])
+		check(be.dev.htod(dst+devptr(c[0]*es), buf[:n*es]), "upload %d values", n)
 		b.recorded(be.dev)
 	}
 }
 
 // fromDevice copies values at src to dst, converting to fp32; it returns
 // when they are on the host.
-func (be *Backend) fromDevice(dst []float32, src devptr) {
-	per := bulkBytes / be.esize
+func (be *Backend) fromDevice(dst []float32, src devptr) { be.fromDeviceAs(be.prec, dst, src) }
+
+// fromDeviceAs is fromDevice from memory of type p (fp32 optimizer state).
+func (be *Backend) fromDeviceAs(p Precision, dst []float32, src devptr) {
+	es := p.size()
+	per := bulkBytes / es
 	cs := chunks(len(dst), per)
 	finish := func(i int) {
 		b := &be.bulk[i%2]
 		buf := b.get(be.dev) // waits for the copy
-		decode(be.prec, dst[cs[i][0]:cs[i][1]], buf)
+		decode(p, dst[cs[i][0]:cs[i][1]], buf)
 	}
 	for i, c := range cs {
 		b := &be.bulk[i%2]
 		buf := b.get(be.dev)
 		n := c[1] - c[0]
-		check(be.dev.dtoh(buf[:n*be.esize], src+devptr(c[0]*be.esize)), "download %d values", n)
+		check(be.dev.dtoh(buf[:n*es], src+devptr(c[0]*es)), "download %d values", n)
 		b.recorded(be.dev)
 		if i > 0 {
 			finish(i - 1)
