@@ -133,10 +133,15 @@ func (b *BatchInfer) DebugString() string { return b.Describe(sql.DescribeOption
 //
 // Windows are pipelined: while the rows of one window go up the plan (and
 // over the wire), the next window runs in the featurizer, so it does not wait
-// for the SQL layer between passes. Reading the child and evaluating
-// expressions stay on the query's goroutine (go-mysql-server's iterators and
-// sessions are not safe for concurrent use); only the registry request runs
-// in the background, one window at a time.
+// for the SQL layer between passes. Once the windows have reached their full
+// size (a long scan), two windows compute in the background: the second one's
+// texts are tokenized and queued while the first one's passes run, so the
+// featurizer finds the next pass queued when one ends instead of idling while
+// a window is tokenized (on a GPU a pass takes less time than tokenizing its
+// texts). Small windows keep one: a LIMIT query computes little more than it
+// returns. Reading the child and evaluating expressions stay on the query's
+// goroutine (go-mysql-server's iterators and sessions are not safe for
+// concurrent use); only the registry requests run in the background.
 type batchIter struct {
 	node    *BatchInfer
 	calls   []*Call
@@ -146,8 +151,12 @@ type batchIter struct {
 	read    int // rows read from the child so far
 	window  int // batches in the next window
 	eof     bool
-	pending *windowJob // the next window, computing
+	pending []*windowJob // the next windows, computing, in order
 }
+
+// fullDepth is how many windows compute in the background once they have
+// their full size (maxWindow batches).
+const fullDepth = 2
 
 // maxWindow bounds the read-ahead, in batches. It matches the engine's
 // sorting window (engine.sortWindow passes): measured on the fortunes texts,
@@ -180,7 +189,7 @@ func (it *batchIter) Next(ctx *sql.Context) (sql.Row, error) {
 		it.pos++
 		return r, nil
 	}
-	if it.eof && it.pending == nil {
+	if it.eof && len(it.pending) == 0 {
 		return nil, io.EOF
 	}
 	if err := it.fill(ctx); err != nil {
@@ -193,15 +202,16 @@ func (it *batchIter) Next(ctx *sql.Context) (sql.Row, error) {
 	return it.out[0], nil
 }
 
-// fill makes the next window's rows it.out and starts computing the one
-// after it.
+// fill makes the next window's rows it.out and keeps the windows after it
+// computing (one, or fullDepth once windows are full size).
 func (it *batchIter) fill(ctx *sql.Context) error {
 	if ctx.Err() != nil {
 		return ErrInterrupted()
 	}
 	var cur *window
-	if job := it.pending; job != nil {
-		it.pending = nil
+	if len(it.pending) > 0 {
+		job := it.pending[0]
+		it.pending = it.pending[1:]
 		<-job.done
 		job.cancel()
 		if job.err != nil {
@@ -218,20 +228,25 @@ func (it *batchIter) fill(ctx *sql.Context) error {
 		}
 		cur = w
 	}
-	if !it.eof {
+	depth := 1
+	if it.window == maxWindow {
+		depth = fullDepth
+	}
+	for !it.eof && len(it.pending) < depth {
 		next, err := it.readWindow(ctx)
 		if err != nil {
 			return err
 		}
-		if len(next.out) > 0 {
-			bctx, cancel := ctx.NewSubContext()
-			job := &windowJob{w: next, done: make(chan struct{}), cancel: cancel}
-			it.pending = job
-			go func() {
-				defer close(job.done)
-				job.err = it.compute(bctx, job.w)
-			}()
+		if len(next.out) == 0 {
+			break
 		}
+		bctx, cancel := ctx.NewSubContext()
+		job := &windowJob{w: next, done: make(chan struct{}), cancel: cancel}
+		it.pending = append(it.pending, job)
+		go func() {
+			defer close(job.done)
+			job.err = it.compute(bctx, job.w)
+		}()
 	}
 	it.out, it.pos = cur.out, 0
 	return nil
@@ -323,14 +338,16 @@ func textArgIndex(c *Call) int {
 	return 1
 }
 
-// Close implements sql.RowIter: a window still computing (the consumer
-// stopped early, LIMIT) is cancelled and waited for.
+// Close implements sql.RowIter: windows still computing (the consumer
+// stopped early, LIMIT) are cancelled and waited for.
 func (it *batchIter) Close(ctx *sql.Context) error {
-	if job := it.pending; job != nil {
-		it.pending = nil
+	for _, job := range it.pending {
 		job.cancel()
+	}
+	for _, job := range it.pending {
 		<-job.done
 	}
+	it.pending = nil
 	return it.child.Close(ctx)
 }
 

@@ -305,3 +305,37 @@ func TestJoinOnBatched(t *testing.T) {
 	}
 	check("SELECT id, CAST(s AS SIGNED) FROM docs", 0, all)
 }
+
+// TestWindowsQueuedAhead: once a long scan's windows have their full size,
+// the next window is tokenized and queued while the current one's passes
+// run, so the featurizer never waits for the SQL layer between windows: more
+// than one window's sequences are queued at some pass.
+func TestWindowsQueuedAhead(t *testing.T) {
+	var v *env
+	var mu sync.Mutex
+	maxQueued := 0
+	v = newEnv(t, envOpts{batch: 8, observe: func(seqs, tokens, padded int) {
+		if v == nil {
+			return
+		}
+		time.Sleep(2 * time.Millisecond) // a slow pass, as on a loaded machine
+		mu.Lock()
+		maxQueued = max(maxQueued, v.eng.Queued())
+		mu.Unlock()
+	}})
+	v.withAdapters()
+	v.texts(1200)
+	mu.Lock()
+	maxQueued = 0
+	mu.Unlock()
+	// Windows of 8, 16, ..., 256 rows (32 batches), then 256 at a time.
+	rows, _ := v.passes("SELECT id, PREDICT('sent', txt) FROM docs")
+	if len(rows) != 1200 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if maxQueued <= 256 {
+		t.Errorf("at most %d sequences queued at a pass, want more than one full window (256)", maxQueued)
+	}
+}

@@ -59,12 +59,13 @@ func parseEntities(t *testing.T, js any) []entity {
 }
 
 // A sequence labeling adapter trains from SQL and PREDICT gives spans of the
-// text sorted by start; PREDICT_PROBA their label probabilities; rows of it
-// and of a classification adapter share passes and equal what each gives
-// alone; EVALUATE ADAPTER reports span-level scores; SHOW ADAPTERS its task.
+// text sorted by start; PREDICT_PROBA their label probabilities; rows of it,
+// of a classification adapter and of a text-pair adapter share passes and
+// equal what each gives alone; EVALUATE ADAPTER reports span-level scores;
+// SHOW ADAPTERS its task.
 func TestSequenceLabelingSQL(t *testing.T) {
 	v := newEnv(t, envOpts{batch: 64})
-	v.withAdapters()
+	v.withPairs()
 	texts := v.withNER(40)
 
 	alone := v.rows("SELECT id, PREDICT('ner', txt) FROM ner ORDER BY id")
@@ -84,6 +85,7 @@ func TestSequenceLabelingSQL(t *testing.T) {
 		t.Fatal("no entity found in 40 training rows")
 	}
 	sentAlone := v.rows("SELECT id, PREDICT('sent', txt) FROM ner ORDER BY id")
+	dupAlone := v.rows("SELECT id, PREDICT('dup', txt, 'Anna moved') FROM ner ORDER BY id")
 
 	// Ten rows of both adapters: their windows and the classification rows
 	// fit one pass of 64.
@@ -95,16 +97,17 @@ func TestSequenceLabelingSQL(t *testing.T) {
 		}
 		windows += len(lab.Seqs)
 	}
-	if windows+10 > 64 {
+	if windows+20 > 64 {
 		t.Fatalf("%d windows: the test needs them to fit a pass", windows)
 	}
-	mixed, n := v.passes("SELECT id, PREDICT('sent', txt), PREDICT('ner', txt), PREDICT_PROBA('ner', txt) FROM ner WHERE id <= 10 ORDER BY id")
+	mixed, n := v.passes("SELECT id, PREDICT('sent', txt), PREDICT('ner', txt), PREDICT_PROBA('ner', txt), PREDICT('dup', txt, 'Anna moved') " +
+		"FROM ner WHERE id <= 10 ORDER BY id")
 	if n != 1 {
-		t.Errorf("10 rows of a classification and a sequence labeling adapter (%d windows): %d passes, want 1", windows, n)
+		t.Errorf("10 rows of a classification, a sequence labeling (%d windows) and a pair adapter: %d passes, want 1", windows, n)
 	}
 	for i, r := range mixed {
-		if r[1] != sentAlone[i][1] {
-			t.Errorf("row %d: classification %v mixed, %v alone", i+1, r[1], sentAlone[i][1])
+		if r[1] != sentAlone[i][1] || r[4] != dupAlone[i][1] {
+			t.Errorf("row %d: classification %v, pair %v mixed; %v, %v alone", i+1, r[1], r[4], sentAlone[i][1], dupAlone[i][1])
 		}
 		got, want := parseEntities(t, r[2]), parseEntities(t, alone[i][1])
 		if len(got) != len(want) {

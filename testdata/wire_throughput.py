@@ -9,14 +9,18 @@ Serves a model (a checkpoint directory, or a random one written with
 fortunes texts of testdata/datasets, repeated with a number to make them
 distinct), trains a small adapter with CREATE ADAPTER (max_length
 --max-length), then times `SELECT id, PREDICT('w', txt) FROM docs` from one
-session, and from --sessions sessions at once (each a slice of the ids).
+session, and from --sessions sessions at once (each a slice of the ids);
+`SELECT id, txt FROM docs` (no inference) gives the SQL layer's and the
+wire's own rate beside it.
 `adapterdb bench --adapters 1` at the same --batch and the texts' mean token
 count (truncated to --max-length) is the featurizer's own rate: the ratio
 wire rows/s / bench seq/s is what the SQL path delivers of it (issue 14's
 bar: >= 0.8 on a GPU). Prints one JSON line.
 
-The client is PyMySQL where it is installed, else the minimal text-protocol
-client below (a device machine may have no PyMySQL and no network).
+The client is the minimal text-protocol client below (--client mini, the
+default: a device machine may have no PyMySQL and no network, and it parses
+rows about 4x faster than PyMySQL, which would otherwise cap the figure), or
+PyMySQL (--client pymysql).
 Nothing else should run on the machine meanwhile.
 """
 import argparse
@@ -140,12 +144,6 @@ class PyConn:
 
 
 def connect(kind, port):
-    if kind == "auto":
-        try:
-            import pymysql  # noqa: F401
-            kind = "pymysql"
-        except ImportError:
-            kind = "mini"
     cls = PyConn if kind == "pymysql" else MiniConn
     return cls("127.0.0.1", port, "root", "main"), kind
 
@@ -191,7 +189,7 @@ def main():
     ap.add_argument("--max-length", type=int, default=64, help="the adapter's max_length (tokens)")
     ap.add_argument("--sessions", type=int, default=8, help="concurrent sessions for the second measurement (0: skip)")
     ap.add_argument("--rounds", type=int, default=2, help="timed rounds of each measurement (the best counts)")
-    ap.add_argument("--client", default="auto", choices=["auto", "pymysql", "mini"])
+    ap.add_argument("--client", default="mini", choices=["mini", "pymysql"])
     ap.add_argument("--log", help="write the server's log here")
     a = ap.parse_args()
     adb = os.path.abspath(a.adb)
@@ -250,6 +248,10 @@ def main():
             assert len(rows) == a.rows, len(rows)
             return len(rows)
 
+        def plain():
+            return len(conn.query("SELECT id, txt FROM docs"))
+
+        plain_rate = timed(plain)  # the SQL layer and the wire alone
         wire = timed(one)
         conc = None
         if a.sessions > 1:
@@ -295,6 +297,7 @@ def main():
         "max_tokens_share": round(sum(c == a.max_length for c in counts) / len(counts), 3),
         "bench_seq": seq, "bench_seq_per_s": round(bench["seq_per_s"], 1),
         "wire_rows_per_s": round(wire, 1), "ratio": round(wire / bench["seq_per_s"], 3),
+        "plain_rows_per_s": round(plain_rate, 1),
         "train_s": round(train_s, 2),
         "load": os.getloadavg()[0],
     }

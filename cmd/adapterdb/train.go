@@ -37,6 +37,8 @@ the target in the second) and stores it under NAME in the database file.
 (predict and evaluate then take --pair too).
 Options (--set key=value, repeatable; the same keys as SQL's OPTIONS (...)):
   task                 classification | regression | multilabel (default: inferred)
+                       | sequence_labeling (the target column holds spans: a JSON array
+                       of {"start","end","label"}, code points, end exclusive)
   adapter_size         bottleneck size (64)
   activation           gelu | gelu_tanh | relu | tanh (gelu)
   epochs               (10)          learning_rate   (1e-3)
@@ -360,7 +362,8 @@ func runPredict(ctx context.Context, e *env, args []string) error {
 }
 
 // predictionJSON is the fixed output contract of predict: label and proba
-// (classification), value (regression), labels and proba (multilabel).
+// (classification), value (regression), labels and proba (multilabel),
+// entities (sequence labeling: spans as SQL's PREDICT gives them).
 func predictionJSON(task registry.Task, p registry.Prediction) map[string]any {
 	m := map[string]any{}
 	switch task {
@@ -370,6 +373,12 @@ func predictionJSON(task registry.Task, p registry.Prediction) map[string]any {
 		m["value"] = p.Value
 	case registry.Multilabel:
 		m["labels"], m["proba"] = p.Labels, p.Proba
+	case registry.SequenceLabeling:
+		es := make([]map[string]any, len(p.Entities))
+		for i, x := range p.Entities {
+			es[i] = map[string]any{"start": x.Start, "end": x.End, "label": x.Label, "text": x.Text, "score": x.Score}
+		}
+		m["entities"] = es
 	}
 	return m
 }

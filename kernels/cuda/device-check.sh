@@ -206,8 +206,8 @@ step torch-train 90 python3 "$HERE/torchbench.py" --train --preset minilm-l6 --p
 # ---- 4. the SQL path over the wire ----
 # SELECT PREDICT over 20,000 fortunes rows from one session and from eight,
 # against `adapterdb bench --adapters 1` at the same batch and the texts'
-# mean token count (testdata/wire_throughput.py; PyMySQL where installed,
-# else its own minimal client). Issue 14's bar: >= 0.8x.
+# mean token count (testdata/wire_throughput.py, with its own minimal MySQL
+# client: no PyMySQL needed). Issue 14's bar: >= 0.8x.
 : >"$OUT/wire.jsonl"
 for b in 64 256; do
 	step "wire B=$b" 100 python3 "$ROOT/testdata/wire_throughput.py" --adb "$ADB" --model "$WORK/minilm-l6" \

@@ -79,4 +79,17 @@ pass "PREDICT_PROBA gives each span's label probabilities"
 # Bad spans name the row.
 expect_error "CREATE ADAPTER bad OPTIONS (task = 'sequence_labeling') AS SELECT text, IF(id = 3, '[{\"start\":0,\"end\":999,\"label\":\"PER\"}]', spans) FROM ner_train ORDER BY id" 1105 "row 3: span 1 [0, 999) is outside the text"
 
+# The examples of docs/sql.md's Sequence labeling section run as written.
+examples=$("$PY" - "$ROOT/docs/sql.md" <<'PYEOF'
+import re, sys
+s = open(sys.argv[1]).read()
+sec = s[s.index("### Sequence labeling\n"):]
+sec = sec[:sec.index("\n### ", 1)]
+print(re.findall(r"```sql\n(.*?)```", sec, re.S)[0])
+PYEOF
+) || fail "no examples in docs/sql.md"
+out=$(sql "$examples" 2>&1) || fail "docs/sql.md sequence labeling examples: $out"
+grep -q '"text": "Anna"' <<<"$out" || fail "docs/sql.md example found no Anna: $out"
+pass "docs/sql.md sequence labeling examples run"
+
 stop_server
