@@ -18,6 +18,9 @@ func (be *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a kernels.Buffe
 	as := need(a, na, "gemm A")
 	bs := need(b, nb, "gemm B")
 	cs := need(c, nc, "gemm C")
+	if be.dnn != nil && be.gemmFrozen(tA, tB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc) {
+		return
+	}
 	be.gemm(tA, tB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc)
 }
 
@@ -250,4 +253,33 @@ func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w [
 		}
 	})
 	return true
+}
+
+// gemmFrozen runs C (+)= A·op(B) on oneDNN when B is a weight matrix Linear
+// packed (the training's input gradients dx = dy·W go through Gemm) and
+// reports whether it did. A with rows wider than k (dy as a column block of
+// d(q|k|v)) is copied dense first.
+func (be *Backend) gemmFrozen(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int,
+	beta float32, c []float32, ldc int) bool {
+	ldbDense := n
+	if tB {
+		ldbDense = k
+	}
+	if tA || alpha != 1 || (beta != 0 && beta != 1) || ldb != ldbDense || ldc != n || m == 0 || n == 0 || k == 0 {
+		return false
+	}
+	// The forward pass packed B as Linear's weight: [n, k] (OutIn) when the
+	// product transposes it, [k, n] (InOut) when not.
+	x := a
+	if lda != k {
+		tmp := be.scratch.Get(m * k)
+		defer be.scratch.Put(tmp)
+		be.parallel(m, rowGrain(k), 1, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				copy(tmp[r*k:(r+1)*k], a[r*lda:r*lda+k])
+			}
+		})
+		x = tmp
+	}
+	return be.dnn.inputGrad(c, m, n, k, x, b, tB, beta == 1)
 }

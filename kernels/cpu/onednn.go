@@ -182,10 +182,10 @@ func (l *oneDNNLib) pack(w []float32, n, k int, inOut, bf16 bool, mHint, threads
 }
 
 // matmul makes the primitive for m rows against packed weights.
-func (l *oneDNNLib) matmul(w *C.dn_weights, m, ldy int, bias bool, act int, threads int) (*C.dn_mm, string, error) {
+func (l *oneDNNLib) matmul(w *C.dn_weights, m, ldy int, bias bool, act int, accumulate bool, threads int) (*C.dn_mm, string, error) {
 	var e, impl cbuf
-	mm := C.dn_mm_create(l.l, w, C.int(m), C.int(ldy), cbool(bias), C.int(act), C.int(threads), impl.p(), impl.n(),
-		e.p(), e.n())
+	mm := C.dn_mm_create(l.l, w, C.int(m), C.int(ldy), cbool(bias), C.int(act), cbool(accumulate), C.int(threads),
+		impl.p(), impl.n(), e.p(), e.n())
 	if mm == nil {
 		return nil, "", fmt.Errorf("oneDNN: matmul %d×%d×%d: %s", m, w.n, w.k, e.String())
 	}

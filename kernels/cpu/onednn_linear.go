@@ -57,10 +57,18 @@ type dnn struct {
 	threads int
 
 	mu      sync.Mutex
-	weights map[uintptr]*packedWeight
+	weights map[wkey]*packedWeight
 	prims   map[primKey]*prim
 	xbf16   []uint16 // x rounded to bf16
 	warned  bool
+}
+
+// wkey identifies a packed weight: its address and the layout it was
+// packed from. A weight is packed twice when training: as stored for the
+// forward pass and transposed for the input gradient (dx = dy·W).
+type wkey struct {
+	addr  uintptr
+	inOut bool
 }
 
 type packedWeight struct {
@@ -72,7 +80,7 @@ type packedWeight struct {
 
 type primKey struct {
 	n, k, m, ldy int
-	bias         bool
+	bias, acc    bool
 	act          kernels.Act
 }
 
@@ -83,7 +91,7 @@ type prim struct {
 
 func newDNN(lib *oneDNNLib, log zerolog.Logger, bf16 bool, threads int) *dnn {
 	return &dnn{lib: lib, log: log, bf16: bf16, threads: ompThreads(threads),
-		weights: map[uintptr]*packedWeight{}, prims: map[primKey]*prim{}}
+		weights: map[wkey]*packedWeight{}, prims: map[primKey]*prim{}}
 }
 
 func addr(s []float32) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(s))) }
@@ -103,16 +111,34 @@ func fingerprintOf(w []float32, n int) fingerprint {
 // false leaves the work to OpenBLAS.
 func (d *dnn) linear(y []float32, ldy int, x []float32, m, n, k int, w []float32, inOut bool, bias []float32,
 	act kernels.Act) bool {
+	return d.matmul(y, ldy, x, m, n, k, w, inOut, bias, act, false, false)
+}
+
+// inputGrad runs dx (+)= dy·W for a weight Linear has packed (inOut as
+// Linear saw it), with W [k, n] seen as the product's right factor, and
+// reports whether it did. Weights Linear has not seen are not packed here:
+// they may change between calls (an adapter's, a gradient).
+func (d *dnn) inputGrad(dx []float32, m, n, k int, dy, w []float32, inOut, accumulate bool) bool {
+	return d.matmul(dx, n, dy, m, n, k, w, !inOut, nil, kernels.ActNone, accumulate, true)
+}
+
+// matmul is y (+)= act(x·W + bias) on the packed copy of w (packed as
+// inOut says; onlyKnown: only if w was packed for Linear).
+func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w []float32, inOut bool, bias []float32,
+	act kernels.Act, accumulate, onlyKnown bool) bool {
 	if m == 0 || n == 0 || k == 0 || !fitsBLASInt(m*ldy, m*k, n*k) {
 		return false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if onlyKnown && d.weights[wkey{addr(w), !inOut}] == nil {
+		return false
+	}
 	pw := d.packed(w, n, k, inOut)
 	if pw == nil {
 		return false
 	}
-	p := d.prim(primKey{n: n, k: k, m: m, ldy: ldy, bias: bias != nil, act: act}, pw)
+	p := d.prim(primKey{n: n, k: k, m: m, ldy: ldy, bias: bias != nil, acc: accumulate, act: act}, pw)
 	if p.mm == nil {
 		return false
 	}
@@ -134,7 +160,7 @@ func (d *dnn) linear(y []float32, ldy int, x []float32, m, n, k int, w []float32
 // packed returns w's packed copy, packing it when it is new or changed;
 // nil means it cannot be packed.
 func (d *dnn) packed(w []float32, n, k int, inOut bool) *packedWeight {
-	key := addr(w)
+	key := wkey{addr(w), inOut}
 	f := fingerprintOf(w, n*k)
 	if pw := d.weights[key]; pw != nil {
 		if pw.n == n && pw.k == k && pw.inOut == inOut && pw.fp == f {
@@ -166,7 +192,7 @@ func (d *dnn) prim(key primKey, pw *packedWeight) *prim {
 		}
 	}
 	p := &prim{}
-	mm, impl, err := d.lib.matmul(pw.c, key.m, key.ldy, key.bias, int(key.act), d.threads)
+	mm, impl, err := d.lib.matmul(pw.c, key.m, key.ldy, key.bias, int(key.act), key.acc, d.threads)
 	switch {
 	case err != nil:
 		d.warn(err, "no matmul for this shape; running it on OpenBLAS")
@@ -183,7 +209,7 @@ func (d *dnn) prim(key primKey, pw *packedWeight) *prim {
 }
 
 // drop frees the packed copy of the weight at key.
-func (d *dnn) drop(key uintptr) {
+func (d *dnn) drop(key wkey) {
 	if pw := d.weights[key]; pw != nil {
 		C.dn_weights_free(pw.c)
 		delete(d.weights, key)
@@ -196,7 +222,8 @@ func (d *dnn) free(w []float32) {
 		return
 	}
 	d.mu.Lock()
-	d.drop(addr(w))
+	d.drop(wkey{addr(w), false})
+	d.drop(wkey{addr(w), true})
 	d.mu.Unlock()
 }
 

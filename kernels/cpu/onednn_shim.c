@@ -67,6 +67,7 @@ struct dn_lib {
 	st (*post_ops_create)(h *);
 	st (*post_ops_destroy)(h);
 	st (*post_ops_append_eltwise)(h, float, int, float, float);
+	st (*post_ops_append_sum)(h, float);
 	void (*omp_set_num_threads)(int);
 };
 
@@ -138,6 +139,7 @@ dn_lib *dn_open(const char *path, char *err, int errlen) {
 	SYM(post_ops_create, "dnnl_post_ops_create");
 	SYM(post_ops_destroy, "dnnl_post_ops_destroy");
 	SYM(post_ops_append_eltwise, "dnnl_post_ops_append_eltwise");
+	SYM(post_ops_append_sum, "dnnl_post_ops_append_sum");
 	SYM(omp_set_num_threads, "omp_set_num_threads"); // libgomp, a dependency of libdnnl
 #undef SYM
 	CHECK(l->engine_create(&l->engine, DN_CPU, 0), "create engine");
@@ -156,7 +158,7 @@ void dn_version(dn_lib *l, char *out, int outlen) {
 // matmul_pd makes the primitive descriptor for x[m,k]·W[k,n] (+ bias, act)
 // with weights described by wmd.
 static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int bf16, const dn_md *wmd, int has_bias, int act,
-	char *err, int errlen) {
+	int accumulate, char *err, int errlen) {
 	h pd = NULL, attr = NULL, po = NULL;
 	dn_md src, bias, dst;
 	dn_matmul_desc d;
@@ -166,6 +168,8 @@ static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int bf16, const dn_m
 	CHECK(l->md_init_by_strides(&dst, 2, dd, DN_F32, ds), "destination descriptor");
 	CHECK(l->matmul_desc_init(&d, &src, wmd, has_bias ? &bias : NULL, &dst), "matmul descriptor");
 	CHECK(l->attr_create(&attr), "attributes");
+	if (accumulate || act) CHECK(l->post_ops_create(&po), "post-ops");
+	if (accumulate) CHECK(l->post_ops_append_sum(po, 1.0f), "sum post-op");
 	if (act) {
 		int alg = 0;
 		switch (act) {
@@ -175,10 +179,9 @@ static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int bf16, const dn_m
 		case 4: alg = DN_RELU; break;
 		default: FAIL("unknown activation %d", act);
 		}
-		CHECK(l->post_ops_create(&po), "post-ops");
 		CHECK(l->post_ops_append_eltwise(po, 1.0f, alg, 0.0f, 0.0f), "eltwise post-op");
-		CHECK(l->attr_set_post_ops(attr, po), "set post-ops");
 	}
+	if (po) CHECK(l->attr_set_post_ops(attr, po), "set post-ops");
 	CHECK(l->pd_create(&pd, &d, attr, l->engine, NULL), "matmul primitive descriptor");
 fail:
 	if (po) l->post_ops_destroy(po);
@@ -201,7 +204,7 @@ dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16
 	l->omp_set_num_threads(threads);
 	CHECK(l->md_init_by_tag(&any, 2, wd, bf16 ? DN_BF16 : DN_F32, DN_TAG_ANY), "weights descriptor");
 	CHECK(l->md_init_by_strides(&user, 2, wd, DN_F32, ws), "user weights descriptor");
-	pd = matmul_pd(l, m_hint, n, k, n, bf16, &any, 1, 0, err, errlen);
+	pd = matmul_pd(l, m_hint, n, k, n, bf16, &any, 1, 0, 0, err, errlen);
 	if (!pd) goto fail;
 	const dn_md *packed = l->pd_query_md(pd, DN_QUERY_WEIGHTS_MD, 0);
 	if (!packed) FAIL("matmul has no weights descriptor");
@@ -243,13 +246,13 @@ void dn_weights_free(dn_weights *w) {
 	free(w);
 }
 
-dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int threads,
-	char *impl, int impllen, char *err, int errlen) {
+dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int accumulate,
+	int threads, char *impl, int impllen, char *err, int errlen) {
 	dn_mm *mm = calloc(1, sizeof *mm);
 	h pd = NULL;
 	if (!mm) FAIL("out of memory");
 	l->omp_set_num_threads(threads);
-	pd = matmul_pd(l, m, w->n, w->k, ldy, w->bf16, &w->md, has_bias, act, err, errlen);
+	pd = matmul_pd(l, m, w->n, w->k, ldy, w->bf16, &w->md, has_bias, act, accumulate, err, errlen);
 	if (!pd) goto fail;
 	const char *info = NULL;
 	if (l->pd_query(pd, DN_QUERY_IMPL_INFO, 0, &info) == 0 && info && impl) snprintf(impl, impllen, "%s", info);

@@ -45,10 +45,11 @@ dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16
 void dn_weights_free(dn_weights *w);
 
 // dn_mm_create makes the primitive for m rows against packed weights;
-// act is a kernels.Act (0 none, 1 gelu, 2 gelu_tanh, 3 tanh, 4 relu).
+// act is a kernels.Act (0 none, 1 gelu, 2 gelu_tanh, 3 tanh, 4 relu);
+// accumulate adds the product to y (before act) instead of overwriting it.
 // impl receives oneDNN's implementation name ("brg:avx512_core", ...).
-dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int threads,
-	char *impl, int impllen, char *err, int errlen);
+dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int accumulate,
+	int threads, char *impl, int impllen, char *err, int errlen);
 // dn_mm_run executes it; x is f32 [m,k], or bf16 when the weights are
 // bf16 (converted by the caller with dn_to_bf16). Returns 0 or a dnnl
 // status, with the reason in err.

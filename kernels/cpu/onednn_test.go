@@ -142,7 +142,7 @@ func TestOneDNNLinear(t *testing.T) {
 						be.Linear(be.Upload(y), ldy, be.Upload(x), m, n, k, be.Upload(w), layout, bb, act)
 						checkNear(t, fmt.Sprintf("%s call %d", what, call), y, ldy, want, mag, m, n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, -7)
 					}
-					if pw := be.dnn.weights[addr(w)]; pw == nil || pw.c == nil {
+					if pw := be.dnn.weights[wkey{addr(w), layout == kernels.InOut}]; pw == nil || pw.c == nil {
 						t.Fatalf("%s: weights not packed", what)
 					}
 				}
@@ -175,7 +175,7 @@ func TestOneDNNWeightsChanged(t *testing.T) {
 	w[(len(w)-1)/2] += 1 // one sampled value: the middle of the matrix
 	run("after rewriting a sampled weight")
 	be.Free(be.Upload(w))
-	if be.dnn.weights[addr(w)] != nil {
+	if be.dnn.weights[wkey{addr(w), false}] != nil {
 		t.Error("Free kept the packed copy")
 	}
 	run("after Free")
@@ -274,10 +274,64 @@ func TestOneDNNBF16Linear(t *testing.T) {
 					be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), layout, be.Upload(bias), act)
 					checkNear(t, fmt.Sprintf("%s call %d", what, call), y, n, want, mag, m, n, 1.0/128, 1e-6, 0)
 				}
-				if pw := be.dnn.weights[addr(w)]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
+				if pw := be.dnn.weights[wkey{addr(w), layout == kernels.InOut}]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
 					t.Fatalf("%s: weights not packed in bf16", what)
 				}
 			}
 		}
+	}
+}
+
+// TestOneDNNInputGrad checks training's input gradient dx (+)= dy·W, a Gemm
+// whose B is a weight Linear packed: it runs on a transposed packed copy,
+// with dy dense or a column block of a wider matrix, overwriting or
+// accumulating.
+func TestOneDNNInputGrad(t *testing.T) {
+	be := oneDNNBackend(t, "fp32")
+	r := rand.New(rand.NewPCG(11, 11))
+	for _, layout := range []kernels.Layout{kernels.OutIn, kernels.InOut} {
+		for _, sz := range []struct{ m, in, out int }{{5, 7, 9}, {64, 96, 160}} {
+			for _, beta := range []float32{0, 1} {
+				for _, lda := range []int{sz.out, 3 * sz.out} {
+					m, in, out := sz.m, sz.in, sz.out
+					w := randVec(r, in*out, 0.3)
+					x := randVec(r, m*in, 1)
+					be.Linear(be.Upload(make([]float32, m*out)), out, be.Upload(x), m, out, in, be.Upload(w), layout, nil, kernels.ActNone)
+					dy, dx := randVec(r, m*lda, 1), randVec(r, m*in, 1)
+					want, mag := make([]float64, m*in), make([]float64, m*in)
+					for i := range m {
+						for j := range in {
+							s, sa := float64(beta)*float64(dx[i*in+j]), math.Abs(float64(beta)*float64(dx[i*in+j]))
+							for p := range out {
+								wv := w[p*in+j] // OutIn: W [out, in]
+								if layout == kernels.InOut {
+									wv = w[j*out+p] // W [in, out]
+								}
+								v := float64(dy[i*lda+p]) * float64(wv)
+								s += v
+								sa += math.Abs(v)
+							}
+							want[i*in+j], mag[i*in+j] = s, sa
+						}
+					}
+					tB, ldb := false, in
+					if layout == kernels.InOut {
+						tB, ldb = true, out
+					}
+					be.Gemm(false, tB, m, in, out, 1, be.Upload(dy), lda, be.Upload(w), ldb, beta, be.Upload(dx), in)
+					what := fmt.Sprintf("dx = dy·W (layout %d, %dx%dx%d, beta %g, lda %d)", layout, m, in, out, beta, lda)
+					checkNear(t, what, dx, in, want, mag, m, in, 4e-6*math.Sqrt(float64(out+1)), 2e-6, 0)
+					if be.dnn.weights[wkey{addr(w), layout != kernels.InOut}] == nil {
+						t.Errorf("%s: did not run on a packed copy", what)
+					}
+				}
+			}
+		}
+	}
+	// A B that Linear never saw is left to OpenBLAS (it may change between calls).
+	w := randVec(r, 6*4, 1)
+	be.Gemm(false, false, 3, 4, 6, 1, be.Upload(randVec(r, 18, 1)), 6, be.Upload(w), 4, 0, be.Upload(make([]float32, 12)), 4)
+	if be.dnn.weights[wkey{addr(w), true}] != nil {
+		t.Error("packed a matrix Linear never used")
 	}
 }
