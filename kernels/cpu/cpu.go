@@ -131,6 +131,9 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 // be met is an error.
 func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, bf16 bool,
 	load func(zerolog.Logger, string) (*oneDNNLib, error)) error {
+	if err := checkOneDNNEnv(); err != nil {
+		return err
+	}
 	off, why := oneDNNDisabled(opts.OneDNN)
 	switch {
 	case bf16 && off:

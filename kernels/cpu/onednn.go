@@ -64,6 +64,20 @@ func oneDNNDisabled(opt string) (bool, string) {
 	return false, ""
 }
 
+// checkOneDNNEnv refuses a value of ADAPTERDB_ONEDNN that is neither off nor
+// on, so that a typo (ADAPTERDB_ONEDNN=of) does not silently leave oneDNN on.
+func checkOneDNNEnv() error {
+	v, ok := os.LookupEnv(oneDNNEnv)
+	if !ok || isOff(v) {
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "on", "1", "true", "yes":
+		return nil
+	}
+	return fmt.Errorf("cpu backend: %s=%q: want off (0, false, no) or on (1, true, yes)", oneDNNEnv, v)
+}
+
 func isOff(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "off", "0", "false", "no":

@@ -335,3 +335,21 @@ func TestOneDNNInputGrad(t *testing.T) {
 		t.Error("packed a matrix Linear never used")
 	}
 }
+
+// TestOneDNNEnvValues: ADAPTERDB_ONEDNN takes off or on (and their synonyms);
+// anything else fails the backend's start rather than leaving oneDNN on.
+func TestOneDNNEnvValues(t *testing.T) {
+	for _, v := range []string{"off", "OFF", "0", "false", "no", "on", "1", "true", "Yes", ""} {
+		t.Setenv(oneDNNEnv, v)
+		if err := checkOneDNNEnv(); err != nil {
+			t.Errorf("%s=%q: %v", oneDNNEnv, v, err)
+		}
+	}
+	for _, v := range []string{"of", "disable", "onn"} {
+		t.Setenv(oneDNNEnv, v)
+		_, err := New(zerolog.Nop(), Options{})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%s=%q: want off", oneDNNEnv, v)) {
+			t.Errorf("%s=%q: New gives %v, want an error naming the value", oneDNNEnv, v, err)
+		}
+	}
+}
