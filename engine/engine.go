@@ -32,8 +32,10 @@ type Config struct {
 	// Backend runs the kernels (required: kernels/cpu.New, or kernels/cuda).
 	Backend kernels.Backend
 	// TrainBackend runs training when Backend cannot (is not a
-	// kernels.Trainer); nil opens kernels/cpu for it at the first training
-	// job (see TrainingModel).
+	// kernels.Trainer): the checkpoint is loaded on it at the first training
+	// job (see TrainingModel). The caller chooses it, as it chooses Backend
+	// (cmd/adapterdb gives kernels/cpu); nil leaves such an engine unable to
+	// train.
 	TrainBackend kernels.Trainer
 	Log          zerolog.Logger
 	// BatchSize is the most sequences one forward pass takes (default 64).

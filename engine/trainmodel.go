@@ -6,7 +6,6 @@ import (
 
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/kernels"
-	"github.com/adapterdb/adapterdb/kernels/cpu"
 )
 
 // trainer is the model training runs on when the featurizer's backend cannot
@@ -21,8 +20,7 @@ type trainer struct {
 
 // TrainingModel returns the model that training runs on: the featurizer's
 // own when its backend implements kernels.Trainer, otherwise the same
-// checkpoint on the cpu kernels (Config.TrainBackend, or a cpu backend opened
-// here), so that a server on a backend without backward kernels still trains
+// checkpoint on Config.TrainBackend (the cpu kernels, in cmd/adapterdb), so that a server on a backend without backward kernels still trains
 // rather than fails. The fallback is loaded once, at first use, and logged.
 func (e *Engine) TrainingModel() (*model.Model, error) {
 	if _, ok := e.model.Be.(kernels.Trainer); ok {
@@ -32,12 +30,8 @@ func (e *Engine) TrainingModel() (*model.Model, error) {
 	t.once.Do(func() {
 		be := e.cfg.TrainBackend
 		if be == nil {
-			c, err := cpu.New(e.log, cpu.Options{})
-			if err != nil {
-				t.err = fmt.Errorf("backend %s cannot train and the cpu fallback failed: %w", e.model.Be.Name(), err)
-				return
-			}
-			be = c
+			t.err = fmt.Errorf("backend %s cannot train and no training backend was configured", e.model.Be.Name())
+			return
 		}
 		ck, err := loadCheckpoint(e.cfg.Model, be)
 		if err != nil {

@@ -22,7 +22,8 @@ func (f forwardOnly) Name() string { return "forward-only/" + f.Backend.Name() }
 // features equal the featurizer's.
 func TestTrainingModelFallback(t *testing.T) {
 	dir := testmodels.Dir("bert-tiny")
-	e, err := Open(Config{Model: dir, Log: zerolog.Nop(), Backend: forwardOnly{testmodels.CPU(t)}})
+	e, err := Open(Config{Model: dir, Log: zerolog.Nop(), Backend: forwardOnly{testmodels.CPU(t)},
+		TrainBackend: testmodels.CPU(t).(kernels.Trainer)})
 	if err != nil {
 		t.Fatal(err)
 	}

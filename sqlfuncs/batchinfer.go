@@ -133,8 +133,8 @@ func (b *BatchInfer) DebugString() string { return b.Describe(sql.DescribeOption
 //
 // Windows are pipelined: while the rows of one window go up the plan (and
 // over the wire), the next window runs in the featurizer, so it does not wait
-// for the SQL layer between passes. Once the windows have reached their full
-// size (a long scan), two windows compute in the background: the second one's
+// for the SQL layer between passes. Once the windows have grown (a long
+// scan), two windows compute in the background: the second one's
 // texts are tokenized and queued while the first one's passes run, so the
 // featurizer finds the next pass queued when one ends instead of idling while
 // a window is tokenized (on a GPU a pass takes less time than tokenizing its
@@ -154,9 +154,10 @@ type batchIter struct {
 	pending []*windowJob // the next windows, computing, in order
 }
 
-// fullDepth is how many windows compute in the background once they have
-// their full size (maxWindow batches).
-const fullDepth = 2
+// aheadDepth is how many windows compute in the background once they have
+// a quarter of their full size (maxWindow/4 batches: 512 rows at batch 64,
+// after 448 rows were read; a LIMIT query's first windows keep one).
+const aheadDepth = 2
 
 // maxWindow bounds the read-ahead, in batches. It matches the engine's
 // sorting window (engine.sortWindow passes): measured on the fortunes texts,
@@ -203,7 +204,7 @@ func (it *batchIter) Next(ctx *sql.Context) (sql.Row, error) {
 }
 
 // fill makes the next window's rows it.out and keeps the windows after it
-// computing (one, or fullDepth once windows are full size).
+// computing (one, or aheadDepth once windows have grown).
 func (it *batchIter) fill(ctx *sql.Context) error {
 	if ctx.Err() != nil {
 		return ErrInterrupted()
@@ -229,8 +230,8 @@ func (it *batchIter) fill(ctx *sql.Context) error {
 		cur = w
 	}
 	depth := 1
-	if it.window == maxWindow {
-		depth = fullDepth
+	if it.window >= maxWindow/4 {
+		depth = aheadDepth
 	}
 	for !it.eof && len(it.pending) < depth {
 		next, err := it.readWindow(ctx)

@@ -42,6 +42,8 @@ type Options struct {
 	// Backend runs the kernels (kernels/cpu.New, or kernels/cuda): the
 	// caller chooses; Open takes ownership of nothing but what it builds.
 	Backend kernels.Backend
+	// TrainBackend trains adapters when Backend cannot (engine.Config).
+	TrainBackend kernels.Trainer
 	// BatchSize is the sequences per forward pass (default 64), the one
 	// batching knob: the engine cuts every request into passes of this size,
 	// and a BatchInfer node reads this many rows in its first window.
@@ -65,7 +67,7 @@ func Open(o Options) (*DB, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
 	}
-	eng, err := engine.Open(engine.Config{Model: o.Model, Backend: o.Backend, Log: o.Log, BatchSize: o.BatchSize, MaxTextBytes: o.MaxTextBytes})
+	eng, err := engine.Open(engine.Config{Model: o.Model, Backend: o.Backend, TrainBackend: o.TrainBackend, Log: o.Log, BatchSize: o.BatchSize, MaxTextBytes: o.MaxTextBytes})
 	if err != nil {
 		return nil, err
 	}

@@ -306,7 +306,7 @@ func TestJoinOnBatched(t *testing.T) {
 	check("SELECT id, CAST(s AS SIGNED) FROM docs", 0, all)
 }
 
-// TestWindowsQueuedAhead: once a long scan's windows have their full size,
+// TestWindowsQueuedAhead: once a long scan's windows have grown,
 // the next window is tokenized and queued while the current one's passes
 // run, so the featurizer never waits for the SQL layer between windows: more
 // than one window's sequences are queued at some pass.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -31,4 +32,18 @@ func openCPU(device string, log zerolog.Logger) (kernels.Backend, error) {
 		return nil, usageErr("unknown device %q (cpu, cpu:fp32 or cpu:bf16)", device)
 	}
 	return cpu.New(log, cpu.Options{Precision: precision})
+}
+
+// trainBackend is what trains adapters when be cannot (a backend without
+// backward kernels): the cpu kernels, opened here because the engine leaves
+// the choice of kernels to its caller. nil when be trains itself.
+func trainBackend(be kernels.Backend, log zerolog.Logger) (kernels.Trainer, error) {
+	if _, ok := be.(kernels.Trainer); ok {
+		return nil, nil
+	}
+	c, err := cpu.New(log, cpu.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("backend %s cannot train, and the cpu backend for training: %w", be.Name(), err)
+	}
+	return c, nil
 }

@@ -68,7 +68,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlfuncs.Open(sqlfuncs.Options{Path: *dbPath, Model: *modelDir, Backend: be, BatchSize: *batch,
+	tbe, err := trainBackend(be, e.log)
+	if err != nil {
+		return err
+	}
+	db, err := sqlfuncs.Open(sqlfuncs.Options{Path: *dbPath, Model: *modelDir, Backend: be, TrainBackend: tbe, BatchSize: *batch,
 		MaxTextBytes: *maxText, FilesDir: *filesDir, MaxJobs: *maxJobs, Log: e.log})
 	if err != nil {
 		return err

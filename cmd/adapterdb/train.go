@@ -117,7 +117,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, closeAll, err := openRegistry(e, *dbPath, *modelDir, engine.Config{Backend: be})
+	tbe, err := trainBackend(be, e.log)
+	if err != nil {
+		return err
+	}
+	reg, closeAll, err := openRegistry(e, *dbPath, *modelDir, engine.Config{Backend: be, TrainBackend: tbe})
 	if err != nil {
 		return err
 	}

@@ -45,12 +45,18 @@ const (
 // classes when the task is inferred; more become a regression.
 const maxClassesInferred = 20
 
-// InferTask picks the task for examples whose task was not given:
+// InferTask picks the task for examples whose task was not given: targets
+// that are JSON arrays of objects (spans) → sequence labeling;
 // a JSON column or JSON-array targets → multilabel; a floating-point column, or
 // numbers that are not all integers, or integers with more than 20 distinct
 // values → regression; anything else → classification. Labels separated by |
 // are only read as multilabel when the task says so.
 func InferTask(ex []Example, kind TargetKind) adapter.Task {
+	for _, e := range ex {
+		if !e.TargetNull && isSpanArray(e.Target) {
+			return adapter.SequenceLabeling
+		}
+	}
 	switch kind {
 	case KindJSON:
 		return adapter.Multilabel
@@ -86,6 +92,16 @@ func InferTask(ex []Example, kind TargetKind) adapter.Task {
 		return adapter.Regression
 	}
 	return adapter.Classification
+}
+
+// isSpanArray tells whether a target is a JSON array whose first element is
+// an object: spans, not a label set.
+func isSpanArray(s string) bool {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "[") {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimSpace(t[1:]), "{")
 }
 
 // parseLabelSet reads a multilabel target: a JSON array of strings or

@@ -25,7 +25,7 @@ func (f forwardOnly) Name() string { return "forward-only/" + f.Backend.Name() }
 // and gives exactly the adapter the cpu engine trains; the metrics name the
 // backend that trained.
 func TestTrainFallback(t *testing.T) {
-	eng, err := engine.Open(engine.Config{Model: "demo", Backend: forwardOnly{testmodels.CPU(t)}, Log: zerolog.Nop()})
+	eng, err := engine.Open(engine.Config{Model: "demo", Backend: forwardOnly{testmodels.CPU(t)}, TrainBackend: testmodels.CPU(t).(kernels.Trainer), Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,5 +49,20 @@ func TestTrainFallback(t *testing.T) {
 	}
 	if !bytes.Equal(files[0], files[1]) {
 		t.Error("the fallback trained another adapter than the cpu engine")
+	}
+}
+
+// Without a training backend, an engine whose backend cannot train says so
+// rather than training on kernels nobody chose.
+func TestTrainWithoutTrainBackend(t *testing.T) {
+	eng, err := engine.Open(engine.Config{Model: "demo", Backend: forwardOnly{testmodels.CPU(t)}, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ex := fortunes(t, "train")[:8]
+	_, err = train.Train(context.Background(), eng, ex, train.KindUnknown, opts("epochs", "1", "max_length", "24"), nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot train") {
+		t.Fatalf("got %v, want a cannot-train error", err)
 	}
 }

@@ -344,6 +344,8 @@ func TestInferTask(t *testing.T) {
 		{ex(`["a"]`, `["a","b"]`), train.KindUnknown, adapter.Multilabel},
 		{ex(`["a"]`), train.KindJSON, adapter.Multilabel},
 		{ex("a|b", "c"), train.KindUnknown, adapter.Classification},
+		{ex(`[]`, ` [ {"start":0,"end":1,"label":"X"}]`), train.KindJSON, adapter.SequenceLabeling},
+		{ex(`[]`, `[{"start":0,"end":1,"label":"X"}]`), train.KindText, adapter.SequenceLabeling},
 	}
 	for i, c := range cases {
 		if got := train.InferTask(c.ex, c.kind); got != c.want {

@@ -24,12 +24,13 @@ var _ kernels.Trainer = (*Backend)(nil)
 
 // bwdKernels are the backward kernels of the backend's storage type.
 type bwdKernels struct {
-	actBwd, colSum, normStats, normParams, normDx, attnDS, attnDQKV kfunc
+	actBwd, colSumPart, colSumFin, normStats, normParams, normDx, attnDS, attnDQKV kfunc
 }
 
 func (be *Backend) loadBackward(must func(string) kfunc) {
 	sfx := be.prec.suffix()
-	be.bwd = bwdKernels{actBwd: must("k_act_bwd_" + sfx), colSum: must("k_colsum_" + sfx),
+	be.bwd = bwdKernels{actBwd: must("k_act_bwd_" + sfx), colSumPart: must("k_colsum_part_" + sfx),
+		colSumFin: must("k_colsum_fin_" + sfx),
 		normStats: must("k_norm_stats_" + sfx), normParams: must("k_norm_params_" + sfx), normDx: must("k_norm_dx_" + sfx),
 		attnDS: must("k_attn_ds_" + sfx), attnDQKV: must("k_attn_dqkv_" + sfx)}
 	be.optk = optKernels{sumSq: must("k_sumsq_" + sfx), adamW: must("k_adamw_" + sfx)}
@@ -96,13 +97,26 @@ func (be *Backend) SegLinearBackward(dx, dy, x kernels.Buffer, n, k int, segs []
 	}
 }
 
-// colSum adds the column sums of src [rows, n] to dst [n].
+// colSum adds the column sums of src [rows, n] to dst [n]: partial sums per
+// chunk of rows, then their sum (colChunks).
 func (be *Backend) colSum(dst, src kernels.Buffer, rows, n int) {
 	be.lock()
 	defer be.unlock()
-	a := C.kColSum{src: C.dptr_t(be.in(src, rows*n, "column sum source")), dst: C.dptr_t(be.out(dst, n, "bias gradient")),
-		rows: C.int32_t(rows), n: C.int32_t(n)}
-	be.launch(be.bwd.colSum, "column sum", [3]int{ceilDiv(n, ewThreads), 1, 1}, [3]int{ewThreads, 1, 1}, 0,
+	cr, chunks := colChunks(rows)
+	part := be.scratch(chunks * n)
+	defer be.pool.put(part)
+	a := C.kColSum{src: C.dptr_t(be.in(src, rows*n, "column sum source")), part: C.dptr_t(part.ptr),
+		rows: C.int32_t(rows), n: C.int32_t(n), chunk_rows: C.int32_t(cr), chunks: C.int32_t(chunks)}
+	be.launch(be.bwd.colSumPart, "column sum", [3]int{ceilDiv(n, ewThreads), chunks, 1}, [3]int{ewThreads, 1, 1}, 0,
+		unsafe.Pointer(&a), unsafe.Sizeof(a))
+	be.colFinish(be.out(dst, n, "bias gradient"), part.ptr, n, chunks)
+}
+
+// colFinish adds the sums of chunks partial column sums (fp32 [chunks, n] at
+// part) to dst [n] (held lock).
+func (be *Backend) colFinish(dst, part devptr, n, chunks int) {
+	a := C.kColSum{dst: C.dptr_t(dst), part: C.dptr_t(part), n: C.int32_t(n), chunks: C.int32_t(chunks)}
+	be.launch(be.bwd.colSumFin, "column sum finish", [3]int{ceilDiv(n, ewThreads), 1, 1}, [3]int{ewThreads, 1, 1}, 0,
 		unsafe.Pointer(&a), unsafe.Sizeof(a))
 }
 
@@ -161,16 +175,20 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 		g := be.in(s.Gamma, cols, "normbackward gamma")
 		table = append(table, C.kNormSeg{row0: C.int32_t(row), gamma: C.dptr_t(g)})
 		if s.DGamma != nil || s.DBeta != nil {
+			cr, chunks := colChunks(s.Rows)
+			part := be.scratch(2 * chunks * cols)
 			p := a
-			p.row0, p.rows = C.int32_t(row), C.int32_t(s.Rows)
+			p.row0, p.rows, p.part = C.int32_t(row), C.int32_t(s.Rows), C.dptr_t(part.ptr)
+			p.chunk_rows, p.chunks = C.int32_t(cr), C.int32_t(chunks)
+			be.launch(be.bwd.normParams, "normbackward params", [3]int{ceilDiv(cols, ewThreads), chunks, 1},
+				[3]int{ewThreads, 1, 1}, 0, unsafe.Pointer(&p), unsafe.Sizeof(p))
 			if s.DGamma != nil {
-				p.dgamma = C.dptr_t(be.out(s.DGamma, cols, "normbackward DGamma"))
+				be.colFinish(be.out(s.DGamma, cols, "normbackward DGamma"), part.ptr, cols, chunks)
 			}
 			if s.DBeta != nil {
-				p.dbeta = C.dptr_t(be.out(s.DBeta, cols, "normbackward DBeta"))
+				be.colFinish(be.out(s.DBeta, cols, "normbackward DBeta"), part.ptr+devptr(4*chunks*cols), cols, chunks)
 			}
-			be.launch(be.bwd.normParams, "normbackward params", [3]int{ceilDiv(cols, ewThreads), 1, 1},
-				[3]int{ewThreads, 1, 1}, 0, unsafe.Pointer(&p), unsafe.Sizeof(p))
+			be.pool.put(part)
 		}
 		row += s.Rows
 	}

@@ -17,6 +17,9 @@
 #                 mixed-adapter batches against per-adapter batches
 #   bench.jsonl   `adapterdb bench --device cuda:...` lines, tagged with preset and precision
 #   torch.jsonl   the PyTorch eager baseline (torchbench.py), same shapes
+#   train.jsonl   `adapterdb train --device ...` lines (kind speed: examples/s on
+#                 the GPU; kind agree: the same job on cpu and on the GPU)
+#   torch_train.jsonl  the PyTorch adapter-training baseline (torchbench.py --train)
 #   wire.jsonl    SELECT PREDICT over the wire vs adapterdb bench (testdata/wire_throughput.py)
 #   gobench.txt   GPU memory per model and adapter, GEMM (own, cuBLASLt epilogues,
 #                 cuBLAS without them), attention and add+LayerNorm kernels
@@ -114,7 +117,7 @@ fi
 
 # ---- 1. correctness on the GPU ----
 (cd "$GOPATHDIR" && step tests 240 "$BIN/cuda.test" -test.v -test.timeout 235s \
-	-test.run 'TestConformance|TestLowPrecisionOps|TestGoldenHiddenStates|TestAdapterGoldens|TestMixedEqualsPerAdapter' \
+	-test.run 'TestConformance|TestLowPrecisionOps|TestGoldenHiddenStates|TestAdapterGoldens|TestMixedEqualsPerAdapter|TestTrainerConformance|TestLowPrecisionBackward|TestAdamW|TestTrainMatchesCPU' \
 	>"$OUT/tests.log" 2>&1)
 
 # ---- 2. adapterdb bench against PyTorch ----
@@ -155,6 +158,44 @@ bench bert-base cuda:fp32 32 128 0
 step torch 120 python3 "$HERE/torchbench.py" --preset minilm-l6 --preset bert-base \
 	--shape 128,128 --shape 32,128 --shape 1,128 --dtype fp16 --dtype bf16 --iters 20 \
 	>"$OUT/torch.jsonl" 2>"$OUT/torch.log"
+
+# ---- 2b. adapter training against PyTorch, and against cpu training ----
+# Speed: `adapterdb train --device cuda:DT` on 4,096 texts that all fill
+# max_length 128 (fixed-shape batches of 32, adapter size 64, one epoch, no
+# validation: metrics.examples_per_s is the training loop's rate) against
+# torchbench.py --train at the same shape. Agreement: the same job (384
+# fortunes rows, 3 epochs, validation 0.25, seed 7) on cpu and on the GPU in
+# each precision; devicecheck_summary.py compares the losses against
+# docs/cuda.md's tolerance.
+# train_run KIND PRESET DEVICE CSV SETS...: one `adapterdb train` line, tagged.
+train_run() {
+	local kind=$1 preset=$2 dev=$3 csv=$4 line
+	shift 4
+	local db=$WORK/train-$kind-$preset-${dev//[:,]/_}.db
+	local sets=() b=0 l=0
+	for kv in "$@"; do
+		sets+=(--set "$kv")
+		case $kv in batch_size=*) b=${kv#*=} ;; max_length=*) l=${kv#*=} ;; esac
+	done
+	line=$(step "train $kind $preset $dev" 60 "$ADB" train --db "$db" --model "$WORK/$preset" --device "$dev" \
+		--name t "${sets[@]}" "$csv" 2>>"$OUT/train.log" | grep '^{' | tail -1)
+	[[ -n $line ]] && echo "{\"kind\":\"$kind\",\"preset\":\"$preset\",\"device\":\"$dev\",\"batch\":$b,\"seq\":$l,${line#\{}" >>"$OUT/train.jsonl"
+}
+: >"$OUT/train.jsonl"
+python3 "$HERE/trainset.py" speed 4096 "$WORK/train-speed.csv"
+python3 "$HERE/trainset.py" agree 384 "$WORK/train-agree.csv"
+SPEED=(epochs=1 batch_size=32 max_length=128 adapter_size=64 validation_fraction=0 seed=7)
+for dt in bf16 fp16; do
+	train_run speed minilm-l6 "cuda:$dt" "$WORK/train-speed.csv" "${SPEED[@]}"
+done
+train_run speed bert-base cuda:bf16 "$WORK/train-speed.csv" "${SPEED[@]}"
+AGREE=(epochs=3 batch_size=16 max_length=32 adapter_size=16 validation_fraction=0.25 seed=7 early_stopping=false)
+for dev in cpu cuda:fp32 cuda:bf16 cuda:fp16; do
+	train_run agree minilm-l6 "$dev" "$WORK/train-agree.csv" "${AGREE[@]}"
+done
+step torch-train 90 python3 "$HERE/torchbench.py" --train --preset minilm-l6 --preset bert-base \
+	--shape 32,128 --dtype bf16 --dtype fp16 --adapter-size 64 --iters 20 \
+	>"$OUT/torch_train.jsonl" 2>"$OUT/torch_train.log"
 
 # ---- 3. memory and kernels ----
 (cd "$GOPATHDIR" && step gobench-memory 60 "$BIN/cuda.test" -test.run '^$' -test.bench 'BenchmarkDeviceMemory' \

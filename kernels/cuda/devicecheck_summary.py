@@ -5,7 +5,11 @@ the figures against the issue's bars in summary.json and summary.md.
 Bars: adapterdb seq/s ≥ 1.0× PyTorch eager (same preset, shape and dtype);
 a 16-adapter mixed batch ≥ 0.9× the single-adapter batch; SELECT PREDICT
 over the wire ≥ 0.8× `adapterdb bench` at the same batch (wire.jsonl, from
-testdata/wire_throughput.py). Tests: the verdict of every top-level test in
+testdata/wire_throughput.py); adapter training on the GPU ≥ 1.0× PyTorch
+eager adapter training in examples/s (train.jsonl kind speed against
+torch_train.jsonl), and the same training job on cpu and on the GPU ending
+with training and validation losses within docs/cuda.md's tolerance
+(train.jsonl kind agree). Tests: the verdict of every top-level test in
 tests.log."""
 
 import json
@@ -64,6 +68,69 @@ def wire_md(rows):
     return md
 
 
+# TRAIN_BAR: adapterdb's adapter-training examples/s against PyTorch eager's
+# (torchbench.py --train, same preset, shape and dtype), issue 14.
+TRAIN_BAR = 1.0
+
+
+def train_tolerance(device):
+    """docs/cuda.md#training: relative difference of the final training loss
+    and of the best validation loss from cpu training's, same seed."""
+    return 1e-3 if device.startswith("cuda:fp32") else 0.05
+
+
+def train(out):
+    """The training runs against their bars: speed against PyTorch, and each
+    GPU precision's losses against cpu training's."""
+    runs = jsonl(os.path.join(out, "train.jsonl"))
+    torch = {(r["preset"], r["batch"], r["seq"], r["dtype"]): r for r in jsonl(os.path.join(out, "torch_train.jsonl"))}
+    speed, agree = [], []
+    for r in runs:
+        if r.get("kind") != "speed":
+            continue
+        m, dev = r.get("metrics") or {}, r.get("device", "")
+        dt = dev.split(":")[1].split(",")[0] if ":" in dev else "fp32"
+        b, l = r.get("batch"), r.get("seq")
+        t = torch.get((r["preset"], b, l, dt))
+        ours = m.get("examples_per_s")
+        ratio = round(ours / t["examples_per_s"], 3) if t and ours else None
+        speed.append({"preset": r["preset"], "device": dev, "batch": b, "seq": l, "adapterdb_examples_per_s": ours,
+                      "torch_examples_per_s": t and t["examples_per_s"], "ratio": ratio, "bar": TRAIN_BAR,
+                      "ok": ratio is not None and ratio >= TRAIN_BAR, "backend": m.get("backend")})
+    agree_runs = [r for r in runs if r.get("kind") == "agree"]
+    cpu = next((r for r in agree_runs if r.get("device") == "cpu"), None)
+
+    def rel(a, b):
+        return None if a is None or b is None else float(f"{abs(a - b) / max(abs(b), 1e-12):.3g}")
+    for r in agree_runs:
+        if r is cpu:
+            continue
+        m, c = r.get("metrics") or {}, (cpu or {}).get("metrics") or {}
+        tol = train_tolerance(r.get("device", ""))
+        dt, dv = rel(m.get("train_loss"), c.get("train_loss")), rel(m.get("validation_loss"), c.get("validation_loss"))
+        agree.append({"preset": r["preset"], "device": r.get("device"), "backend": m.get("backend"),
+                      "train_loss": m.get("train_loss"), "cpu_train_loss": c.get("train_loss"), "train_rel": dt,
+                      "validation_loss": m.get("validation_loss"), "cpu_validation_loss": c.get("validation_loss"),
+                      "validation_rel": dv, "skipped_steps": m.get("skipped_steps", 0), "tolerance": tol,
+                      "ok": dt is not None and dv is not None and dt <= tol and dv <= tol
+                      and str(m.get("backend", "")).startswith("cuda")})
+    return speed, agree
+
+
+def train_md(speed, agree):
+    md = ["", f"## Adapter training vs PyTorch eager (examples/s, bar ≥ {TRAIN_BAR}×)", "",
+          "| preset | device | B | L | adapterdb | torch | ratio |", "|---|---|---|---|---|---|---|"]
+    md += [f"| {x['preset']} | {x['device']} | {x['batch']} | {x['seq']} | {x['adapterdb_examples_per_s']} | "
+           f"{x['torch_examples_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} |" for x in speed]
+    md += ["", "## GPU training vs cpu training, same seed (relative loss difference)", "",
+           "| preset | device | train loss (cpu) | rel | validation loss (cpu) | rel | tolerance | skipped steps |",
+           "|---|---|---|---|---|---|---|---|"]
+    md += [f"| {x['preset']} | {x['device']} | {x['train_loss']} ({x['cpu_train_loss']}) | {x['train_rel']} | "
+           f"{x['validation_loss']} ({x['cpu_validation_loss']}) | {x['validation_rel']} | {x['tolerance']} "
+           f"{'ok' if x['ok'] else 'OUTSIDE'} | {x['skipped_steps']} |" for x in agree]
+    return md
+
+
 def main(out):
     s = {"tests": {}, "vs_torch": [], "mixed": [], "memory": [], "kernels": [], "other_runs": []}
     # Tests: "--- PASS: TestX (1.2s)" at the top level (no indentation).
@@ -111,9 +178,9 @@ def main(out):
     s["libraries"] = sorted({ln.strip()[:300] for ln in lines(os.path.join(out, "bench.log"))
                              if "cuBLAS loaded" in ln or "cuBLASLt" in ln})
     s["wire"] = wire(out)
-    s["bars_ok"] = bool(s["vs_torch"]) and all(x["ok"] for x in s["vs_torch"]) and \
-        bool(s["mixed"]) and all(x["ok"] for x in s["mixed"]) and \
-        bool(s["wire"]) and all(x["ok"] for x in s["wire"])
+    s["train_vs_torch"], s["train_agreement"] = train(out)
+    s["bars_ok"] = all(bool(s[k]) and all(x["ok"] for x in s[k])
+                       for k in ("vs_torch", "mixed", "wire", "train_vs_torch", "train_agreement"))
 
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(s, f, indent=1)
@@ -128,6 +195,7 @@ def main(out):
     md += [f"| {x['preset']} | {x['device']} | {x['batch']} | {x['seq']} | {x['mixed16_seq_per_s']} | "
            f"{x['single_seq_per_s']} | {x['ratio']} {'ok' if x['ok'] else 'BELOW'} |" for x in s["mixed"]]
     md += wire_md(s["wire"])
+    md += train_md(s["train_vs_torch"], s["train_agreement"])
     md += ["", "## GPU memory", ""] + [f"- {x}" for x in s["memory"]]
     md += ["", "## Kernels", ""] + [f"- {x['name']}: {x['tflops']} TFLOP/s" if "tflops" in x else
                                     f"- {x['name']}: {x['gbps']} GB/s" for x in s["kernels"]]

@@ -13,21 +13,26 @@ typedef struct {
 	int32_t act, _pad;
 } kActBwd;
 
-/* dst[j] += Σ_{r < rows} src[r·n + j] for j < n (the bias gradient). */
+/* Column sums in two passes without atomics: the part kernel sums rows
+   [c·chunk_rows, (c+1)·chunk_rows) of src [rows, n] for chunk c = blockIdx.y
+   into part[c·n + j] (fp32); the finish kernel adds Σ_c part[c·n + j] to
+   dst[j] (storage type) for j < n. */
 typedef struct {
-	dptr_t dst, src;
-	int32_t rows, n;
+	dptr_t dst, src, part;
+	int32_t rows, n, chunk_rows, chunks;
 } kColSum;
 
 /* LayerNorm backward over rows of cols values, y = (x − mean)·rstd·gamma + beta.
    stats: fp32 [rows, 2] (mean, rstd), written by k_norm_stats and read by the
    others. dx (accumulate: +=) = rstd·(g − mean(g) − x̂·mean(g·x̂)) with
    g = dy·gamma; gamma per row as in kNorm (nsegs 1: gamma; else segs, whose
-   beta is unused). The params kernel adds Σ_rows dy·x̂ to dgamma and Σ_rows dy
-   to dbeta (either 0: skipped) over rows [row0, row0 + rows). */
+   beta is unused). The params kernel sums dy·x̂ and dy over chunk c =
+   blockIdx.y of rows [row0, row0 + rows) (chunk_rows each) into fp32
+   part[c·cols + j] and part[(chunks + c)·cols + j]; the colsum finish kernel
+   then adds them to the gain and bias gradients. */
 typedef struct {
-	dptr_t dx, dy, x, gamma, segs, stats, dgamma, dbeta;
-	int32_t row0, rows, cols, nsegs, accumulate;
+	dptr_t dx, dy, x, gamma, segs, stats, part;
+	int32_t row0, rows, cols, nsegs, accumulate, chunk_rows, chunks;
 	float eps;
 } kNormBwd;
 

@@ -1,5 +1,6 @@
 // kern_backward.h: the backward kernels of training (kernels.Trainer):
-// activation derivatives, column sums for bias gradients, the LayerNorm
+// activation derivatives, column sums for bias gradients (partial sums per
+// chunk of rows, then their sum: parallel over rows without atomics), the LayerNorm
 // backward with gain/bias gradients per segment, and the attention backward.
 // They compute in fp32 (fp32 storage: activations' derivatives in double, as
 // the forward's exact path) and need no atomics: every output element is
@@ -59,14 +60,26 @@ template <typename T> DI void act_bwd_kernel(const kActBwd &p) {
 		dx[i] = from_f<T>(to_f(dy[i]) * act_grad<exact_math<T>::value>(to_f(x[i]), p.act));
 }
 
-// colsum_kernel: one thread per column walks the rows (coalesced across the
-// warp), summing in fp32, and adds the sum to dst once.
-template <typename T> DI void colsum_kernel(const kColSum &p) {
+// colsum_part_kernel: thread j of chunk blockIdx.y sums its column over the
+// chunk's rows (coalesced across the warp) in fp32.
+template <typename T> DI void colsum_part_kernel(const kColSum &p) {
 	const T *src = dp<const T>(p.src);
+	float *part = dp<float>(p.part) + (long long)blockIdx.y * p.n;
+	const int r0 = blockIdx.y * p.chunk_rows, r1 = imin(p.rows, r0 + p.chunk_rows);
+	for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < p.n; j += gridDim.x * blockDim.x) {
+		float s = 0.0f;
+		for (int r = r0; r < r1; r++) s += to_f(src[(long long)r * p.n + j]);
+		part[j] = s;
+	}
+}
+
+// colsum_fin_kernel: dst[j] += Σ over the chunks' partial sums, in order.
+template <typename T> DI void colsum_fin_kernel(const kColSum &p) {
+	const float *part = dp<const float>(p.part);
 	T *dst = dp<T>(p.dst);
 	for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < p.n; j += gridDim.x * blockDim.x) {
 		float s = 0.0f;
-		for (int r = 0; r < p.rows; r++) s += to_f(src[(long long)r * p.n + j]);
+		for (int c = 0; c < p.chunks; c++) s += part[(long long)c * p.n + j];
 		dst[j] = from_f<T>(to_f(dst[j]) + s);
 	}
 }
@@ -109,23 +122,24 @@ template <typename T> DI void norm_stats_kernel(const kNormBwd &p) {
 	}
 }
 
-// norm_params_kernel: one thread per column sums dy·x̂ and dy over the
-// segment's rows.
+// norm_params_kernel: thread j of chunk blockIdx.y sums dy·x̂ and dy over the
+// chunk's rows of the segment.
 template <typename T> DI void norm_params_kernel(const kNormBwd &p) {
 	const T *x = dp<const T>(p.x), *dy = dp<const T>(p.dy);
 	const float *st = dp<const float>(p.stats);
-	T *dg = p.dgamma ? dp<T>(p.dgamma) : nullptr;
-	T *db = p.dbeta ? dp<T>(p.dbeta) : nullptr;
+	float *pg = dp<float>(p.part) + (long long)blockIdx.y * p.cols;
+	float *pb = dp<float>(p.part) + (long long)(p.chunks + blockIdx.y) * p.cols;
+	const int r0 = p.row0 + blockIdx.y * p.chunk_rows, r1 = imin(p.row0 + p.rows, r0 + p.chunk_rows);
 	for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < p.cols; j += gridDim.x * blockDim.x) {
 		float sg = 0.0f, sb = 0.0f;
-		for (int r = p.row0; r < p.row0 + p.rows; r++) {
+		for (int r = r0; r < r1; r++) {
 			long long o = (long long)r * p.cols + j;
 			float g = to_f(dy[o]);
 			sg += g * (to_f(x[o]) - st[2 * r]) * st[2 * r + 1];
 			sb += g;
 		}
-		if (dg) dg[j] = from_f<T>(to_f(dg[j]) + sg);
-		if (db) db[j] = from_f<T>(to_f(db[j]) + sb);
+		pg[j] = sg;
+		pb[j] = sb;
 	}
 }
 

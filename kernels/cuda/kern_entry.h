@@ -37,7 +37,8 @@ PER_TYPE(FUSED_KERNELS)
 
 #define BACKWARD(sfx, T)                                                                           \
 	KERNEL(k_act_bwd_##sfx, kActBwd, EW_THREADS) { act_bwd_kernel<T>(p); }                       \
-	KERNEL(k_colsum_##sfx, kColSum, EW_THREADS) { colsum_kernel<T>(p); }                         \
+	KERNEL(k_colsum_part_##sfx, kColSum, EW_THREADS) { colsum_part_kernel<T>(p); }               \
+	KERNEL(k_colsum_fin_##sfx, kColSum, EW_THREADS) { colsum_fin_kernel<T>(p); }                 \
 	KERNEL(k_norm_stats_##sfx, kNormBwd, EW_THREADS) { norm_stats_kernel<T>(p); }                \
 	KERNEL(k_norm_params_##sfx, kNormBwd, EW_THREADS) { norm_params_kernel<T>(p); }              \
 	KERNEL(k_norm_dx_##sfx, kNormBwd, EW_THREADS) { norm_dx_kernel<T>(p); }                      \

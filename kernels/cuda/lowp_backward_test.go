@@ -104,7 +104,7 @@ func (e *lowpEnv) activateBackward() {
 func (e *lowpEnv) normBackward() {
 	ref := e.ref.(kernels.Trainer)
 	for _, cols := range []int{32, 384} {
-		rows := []int{5, 0, 17, 9}
+		rows := []int{5, 0, 150, 9} // 150 rows: the gain gradients' sum in 4 chunks (colChunks)
 		total := 0
 		var gs, rs []kernels.NormGrad
 		var grads [][2]kernels.Buffer
@@ -143,7 +143,7 @@ func (e *lowpEnv) normBackward() {
 			e.near(what+" dx", e.get(e.be, gdx), e.get(e.ref, rdx), mag, 1e-5)
 		}
 		for i := 0; i < len(grads); i += 2 {
-			// Σ over ≤ 17 rows of |dy|·|x̂| (twice: both calls accumulate).
+			// Σ over ≤ 150 rows of dy·x̂ (twice: both calls accumulate).
 			e.near(fmt.Sprintf("NormBackward(cols=%d) DGamma", cols), e.get(e.be, grads[i][0]), e.get(e.ref, grads[i][1]), nil, 0.05)
 			e.near(fmt.Sprintf("NormBackward(cols=%d) DBeta", cols), e.get(e.be, grads[i+1][0]), e.get(e.ref, grads[i+1][1]), nil, 0.05)
 		}

@@ -76,6 +76,9 @@ assert [s["text"] for s in spans] == ["Anna Schmidt", "Oslo"], spans
 ' "$got" || fail "PREDICT_PROBA: $got"
 pass "PREDICT_PROBA gives each span's label probabilities"
 
+# Without OPTIONS (task ...), a spans column infers sequence labeling.
+expect "CREATE ADAPTER inferred OPTIONS (epochs = 1, max_length = 24) AS SELECT text, spans FROM ner_train WHERE id <= 20; SELECT task FROM adapterdb.adapters WHERE name = 'inferred'" "sequence_labeling"
+
 # Bad spans name the row.
 expect_error "CREATE ADAPTER bad OPTIONS (task = 'sequence_labeling') AS SELECT text, IF(id = 3, '[{\"start\":0,\"end\":999,\"label\":\"PER\"}]', spans) FROM ner_train ORDER BY id" 1105 "row 3: span 1 [0, 999) is outside the text"
 
