@@ -9,7 +9,9 @@ package spans
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -35,21 +37,16 @@ type rawSpan struct {
 // span. Errors name the span (1-based, in the order given).
 func Parse(js, text string) ([]Span, error) {
 	n := utf8.RuneCountInString(text)
-	dec := json.NewDecoder(strings.NewReader(js))
-	dec.UseNumber()
-	dec.DisallowUnknownFields()
-	var raw []rawSpan
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("spans are not a JSON array of {\"start\", \"end\", \"label\"}: %v", err)
+	elems, err := splitArray(js)
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("spans: text after the JSON array")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("spans: text after the JSON array")
-	}
-	out := make([]Span, len(raw))
-	for i, r := range raw {
+	out := make([]Span, len(elems))
+	for i, el := range elems {
+		r, err := decodeSpan(el)
+		if err != nil {
+			return nil, fmt.Errorf("span %d: %v", i+1, err)
+		}
 		if r.Start == nil || r.End == nil || r.Label == nil {
 			return nil, fmt.Errorf("span %d: needs \"start\", \"end\" and \"label\"", i+1)
 		}
@@ -111,4 +108,49 @@ func Labels(all [][]Span) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// notArray is the error for spans that are not a JSON array of objects.
+const notArray = "spans are not a JSON array of {\"start\", \"end\", \"label\"}"
+
+// splitArray reads js as one JSON array (or null: no element) and returns
+// its elements undecoded. Errors say what was found instead, in JSON's terms.
+func splitArray(js string) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(strings.NewReader(js))
+	var elems []json.RawMessage
+	if err := dec.Decode(&elems); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: got a JSON %s", notArray, te.Value)
+		}
+		return nil, fmt.Errorf("%s: %v", notArray, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("spans: text after the JSON array")
+	}
+	return elems, nil
+}
+
+// decodeSpan reads one element of the array: an object whose keys are
+// start, end and label, with numbers for the offsets and a string label.
+func decodeSpan(el json.RawMessage) (rawSpan, error) {
+	var r rawSpan
+	dec := json.NewDecoder(bytes.NewReader(el))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&r)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return r, nil
+	case errors.As(err, &te) && te.Field != "":
+		return r, fmt.Errorf("%q is a JSON %s; want %s", te.Field, te.Value, map[string]string{
+			"start": "an integer", "end": "an integer", "label": "a string"}[te.Field])
+	case errors.As(err, &te):
+		return r, fmt.Errorf("got a JSON %s; want an object {\"start\", \"end\", \"label\"}", te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return r, fmt.Errorf("unknown key %s (spans have \"start\", \"end\" and \"label\")",
+			strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return r, err
 }

@@ -32,11 +32,16 @@ func TestParseErrors(t *testing.T) {
 	text := "Anna lives in Zürich."
 	for _, c := range []struct{ js, want string }{
 		{`not json`, "not a JSON array"},
-		{`{"start":0}`, "not a JSON array"},
+		{`{"start":0}`, "not a JSON array of {\"start\", \"end\", \"label\"}: got a JSON object"},
+		{`42`, "not a JSON array of {\"start\", \"end\", \"label\"}: got a JSON number"},
+		{`[1]`, "span 1: got a JSON number; want an object"},
+		{`[{"start":0,"end":4,"label":"PER"},[0,4]]`, "span 2: got a JSON array; want an object"},
+		{`[{"start":0,"end":4,"label":7}]`, `span 1: "label" is a JSON number; want a string`},
+		{`[{"start":true,"end":4,"label":"PER"}]`, `span 1: "start" is a JSON bool; want an integer`},
+		{`[{"start":0,"end":4,"label":"PER","x":1}]`, `span 1: unknown key "x"`},
 		{`[{"start":0,"end":4,"label":"PER"}] x`, "after the JSON array"},
 		{`[{"start":0,"end":4}]`, "span 1: needs"},
 		{`[{"start":0,"end":4,"label":" "}]`, "span 1: empty label"},
-		{`[{"start":0,"end":4,"label":"PER","x":1}]`, "unknown field"},
 		{`[{"start":0.5,"end":4,"label":"PER"}]`, "must be integers"},
 		{`[{"start":0,"end":4,"label":"PER"},{"start":15,"end":22,"label":"LOC"}]`, "span 2 [15, 22) is outside the text (21 characters)"},
 		{`[{"start":-1,"end":4,"label":"PER"}]`, "outside"},
