@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -245,5 +246,37 @@ func BenchmarkLinear(b *testing.B) {
 			}
 			reportRate(b, 2*float64(bM)*float64(sh.n)*float64(sh.k), 0, 1)
 		})
+	}
+}
+
+// BenchmarkLinearPaths is the feed-forward map (1536×384, bias and GELU) at
+// several M on each path of Linear: OpenBLAS (+ the C bias/GELU pass),
+// oneDNN fp32 and oneDNN bf16 on packed weights (where the CPU and library
+// allow). M = 4096 is a (32, 128) batch, 128 one 128-token text, 32 a short
+// one.
+//
+//	go test ./kernels/cpu -run '^$' -bench LinearPaths -count 5
+func BenchmarkLinearPaths(b *testing.B) {
+	for _, path := range []string{"openblas", "onednn", "onednn-bf16"} {
+		for _, m := range []int{4096, 128, 32} {
+			b.Run(fmt.Sprintf("%s/M=%d", path, m), func(b *testing.B) {
+				var be *Backend
+				switch path {
+				case "openblas":
+					be = newBackend(b, Options{OneDNN: "off"})
+				case "onednn":
+					be = oneDNNBackend(b, "fp32")
+				default:
+					be = oneDNNBackend(b, "bf16")
+				}
+				x, w, bias, y := randBuf(be, m*bH, 1), randBuf(be, bFFN*bH, 2), randBuf(be, bFFN, 3), be.Alloc(m*bFFN)
+				be.Linear(y, bFFN, x, m, bFFN, bH, w, kernels.OutIn, bias, kernels.ActGELU) // packs the weights
+				b.ResetTimer()
+				for b.Loop() {
+					be.Linear(y, bFFN, x, m, bFFN, bH, w, kernels.OutIn, bias, kernels.ActGELU)
+				}
+				reportRate(b, 2*float64(m)*bFFN*bH, 0, 0)
+			})
+		}
 	}
 }

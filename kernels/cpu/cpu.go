@@ -10,6 +10,11 @@
 //     slow Prescott kernels) and OPENBLAS_THREAD_TIMEOUT (so that its idle
 //     threads stop spinning soon after a GEMM); a value the user set wins.
 //     OpenBLAS's thread count is set to Options.Threads.
+//   - Linear layers: on CPUs with AVX-512 and where oneDNN 2.x (libdnnl.so.2)
+//     loads, Linear runs on oneDNN's matmul with the weights packed once
+//     and bias/activation as post-ops, in fp32 or (Options.Precision bf16)
+//     bfloat16; training's input gradients of those weights too. See
+//     onednn.go and onednn_linear.go.
 //   - Element-wise, LayerNorm, embedding and attention kernels are C (Go has
 //     no SIMD), written once with GCC vector extensions and compiled three
 //     times: AVX-512, AVX2+FMA and baseline x86-64. New picks the best

@@ -1,0 +1,97 @@
+package train_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/engine"
+	"github.com/adapterdb/adapterdb/engine/adapter"
+	"github.com/adapterdb/adapterdb/engine/train"
+	"github.com/adapterdb/adapterdb/kernels/cpu"
+)
+
+// TestBF16FortunesAgreement trains adapters on the fortunes set (fp32) and
+// predicts the test split with the same adapter on fp32 and on cpu:bf16:
+// the labels must agree on at least 99% of the rows. It trains for minutes,
+// so it runs only when ADAPTERDB_LONG=1 is set; docs/performance.md reports
+// its figure.
+func TestBF16FortunesAgreement(t *testing.T) {
+	if os.Getenv("ADAPTERDB_LONG") == "" {
+		t.Skip("set ADAPTERDB_LONG=1: trains on 2,719 rows")
+	}
+	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: "bf16"})
+	if err != nil {
+		t.Skipf("no bf16 on this machine: %v", err)
+	}
+	eng := demoEngine(t)
+	bf, err := engine.Open(engine.Config{Model: "demo", Backend: bbe, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	o := train.DefaultOptions()
+	o.Trainable, o.Epochs = "adapters", 1
+	res, err := train.Train(context.Background(), eng, fortunes(t, "train"), train.KindUnknown, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := fortunes(t, "test")
+	want := predictLabels(t, eng, res.Set, test, o.MaxLength)
+	got := predictLabels(t, bf, res.Set, test, o.MaxLength)
+	same, correct32, correct16 := 0, 0, 0
+	for i := range want {
+		if got[i] == want[i] {
+			same++
+		}
+		if res.Set.Labels[want[i]] == test[i].Target {
+			correct32++
+		}
+		if res.Set.Labels[got[i]] == test[i].Target {
+			correct16++
+		}
+	}
+	agree := float64(same) / float64(len(want))
+	t.Logf("bf16 vs fp32 labels agree on %d of %d test rows (%.2f%%); accuracy fp32 %.4f, bf16 %.4f",
+		same, len(want), 100*agree, float64(correct32)/float64(len(want)), float64(correct16)/float64(len(want)))
+	if agree < 0.99 {
+		t.Errorf("agreement %.4f < 0.99", agree)
+	}
+}
+
+// predictLabels is the arg-max class of each text under set on eng.
+func predictLabels(t *testing.T, eng *engine.Engine, set *adapter.Set, ex []train.Example, maxLength int) []int {
+	t.Helper()
+	m := eng.Model()
+	if err := set.Align(m); err != nil {
+		t.Fatal(err)
+	}
+	a := set.Bind(m.Be)
+	defer adapter.Unbind(m.Be, a)
+	inputs := make([]engine.Input, len(ex))
+	for i, e := range ex {
+		inputs[i] = engine.Input{Text: e.Text, Adapter: a, Pool: set.Pool, MaxLength: maxLength}
+	}
+	feats, err := eng.Features(context.Background(), inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pooled []float32
+	for _, f := range feats {
+		pooled = append(pooled, f...)
+	}
+	n := set.Outputs()
+	logits := set.Logits(pooled, len(ex))
+	pred := make([]int, len(ex))
+	for i := range pred {
+		row := logits[i*n : (i+1)*n]
+		for j := range row {
+			if row[j] > row[pred[i]] {
+				pred[i] = j
+			}
+		}
+	}
+	return pred
+}
