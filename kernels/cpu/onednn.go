@@ -142,8 +142,8 @@ func openOneDNN(log zerolog.Logger, paths []string) (*oneDNNLib, error) {
 
 // ompSpinCount is GOMP_SPINCOUNT when the user set neither it nor
 // OMP_WAIT_POLICY: how long an idle OpenMP thread busy-waits for the next
-// parallel region. libgomp's default (300000 spins, ~0.1 s of a core after
-// every GEMM) starves the C kernels that run between GEMMs; 10000 still
+// parallel region. libgomp's default (300000 spins, milliseconds of a busy
+// core after every GEMM) starves the C kernels that run between GEMMs; 10000 still
 // bridges back-to-back matmuls.
 const ompSpinCount = 10000
 

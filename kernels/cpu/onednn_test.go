@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -352,4 +354,33 @@ func TestOneDNNEnvValues(t *testing.T) {
 			t.Errorf("%s=%q: New gives %v, want an error naming the value", oneDNNEnv, v, err)
 		}
 	}
+}
+
+// TestOMPEnv checks that the user's OpenMP settings win over ours.
+func TestOMPEnv(t *testing.T) {
+	t.Setenv("OMP_NUM_THREADS", "3,1")
+	if n := ompThreads(2); n != 3 {
+		t.Errorf("OMP_NUM_THREADS=3,1: %d threads, want 3", n)
+	}
+	t.Setenv("OMP_NUM_THREADS", "lots")
+	if n := ompThreads(2); n != 2 {
+		t.Errorf("OMP_NUM_THREADS=lots: %d threads, want the option's 2", n)
+	}
+	t.Setenv("GOMP_SPINCOUNT", "7")
+	tuneOMPEnv(zerolog.Nop())
+	if v := os.Getenv("GOMP_SPINCOUNT"); v != "7" {
+		t.Errorf("GOMP_SPINCOUNT = %q, want the user's 7", v)
+	}
+	os.Unsetenv("GOMP_SPINCOUNT")
+	t.Setenv("OMP_WAIT_POLICY", "passive")
+	tuneOMPEnv(zerolog.Nop())
+	if v, ok := os.LookupEnv("GOMP_SPINCOUNT"); ok {
+		t.Errorf("GOMP_SPINCOUNT = %q set beside the user's OMP_WAIT_POLICY", v)
+	}
+	os.Unsetenv("OMP_WAIT_POLICY")
+	tuneOMPEnv(zerolog.Nop())
+	if v := os.Getenv("GOMP_SPINCOUNT"); v != strconv.Itoa(ompSpinCount) {
+		t.Errorf("GOMP_SPINCOUNT = %q, want %d", v, ompSpinCount)
+	}
+	os.Unsetenv("GOMP_SPINCOUNT")
 }

@@ -25,6 +25,7 @@ optimizer step; examples/s is B over the median step.
 """
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -134,6 +135,10 @@ def bench(model, B, T, iters, masked, device):
     return statistics.median(times)
 
 
+def fp32_layer_norm(mod, x):
+    return F.layer_norm(x.float(), mod.normalized_shape, mod.weight, mod.bias, mod.eps)
+
+
 def add_adapters(model, m, classes):
     """Freezes the base model and adds what adapter training trains: the
     adapters, fp32 copies of every LayerNorm, and the head. Returns the head
@@ -147,6 +152,10 @@ def add_adapters(model, m, classes):
     for mod in model.modules():
         if isinstance(mod, nn.LayerNorm):
             mod.float()
+            # fp32 in, fp32 out whatever autocast does with layer_norm on
+            # this device and PyTorch version (the CPU's 1.13 runs it in bf16
+            # and refuses the fp32 weights).
+            mod.forward = functools.partial(fp32_layer_norm, mod)
             for p in mod.parameters():
                 p.requires_grad_(True)
     head = nn.Linear(h, classes).to(dev)
