@@ -156,7 +156,8 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 	if len(ex) == 0 {
 		return nil, fmt.Errorf("no training rows")
 	}
-	if task == "" {
+	inferred := task == ""
+	if inferred {
 		task = InferTask(ex, kind)
 	}
 	d := &dataset{spec: adapter.Spec{Task: task, Inputs: adapter.SingleText}, texts: make([]string, len(ex))}
@@ -265,6 +266,9 @@ func prepare(ex []Example, task adapter.Task, kind TargetKind) (*dataset, error)
 		d.spans = make([][]spans.Span, len(ex))
 		for i, e := range ex {
 			sp, err := spans.Parse(e.Target, e.Text)
+			if err != nil && inferred {
+				return nil, fmt.Errorf("row %d: %w (the task was inferred as sequence_labeling because some target is a JSON array of objects; give the task option for another)", i+1, err)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("row %d: %w", i+1, err)
 			}

@@ -309,6 +309,9 @@ func TestBadInput(t *testing.T) {
 		{"adapter too large", two, opts("adapter_size", "4096"), "adapter_size 4096 out of range [1, 1024] (at most 4 × the base model's hidden size 256)"},
 		{"bad multilabel", []train.Example{{Text: "a", Target: "[1,"}, {Text: "b", Target: "x"}}, opts("task", "multilabel"), "not a JSON array"},
 		{"invalid utf8", []train.Example{{Text: "a\xff", Target: "x"}, {Text: "b", Target: "y"}}, opts(), "UTF-8"},
+		{"inferred spans", []train.Example{{Text: "Anna", Target: "pos"}, {Text: "Bob", Target: `[{"start":0,"end":3,"label":"PER"}]`}}, opts(),
+			"row 1: spans are not a JSON array of {\"start\", \"end\", \"label\"}: invalid character 'p' looking for beginning of value (the task was inferred as sequence_labeling"},
+		{"given spans", []train.Example{{Text: "Anna", Target: "[{}]"}}, opts("task", "sequence_labeling"), "row 1: span 1: needs \"start\", \"end\" and \"label\""},
 	}
 	for _, c := range cases {
 		_, err := train.Train(context.Background(), eng, c.ex, train.KindUnknown, c.o, nil)
