@@ -99,7 +99,7 @@ func newCall(svc *service, kind fnKind, args []sql.Expression) (*Call, error) {
 		return nil, err
 	}
 	if want := l.Set.Inputs.Texts(); want != c.texts() {
-		return nil, errTextCount(name, l.Record.Name, want)
+		return nil, errTextCount(name, adapterName, want) // as called: 'dup@1' names the version
 	}
 	if kind == fnProba && l.Set.Task == registry.Regression {
 		return nil, errNoProba(l.Record.Name)

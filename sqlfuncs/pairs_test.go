@@ -137,7 +137,7 @@ func TestPairErrors(t *testing.T) {
 	v := newEnv(t, envOpts{})
 	v.withPairs()
 	v.exec("CREATE TABLE names (n VARCHAR(20))")
-	v.exec("INSERT INTO names VALUES ('dup'), ('sent')")
+	v.exec("INSERT INTO names VALUES ('dup'), ('sent'), ('dup@1')")
 	for _, c := range []struct {
 		q    string
 		code int
@@ -148,6 +148,8 @@ func TestPairErrors(t *testing.T) {
 		{"SELECT PREDICT('sent', a, b) FROM pairs", 1582, "adapter sent is a single-text adapter (PREDICT('sent', text))"},
 		{"SELECT PREDICT(n, 'x') FROM names WHERE n = 'dup'", 1582, "adapter dup is a text-pair adapter"},
 		{"SELECT PREDICT(n, 'x', 'y') FROM names WHERE n = 'sent'", 1582, "adapter sent is a single-text adapter"},
+		{"SELECT PREDICT('dup@1', a) FROM pairs", 1582, "adapter dup@1 is a text-pair adapter (PREDICT('dup@1', text, text2))"},
+		{"SELECT PREDICT(n, 'x') FROM names WHERE n = 'dup@1'", 1582, "adapter dup@1 is a text-pair adapter (PREDICT('dup@1', text, text2))"},
 		{"SELECT PREDICT('dup', a, b, b) FROM pairs", 1582, "'PREDICT'"},
 		{"SELECT EMBED(a, 'mean', b) FROM pairs", 1582, "'EMBED'"},
 		{"SELECT PREDICT_PROBA('dupscore', a, b) FROM pairs", 1210, "regression"},

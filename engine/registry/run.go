@@ -155,7 +155,7 @@ func (r *Registry) Run(ctx context.Context, reqs []Request) ([]Result, error) {
 				byName[key(q.Adapter)] = l
 			}
 			if want := l.Set.Inputs.Texts(); want != q.texts() {
-				return nil, &RequestError{Index: i, Err: &InputsError{Adapter: l.Record.Name, Want: want, Got: q.texts()}}
+				return nil, &RequestError{Index: i, Err: &InputsError{Adapter: q.Adapter, Want: want, Got: q.texts()}}
 			}
 			if q.Proba && l.Set.Task == adapter.Regression {
 				return nil, &RequestError{Index: i, Err: fmt.Errorf("%w: %s", ErrNoProba, l.Record.Name)}
