@@ -70,8 +70,9 @@ test: deps lint build
 	$(MAKE) --no-print-directory test-emu
 
 ## test-emu: training on the cuda backend's CPU emulator (no GPU needed): the
-## backward, AdamW and train-vs-cpu tests of kernels/cuda, then an adapterdb
-## built with -tags cudaemu runs testdata/e2e/cudaemu/*.sh (~2 minutes)
+## backward, AdamW and train-vs-cpu tests of kernels/cuda, the engine's
+## *CUDAEmulated tests, then an adapterdb built with -tags cudaemu runs
+## testdata/e2e/cudaemu/*.sh (a few minutes)
 EMU_BIN   := bin/emu/adapterdb
 EMU_TESTS := TestTrainerConformance/.*/.*Backward|TestLowPrecisionBackward|TestAdamW|TestTrainMatchesCPU
 test-emu: aptdeps
