@@ -73,7 +73,8 @@ func adaptersTable(table string) string {
 	created_at       TEXT NOT NULL,      -- RFC 3339, UTC
 	version          INTEGER NOT NULL,   -- 1, 2, ... per name: the writes since it was created
 	write_stamp      INTEGER,            -- write time in ns, unique per write: what caches key on
-	record_crc32c    INTEGER,            -- CRC-32C of the columns above (NULL in files written before it)
+	record_crc32c    INTEGER,            -- CRC-32C of the columns above and inputs (NULL in files written before it)
+	inputs           TEXT,               -- "single" or "pair" (NULL in files written before it: filled on open, inputs.go); before weights: read without them
 	weights          BLOB NOT NULL,      -- safetensors file
 	weights_crc32c   INTEGER,            -- CRC-32C of weights (NULL in files written before it)
 	PRIMARY KEY (name, version)
@@ -153,6 +154,11 @@ func (c *Catalog) init() error {
 	if err := addColumns(ctx, c.db); err != nil {
 		return err
 	}
+	// Rows written before the inputs column get it from their weights'
+	// metadata (inputs.go).
+	if err := c.fillInputs(ctx); err != nil {
+		return err
+	}
 	for _, t := range []struct {
 		schema string
 		tables []string
@@ -189,13 +195,15 @@ func (c *Catalog) hasTables(ctx context.Context, q querier, tables ...string) (b
 
 // addColumns adds the columns files made before them lack.
 func addColumns(ctx context.Context, q querier) error {
-	for _, col := range []string{"weights_crc32c", "record_crc32c", "write_stamp"} {
+	for _, col := range []struct{ name, typ string }{
+		{"weights_crc32c", "INTEGER"}, {"record_crc32c", "INTEGER"}, {"write_stamp", "INTEGER"}, {"inputs", "TEXT"},
+	} {
 		var n int
-		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col).Scan(&n); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('adapterdb_adapters') WHERE name = ?`, col.name).Scan(&n); err != nil {
 			return FileError(err)
 		}
 		if n == 0 {
-			if _, err := q.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col+` INTEGER`); err != nil {
+			if _, err := q.ExecContext(ctx, `ALTER TABLE adapterdb_adapters ADD COLUMN `+col.name+` `+col.typ); err != nil {
 				return FileError(err)
 			}
 		}
@@ -203,7 +211,8 @@ func addColumns(ctx context.Context, q querier) error {
 	return nil
 }
 
-// allColumns are the adapter table's columns, weights included.
+// allColumns are the adapter table's columns, weights included, as the
+// versions migration copies them (inputs, added after it, is filled on open).
 const allColumns = `name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers,
 	adapter_size, activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
 	record_crc32c, weights, weights_crc32c`
@@ -338,8 +347,13 @@ func (c *Catalog) Close() error {
 
 // Record is an adapter's catalog entry without its weights.
 type Record struct {
-	Name            string
-	Task            string
+	Name string
+	Task string
+	// Inputs is what one example is: "single" (a text) or "pair" (two
+	// texts), the adapter file's "inputs" metadata (InputsSingle,
+	// InputsPair). Put: "" takes it from the weights' metadata. Read: ""
+	// when unknown (a row an older release wrote since the file was opened).
+	Inputs          string
 	Labels          []string
 	BaseModel       string
 	BaseFingerprint string
@@ -401,6 +415,10 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 	if err := CheckName(rec.Name); err != nil {
 		return false, err
 	}
+	inputs, err := putInputs(rec.Inputs, weights) // inputs.go
+	if err != nil {
+		return false, fmt.Errorf("adapter %s: %w", rec.Name, err)
+	}
 	labels, err := json.Marshal(nonNil(rec.Labels))
 	if err != nil {
 		return false, err
@@ -461,12 +479,15 @@ func (c *Catalog) Put(ctx context.Context, rec Record, weights []byte, mode PutM
 		int64(rec.HiddenSize), int64(rec.NumLayers), int64(rec.AdapterSize), rec.Activation, rec.Pool, string(opts),
 		string(metrics), rec.Params, int64(len(weights)), rec.SHA256, rec.CreatedAt.UTC().Format(time.RFC3339Nano), version,
 		stamp.Int64}
+	if inputs.Valid {
+		row = append(row, inputs.String)
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO adapterdb_adapters
 		(name, task, labels, base_model, base_fingerprint, model_type, hidden_size, num_layers, adapter_size,
 		 activation, pool, options, metrics, params, size_bytes, sha256, created_at, version, write_stamp,
-		 record_crc32c, weights, weights_crc32c)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		append(row, int64(rowSum(row...)), weights, int64(crc32.Checksum(weights, crcTable)))...)
+		 record_crc32c, weights, weights_crc32c, inputs)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(row[:19:19], int64(rowSum(row...)), weights, int64(crc32.Checksum(weights, crcTable)), inputs)...)
 	if err != nil {
 		return false, FileError(err)
 	}
@@ -507,7 +528,8 @@ func nonNil(s []string) []string {
 }
 
 // rowSum is the CRC-32C of a row's columns besides the weights (which have
-// their own), in the order of recordColumns, each length-prefixed so that no
+// their own), in the order of recordColumns (write_stamp and inputs when not
+// NULL, after version), each length-prefixed so that no
 // two rows share an encoding. It makes an edit of any of them (the labels,
 // the pooling, the options that shape a forward pass) as detectable as
 // damaged weights; like those, it detects damage and accidental edits, not
@@ -536,7 +558,7 @@ func rowSum(vals ...any) uint32 {
 // adapter's retention (h: its head).
 const recordColumns = `a.name, a.task, a.labels, a.base_model, a.base_fingerprint, a.model_type, a.hidden_size,
 	a.num_layers, a.adapter_size, a.activation, a.pool, a.options, a.metrics, a.params, a.size_bytes, a.sha256,
-	a.created_at, a.version, a.write_stamp, a.record_crc32c, a.version = h.active, h.keep_versions`
+	a.created_at, a.version, a.write_stamp, a.inputs, a.record_crc32c, a.version = h.active, h.keep_versions`
 
 // versionRows joins each version row to its adapter's head: rows without a
 // head, and adapters whose active row is gone, are not read.
@@ -546,30 +568,61 @@ const versionRows = ` FROM adapterdb_adapters a JOIN adapterdb_adapter_heads h O
 // activeRows is versionRows' active versions only.
 const activeRows = ` FROM adapterdb_adapters a JOIN adapterdb_adapter_heads h ON h.name = a.name AND a.version = h.active`
 
-// scanRecord reads recordColumns (then extra) and checks the row against its
-// checksum (ErrDamaged when they differ).
-func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, error) {
-	var r Record
-	var labels, opts, metrics, created string
-	var hidden, layers, size, keep int64
-	var sum, stamp sql.NullInt64
-	dst := append([]any{&r.Name, &r.Task, &labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &hidden,
-		&layers, &size, &r.Activation, &r.Pool, &opts, &metrics, &r.Params, &r.SizeBytes, &r.SHA256,
-		&created, &r.Version, &stamp, &sum, &r.Active, &keep}, extra...)
+// rawRow is a version row as stored: the text columns unparsed, and the
+// columns its checksum covers (sumCols, in rowSum's order).
+type rawRow struct {
+	rec                            Record
+	labels, opts, metrics, created string
+	hidden, layers, size           int64
+	sum                            sql.NullInt64
+	sumCols                        []any
+}
+
+// sumHolds: the row has no checksum, or it matches.
+func (w rawRow) sumHolds() bool {
+	return !w.sum.Valid || uint32(w.sum.Int64) == rowSum(w.sumCols...)
+}
+
+// scanRaw reads recordColumns (then extra) without checking or parsing.
+func scanRaw(row interface{ Scan(...any) error }, extra ...any) (rawRow, error) {
+	var w rawRow
+	r := &w.rec
+	var keep int64
+	var stamp sql.NullInt64
+	var inputs sql.NullString
+	dst := append([]any{&r.Name, &r.Task, &w.labels, &r.BaseModel, &r.BaseFingerprint, &r.ModelType, &w.hidden,
+		&w.layers, &w.size, &r.Activation, &r.Pool, &w.opts, &w.metrics, &r.Params, &r.SizeBytes, &r.SHA256,
+		&w.created, &r.Version, &stamp, &inputs, &w.sum, &r.Active, &keep}, extra...)
 	if err := row.Scan(dst...); err != nil {
-		return Record{}, err
+		return rawRow{}, err
 	}
 	r.KeepVersions = int(keep)
-	cols := []any{r.Name, r.Task, labels, r.BaseModel, r.BaseFingerprint, r.ModelType,
-		hidden, layers, size, r.Activation, r.Pool, opts, metrics, r.Params, r.SizeBytes, r.SHA256, created, r.Version}
+	w.sumCols = []any{r.Name, r.Task, w.labels, r.BaseModel, r.BaseFingerprint, r.ModelType,
+		w.hidden, w.layers, w.size, r.Activation, r.Pool, w.opts, w.metrics, r.Params, r.SizeBytes, r.SHA256, w.created, r.Version}
 	r.Stamp = r.Version // rows written before write_stamp: version was the stamp
 	if stamp.Valid {
 		r.Stamp = stamp.Int64
-		cols = append(cols, stamp.Int64)
+		w.sumCols = append(w.sumCols, stamp.Int64)
 	}
-	if sum.Valid && uint32(sum.Int64) != rowSum(cols...) {
-		return Record{}, fmt.Errorf("%w: adapter %s: its catalog row does not match the row's checksum (edited outside adapterdb, or damaged); re-create or re-import it", ErrDamaged, r.Name)
+	if inputs.Valid {
+		r.Inputs = inputs.String
+		w.sumCols = append(w.sumCols, inputs.String)
 	}
+	return w, nil
+}
+
+// scanRecord reads recordColumns (then extra) and checks the row against its
+// checksum (ErrDamaged when they differ).
+func scanRecord(row interface{ Scan(...any) error }, extra ...any) (Record, error) {
+	raw, err := scanRaw(row, extra...)
+	if err != nil {
+		return Record{}, err
+	}
+	if !raw.sumHolds() {
+		return Record{}, fmt.Errorf("%w: adapter %s: its catalog row does not match the row's checksum (edited outside adapterdb, or damaged); re-create or re-import it", ErrDamaged, raw.rec.Name)
+	}
+	r, labels, opts, metrics, created := raw.rec, raw.labels, raw.opts, raw.metrics, raw.created
+	hidden, layers, size := raw.hidden, raw.layers, raw.size
 	r.HiddenSize, r.NumLayers, r.AdapterSize = int(hidden), int(layers), int(size)
 	if err := json.Unmarshal([]byte(labels), &r.Labels); err != nil {
 		return Record{}, fmt.Errorf("adapter %s: labels: %w", r.Name, err)

@@ -135,10 +135,10 @@ func TestDriverSQL(t *testing.T) {
 	}
 	var shown []string
 	for rs.Next() {
-		var name, task, labels, base string
+		var name, task, inputs, labels, base string
 		var size, params, bytes int64
 		var created time.Time
-		if err := rs.Scan(&name, &task, &labels, &base, &size, &params, &bytes, &created); err != nil {
+		if err := rs.Scan(&name, &task, &inputs, &labels, &base, &size, &params, &bytes, &created); err != nil {
 			t.Fatal(err)
 		}
 		shown = append(shown, name)

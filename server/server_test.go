@@ -273,12 +273,12 @@ func TestOverTheWire(t *testing.T) {
 	}
 	var names []string
 	for rows.Next() {
-		var name, task, labels, base string
+		var name, task, inputs, labels, base string
 		var size, params, bytes int64
 		var created time.Time
 		var raw []byte
 		_ = raw
-		if err := rows.Scan(&name, &task, &labels, &base, &size, &params, &bytes, &raw); err != nil {
+		if err := rows.Scan(&name, &task, &inputs, &labels, &base, &size, &params, &bytes, &raw); err != nil {
 			t.Fatal(err)
 		}
 		_ = created

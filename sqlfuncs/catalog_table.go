@@ -95,7 +95,8 @@ func varchar(n int64) sql.Type { return types.MustCreateStringWithDefaults(sqlty
 // adaptersSchema is catalog.Record's fields, in the catalog's order.
 var adaptersSchema = sql.Schema{
 	col("name", varchar(64), true),
-	col("task", varchar(32), false), // "sequence_labeling" is 17
+	col("task", varchar(32), false),   // "sequence_labeling" is 17
+	col("inputs", varchar(16), false), // "single" or "pair"; NULL when unknown (catalog.Record.Inputs)
 	col("labels", types.JSON, false),
 	col("base_model", types.Text, false),
 	col("base_fingerprint", varchar(64), false),
@@ -149,10 +150,19 @@ func (t *adaptersTable) PartitionRows(ctx *sql.Context, _ sql.Partition) (sql.Ro
 				metrics = map[string]any{}
 			}
 		}
-		rows[i] = sql.NewRow(r.Name, r.Task, labelsJSON(r.Labels), r.BaseModel, r.BaseFingerprint, r.ModelType,
+		rows[i] = sql.NewRow(r.Name, r.Task, inputsValue(r.Inputs), labelsJSON(r.Labels), r.BaseModel, r.BaseFingerprint, r.ModelType,
 			int64(r.HiddenSize), int64(r.NumLayers), int64(r.AdapterSize), r.Activation, r.Pool,
 			newJSONValue(opts), newJSONValue(metrics), r.Params, r.SizeBytes, r.SHA256,
 			r.CreatedAt.UTC(), r.Version)
 	}
 	return sql.RowsToRowIter(rows...), nil
+}
+
+// inputsValue is an adapter's input kind as a column value: NULL when the
+// catalog does not know it (catalog.Record.Inputs).
+func inputsValue(in string) any {
+	if in == "" {
+		return nil
+	}
+	return in
 }

@@ -162,6 +162,31 @@ func TestPairErrors(t *testing.T) {
 	}
 }
 
+// TestInputsColumn: adapterdb.adapters and SHOW ADAPTERS tell text-pair
+// adapters from single-text ones, so a query over every adapter can keep
+// the ones PREDICT(a.name, text) fits (without the filter it is 1582).
+func TestInputsColumn(t *testing.T) {
+	v := newEnv(t, envOpts{})
+	v.withPairs()
+	got := fmt.Sprint(v.rows("SELECT name, inputs FROM adapterdb.adapters ORDER BY name"))
+	if want := "[[dup pair] [dupscore pair] [sent single] [stars single] [tags single]]"; got != want {
+		t.Errorf("adapterdb.adapters inputs: %s, want %s", got, want)
+	}
+	shown := map[string]any{}
+	for _, r := range v.rows("SHOW ADAPTERS") {
+		shown[r[0].(string)] = r[2]
+	}
+	if fmt.Sprint(shown) != "map[dup:pair dupscore:pair sent:single stars:single tags:single]" {
+		t.Errorf("SHOW ADAPTERS inputs (third column): %v", shown)
+	}
+	const join = "SELECT a.name, COUNT(PREDICT(a.name, r.a)) FROM adapterdb.adapters a JOIN pairs r"
+	got = fmt.Sprint(v.rows(join + " WHERE a.inputs = 'single' GROUP BY a.name ORDER BY a.name"))
+	if want := "[[sent 8] [stars 8] [tags 8]]"; got != want {
+		t.Errorf("single-text adapters over pairs.a: %s, want %s", got, want)
+	}
+	v.fails(join+" GROUP BY a.name", 1582, "is a text-pair adapter")
+}
+
 // TestPairTruncation: a pair longer than the adapter's max_length is cut
 // longest-first (docs/sql.md): the long first text loses its end, the short
 // second text stays whole, so the prediction is the cut pair's.

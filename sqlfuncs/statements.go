@@ -581,6 +581,7 @@ func (n *ShowAdapters) String() string                             { return "Sho
 var showSchema = sql.Schema{
 	{Name: "name", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 64)},
 	{Name: "task", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 32)},
+	{Name: "inputs", Type: types.MustCreateStringWithDefaults(sqltypes.VarChar, 16), Nullable: true},
 	{Name: "labels", Type: types.JSON},
 	{Name: "base_model", Type: types.Text},
 	{Name: "adapter_size", Type: types.Int64},
@@ -603,7 +604,7 @@ func (n *ShowAdapters) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error)
 	}
 	rows := make([]sql.Row, len(recs))
 	for i, r := range recs {
-		rows[i] = sql.NewRow(r.Name, r.Task, labelsJSON(r.Labels), r.BaseModel, int64(r.AdapterSize), r.Params,
+		rows[i] = sql.NewRow(r.Name, r.Task, inputsValue(r.Inputs), labelsJSON(r.Labels), r.BaseModel, int64(r.AdapterSize), r.Params,
 			r.SizeBytes, r.CreatedAt.UTC())
 	}
 	return sql.RowsToRowIter(rows...), nil

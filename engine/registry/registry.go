@@ -287,7 +287,7 @@ func (r *Registry) store(ctx context.Context, set *adapter.Set, meta adapter.Met
 		return catalog.Record{}, false, err
 	}
 	sum := sha256.Sum256(blob)
-	rec := catalog.Record{Name: meta.Name, Task: string(set.Task), Labels: set.Labels, BaseModel: meta.BaseModel,
+	rec := catalog.Record{Name: meta.Name, Task: string(set.Task), Inputs: string(set.Inputs), Labels: set.Labels, BaseModel: meta.BaseModel,
 		BaseFingerprint: meta.BaseFingerprint, ModelType: meta.ModelType, HiddenSize: set.Hidden,
 		NumLayers: len(set.Layers), AdapterSize: set.Size, Activation: set.Act.String(), Pool: set.Pool.String(),
 		Options: meta.Options, Metrics: meta.Metrics, Params: int64(set.NumParams()), SHA256: hex.EncodeToString(sum[:]),
