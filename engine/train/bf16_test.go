@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"testing"
 
@@ -94,4 +95,34 @@ func predictLabels(t *testing.T, eng *engine.Engine, set *adapter.Set, ex []trai
 		}
 	}
 	return pred
+}
+
+// TestBF16Training trains the same adapter on cpu:bf16 (frozen linear maps in
+// bfloat16, forward and input gradients; adapters, norms and head in fp32)
+// and on fp32 with the same seed: the final training losses agree within the
+// 5% that docs/cli.md states for 16-bit training.
+func TestBF16Training(t *testing.T) {
+	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: "bf16"})
+	if err != nil {
+		t.Skipf("no bf16 on this machine: %v", err)
+	}
+	bf, err := engine.Open(engine.Config{Model: "demo", Backend: bbe, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	ex := fortunes(t, "train")[:48]
+	o := opts("epochs", "2", "max_length", "24", "batch_size", "8", "seed", "3")
+	var loss [2]float64
+	for i, e := range []*engine.Engine{demoEngine(t), bf} {
+		res, err := train.Train(context.Background(), e, ex, train.KindUnknown, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss[i] = res.Metrics.TrainLoss
+	}
+	if d := math.Abs(loss[1]-loss[0]) / loss[0]; !(d <= 0.05) {
+		t.Errorf("train loss fp32 %.5f, bf16 %.5f: %.1f%% apart, want ≤ 5%%", loss[0], loss[1], 100*d)
+	}
+	t.Logf("train loss fp32 %.5f, bf16 %.5f", loss[0], loss[1])
 }

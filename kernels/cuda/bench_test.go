@@ -113,20 +113,26 @@ func BenchmarkGemm(b *testing.B) {
 }
 
 // BenchmarkAttention times attention of BERT-base heads: the fused kernels
-// (tensor cores for fp16, SIMT for fp32) and, with the weights stored, the
-// cuBLAS path (strided batched GEMMs around a softmax), to compare the two.
+// (fp16: flash attention on mma.sync, kern_flash.h, and the wmma kernel it
+// replaces, attn_tc; fp32: SIMT) and, with the weights stored, the cuBLAS
+// path (strided batched GEMMs around a softmax), to compare them.
 func BenchmarkAttention(b *testing.B) {
 	skipEmulated(b)
 	for _, c := range []struct {
-		prec   Precision
-		stored bool
-	}{{FP16, false}, {FP16, true}, {FP32, false}} {
+		prec    Precision
+		stored  bool
+		noFlash bool
+	}{{FP16, false, false}, {FP16, false, true}, {FP16, true, false}, {FP32, false, false}} {
 		name := fmt.Sprintf("%s/fused", c.prec)
-		if c.stored {
+		switch {
+		case c.stored:
 			name = fmt.Sprintf("%s/cublas-stored", c.prec)
+		case c.noFlash:
+			name = fmt.Sprintf("%s/fused-wmma", c.prec)
 		}
 		b.Run(name, func(b *testing.B) {
 			be := openBench(b, Options{Precision: c.prec, DisableCublas: !c.stored})
+			be.noFlash = c.noFlash
 			for _, bt := range [][2]int{{128, 128}, {32, 128}, {1, 128}} {
 				B, T, H, hd := bt[0], bt[1], 12, 64
 				b.Run(fmt.Sprintf("B%d-T%d", B, T), func(b *testing.B) {
