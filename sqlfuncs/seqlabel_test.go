@@ -148,7 +148,7 @@ func TestSequenceLabelingSQL(t *testing.T) {
 	}
 	t.Logf("training-set span F1 of the bert-tiny adapter: %v", ev["span_f1"])
 	for _, r := range v.rows("SHOW ADAPTERS") {
-		if r[0] == "ner" && (r[1] != "sequence_labeling" || r[2] != `["LOC", "ORG", "PER"]`) {
+		if r[0] == "ner" && (r[1] != "sequence_labeling" || r[2] != "single" || r[3] != `["LOC", "ORG", "PER"]`) {
 			t.Errorf("SHOW ADAPTERS: %v", r)
 		}
 	}

@@ -16,8 +16,8 @@ func TestCreateDropShow(t *testing.T) {
 	v := newEnv(t, envOpts{})
 	v.withAdapters()
 	rows := v.rows("SHOW ADAPTERS")
-	if len(rows) != 3 || rows[0][0] != "sent" || rows[0][1] != "classification" || rows[0][2] != `["neg", "pos"]` ||
-		rows[1][1] != "regression" || rows[2][1] != "multilabel" || rows[2][2] != `["bad", "dull", "fun", "warm"]` {
+	if len(rows) != 3 || rows[0][0] != "sent" || rows[0][1] != "classification" || rows[0][2] != "single" || rows[0][3] != `["neg", "pos"]` ||
+		rows[1][1] != "regression" || rows[2][1] != "multilabel" || rows[2][3] != `["bad", "dull", "fun", "warm"]` {
 		t.Fatalf("SHOW ADAPTERS: %v", rows)
 	}
 	before := v.rows("SELECT name, version FROM adapterdb.adapters ORDER BY name")

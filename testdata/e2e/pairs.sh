@@ -57,6 +57,10 @@ print("ok   40 rows of PREDICT_PROBA('dup', text, text2) and PREDICT_PROBA('firs
 PYEOF
 
 expect "SELECT PREDICT('dup', text, NULL) IS NULL FROM pairs_test LIMIT 1" "1"
+# The catalog tells the two kinds apart, so a query over every adapter can keep to those it can call.
+expect "SELECT name, inputs FROM adapterdb.adapters ORDER BY name" $'dup\tpair\nfirstword\tsingle'
+expect "SELECT a.name, COUNT(PREDICT(a.name, p.text)) FROM adapterdb.adapters a JOIN pairs_test p WHERE a.inputs = 'single' GROUP BY a.name" $'firstword\t300'
+expect "SELECT a.name, COUNT(PREDICT(a.name, p.text, p.text2)) FROM adapterdb.adapters a JOIN pairs_test p WHERE a.inputs = 'pair' GROUP BY a.name" $'dup\t300'
 expect_error "SELECT PREDICT('dup', text) FROM pairs_test" 1582 "adapter dup is a text-pair adapter (PREDICT('dup', text, text2))"
 expect_error "SELECT PREDICT_PROBA('firstword', text, text2) FROM pairs_test" 1582 "adapter firstword is a single-text adapter"
 expect_error "SELECT PREDICT(n, 'a', 'b') FROM (SELECT 'firstword' AS n) t" 1582 "adapter firstword is a single-text adapter"

@@ -28,10 +28,13 @@ CREATE ADAPTER stars $QUICK AS SELECT txt, score FROM reviews WHERE id <= 8;
 CREATE ADAPTER tags $QUICK AS SELECT txt, tags FROM reviews WHERE id <= 8;" || fail "CREATE ADAPTER"
 pass "CREATE ADAPTER (classification, regression, multilabel)"
 
-got=$(sql "SHOW ADAPTERS" | cut -f1-3)
-[ "$got" = $'sent\tclassification\t["neg", "pos"]\nstars\tregression\t[]\ntags\tmultilabel\t["bad", "dull", "fun", "warm"]' ] || fail "SHOW ADAPTERS: $got"
+got=$(sql "SHOW ADAPTERS" | cut -f1-4)
+[ "$got" = $'sent\tclassification\tsingle\t["neg", "pos"]\nstars\tregression\tsingle\t[]\ntags\tmultilabel\tsingle\t["bad", "dull", "fun", "warm"]' ] || fail "SHOW ADAPTERS: $got"
 pass "SHOW ADAPTERS"
 expect "SELECT name, task FROM adapterdb.adapters ORDER BY name" $'sent\tclassification\nstars\tregression\ntags\tmultilabel'
+# docs/sql.md's adapterdb.adapters example (inputs and task keep the join to what it can call).
+expect "SELECT a.name, COUNT(*) > 5 FROM adapterdb.adapters a JOIN reviews r ON PREDICT(a.name, r.txt) = r.label
+  WHERE a.inputs = 'single' AND a.task = 'classification' GROUP BY a.name" $'sent\t1'
 expect "SELECT AVG(PREDICT('sent', txt) = label) >= 0.75 FROM reviews WHERE id <= 8" "1"
 expect "SELECT COUNT(*) FROM reviews WHERE PREDICT('sent', txt) IN ('pos', 'neg')" "9"
 expect "SELECT PREDICT('sent', NULL) IS NULL, PREDICT(NULL, 'x') IS NULL, EMBED(NULL) IS NULL" $'1\t1\t1'
