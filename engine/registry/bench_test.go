@@ -2,10 +2,14 @@ package registry_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -159,4 +163,54 @@ func BenchmarkSwitch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSingleRow: one text through an adapter with Run (the path every
+// one-row PREDICT takes: the scheduler's goroutine runs the pass) against the
+// featurizer's own (1, L) pass on the calling goroutine (what `adapterdb
+// bench --batch 1` times), MiniLM-L6 shape. The ratio is the engine's share
+// of single-row latency overhead; the wire's is in testdata/latency.sh.
+func BenchmarkSingleRow(b *testing.B) {
+	r, _ := storeRandom(b, filepath.Join(shapeCheckpoints(b), "minilm-l6"), "a")
+	eng := r.Engine()
+	ctx := context.Background()
+	words := "the quick brown fox jumps over the lazy dog near the river bank today "
+	for _, L := range []int{16, 128} {
+		text := strings.Repeat(words, 20)
+		ids, err := eng.Tokenize(text, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Cut the text to L tokens with [CLS] and [SEP]: drop words until it fits.
+		for f := strings.Fields(text); len(ids) > L; {
+			f = f[:len(f)-1]
+			text = strings.Join(f, " ")
+			if ids, err = eng.Tokenize(text, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		batch, err := engine.SyntheticBatch(eng.Model().Cfg, 1, len(ids), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("featurizer/L%d", len(ids)), func(b *testing.B) {
+			res, err := engine.Bench(ctx, eng.Model(), batch, max(b.N, 20), eng.Model().Cfg.DefaultPool(true))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.Median.Microseconds())/1000, "median-ms")
+		})
+		b.Run(fmt.Sprintf("run/L%d", len(ids)), func(b *testing.B) {
+			var lat []time.Duration
+			for i := 0; i < max(b.N, 20); i++ {
+				t0 := time.Now()
+				if _, err := r.Run(ctx, []registry.Request{{Adapter: "a", Text: text}}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
+		})
+	}
 }

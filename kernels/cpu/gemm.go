@@ -34,6 +34,10 @@ func (be *Backend) gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, ld
 		be.scale(c, m, n, ldc, beta)
 		return
 	}
+	if be.dnn != nil && alpha == 1 && (beta == 0 || beta == 1) &&
+		be.dnn.gemm(gemmKey{m: m, n: n, k: k, tA: tA, tB: tB, lda: lda, ldb: ldb, ldc: ldc, acc: beta == 1}, a, b, nil, c) {
+		return
+	}
 	if be.blas != nil && fitsBLASInt(m, n, k, lda, ldb, ldc) {
 		be.blas.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -102,6 +106,11 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 func (be *Backend) linear(y []float32, ldy int, x []float32, m, n, k int, w []float32, tB bool, ldw int,
 	bias []float32, act kernels.Act, accumulate bool) {
 	if m == 0 || n == 0 {
+		return
+	}
+	// oneDNN fuses the bias, the activation and the accumulation.
+	if be.dnn != nil && be.dnn.gemm(gemmKey{m: m, n: n, k: k, tB: tB, lda: k, ldb: ldw, ldc: ldy, bias: bias != nil,
+		acc: accumulate, act: act}, x, w, bias, y) {
 		return
 	}
 	beta := float32(0)

@@ -215,6 +215,26 @@ func (l *oneDNNLib) run(mm *C.dn_mm, x unsafe.Pointer, w *C.dn_weights, bias, y 
 	return nil
 }
 
+// gemm makes the primitive for a product of plain matrices (dn_gemm_create).
+func (l *oneDNNLib) gemm(k gemmKey, threads int) (*C.dn_mm, string, error) {
+	var e, impl cbuf
+	mm := C.dn_gemm_create(l.l, C.int(k.m), C.int(k.n), C.int(k.k), cbool(k.tA), cbool(k.tB), C.int(k.lda), C.int(k.ldb),
+		C.int(k.ldc), cbool(k.bias), C.int(k.act), cbool(k.acc), C.int(threads), impl.p(), impl.n(), e.p(), e.n())
+	if mm == nil {
+		return nil, "", fmt.Errorf("oneDNN: gemm %d×%d×%d: %s", k.m, k.n, k.k, e.String())
+	}
+	return mm, impl.String(), nil
+}
+
+// gemmRun executes a primitive gemm made.
+func (l *oneDNNLib) gemmRun(mm *C.dn_mm, a, b, bias, c []float32, threads int) error {
+	var e cbuf
+	if C.dn_gemm_run(l.l, mm, fp(a), fp(b), fp(bias), fp(c), C.int(threads), e.p(), e.n()) != 0 {
+		return fmt.Errorf("oneDNN: %s", e.String())
+	}
+	return nil
+}
+
 // toBF16 rounds src to bfloat16 into dst (len(dst) ≥ len(src)).
 func toBF16(dst []uint16, src []float32) {
 	if len(src) == 0 {

@@ -18,8 +18,8 @@ import (
 // Linear layers on oneDNN. A weight matrix is packed (reordered into
 // oneDNN's blocked layout, converted to bf16 in that precision) the first
 // time Linear sees it: Linear's weights are the model's frozen matrices (the
-// adapters' weights, which training changes, go through SegLinear on
-// OpenBLAS). Weights are identified by address and shape, and a fingerprint
+// adapters' weights, which training changes, go through SegLinear as
+// products of plain matrices, onednn_gemm.go). Weights are identified by address and shape, and a fingerprint
 // of sampled values is checked on every call, so a weight rewritten in place
 // is packed again rather than used stale. Free drops a weight's packed copy.
 //
@@ -59,6 +59,7 @@ type dnn struct {
 	mu      sync.Mutex
 	weights map[wkey]*packedWeight
 	prims   map[primKey]*prim
+	gemms   map[gemmKey]*prim // plain products (onednn_gemm.go)
 	xbf16   []uint16 // x rounded to bf16
 	warned  bool
 }
@@ -91,7 +92,7 @@ type prim struct {
 
 func newDNN(lib *oneDNNLib, log zerolog.Logger, bf16 bool, threads int) *dnn {
 	return &dnn{lib: lib, log: log, bf16: bf16, threads: ompThreads(threads),
-		weights: map[wkey]*packedWeight{}, prims: map[primKey]*prim{}}
+		weights: map[wkey]*packedWeight{}, prims: map[primKey]*prim{}, gemms: map[gemmKey]*prim{}}
 }
 
 func addr(s []float32) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(s))) }

@@ -155,18 +155,33 @@ void dn_version(dn_lib *l, char *out, int outlen) {
 	snprintf(out, outlen, "%d.%d.%d", l->ver->major, l->ver->minor, l->ver->patch);
 }
 
+static h matmul_pd_src(dn_lib *l, const dn_md *src, int m, int n, int ldy, const dn_md *wmd, int has_bias, int act,
+	int accumulate, char *err, int errlen);
+
 // matmul_pd makes the primitive descriptor for x[m,k]·W[k,n] (+ bias, act)
 // with weights described by wmd.
 static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int bf16, const dn_md *wmd, int has_bias, int act,
 	int accumulate, char *err, int errlen) {
+	dn_md src;
+	int64_t sd[2] = {m, k};
+	if (l->md_init_by_tag(&src, 2, sd, bf16 ? DN_BF16 : DN_F32, DN_TAG_AB) != 0) {
+		if (err) snprintf(err, errlen, "source descriptor");
+		return NULL;
+	}
+	return matmul_pd_src(l, &src, m, n, ldy, wmd, has_bias, act, accumulate, err, errlen);
+}
+
+// matmul_pd_src is matmul_pd with the source's descriptor given (strided:
+// a transposed or wider-than-k source).
+static h matmul_pd_src(dn_lib *l, const dn_md *src, int m, int n, int ldy, const dn_md *wmd, int has_bias, int act,
+	int accumulate, char *err, int errlen) {
 	h pd = NULL, attr = NULL, po = NULL;
-	dn_md src, bias, dst;
+	dn_md bias, dst;
 	dn_matmul_desc d;
-	int64_t sd[2] = {m, k}, bd[2] = {1, n}, dd[2] = {m, n}, ds[2] = {ldy, 1};
-	CHECK(l->md_init_by_tag(&src, 2, sd, bf16 ? DN_BF16 : DN_F32, DN_TAG_AB), "source descriptor");
+	int64_t bd[2] = {1, n}, dd[2] = {m, n}, ds[2] = {ldy, 1};
 	CHECK(l->md_init_by_tag(&bias, 2, bd, DN_F32, DN_TAG_AB), "bias descriptor");
 	CHECK(l->md_init_by_strides(&dst, 2, dd, DN_F32, ds), "destination descriptor");
-	CHECK(l->matmul_desc_init(&d, &src, wmd, has_bias ? &bias : NULL, &dst), "matmul descriptor");
+	CHECK(l->matmul_desc_init(&d, src, wmd, has_bias ? &bias : NULL, &dst), "matmul descriptor");
 	CHECK(l->attr_create(&attr), "attributes");
 	if (accumulate || act) CHECK(l->post_ops_create(&po), "post-ops");
 	if (accumulate) CHECK(l->post_ops_append_sum(po, 1.0f), "sum post-op");
@@ -299,6 +314,62 @@ void dn_mm_free(dn_lib *l, dn_mm *mm) {
 	if (mm->dst) l->mem_destroy(mm->dst);
 	if (mm->prim) l->prim_destroy(mm->prim);
 	free(mm);
+}
+
+dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, int ldb, int ldc, int has_bias,
+	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen) {
+	dn_mm *mm = calloc(1, sizeof *mm);
+	h pd = NULL;
+	dn_md a, b;
+	int64_t ad[2] = {m, k}, bd[2] = {k, n};
+	int64_t as[2] = {lda, 1}, bs[2] = {ldb, 1};
+	if (ta) {
+		as[0] = 1;
+		as[1] = lda;
+	}
+	if (tb) {
+		bs[0] = 1;
+		bs[1] = ldb;
+	}
+	if (!mm) FAIL("out of memory");
+	l->omp_set_num_threads(threads);
+	CHECK(l->md_init_by_strides(&a, 2, ad, DN_F32, as), "A descriptor");
+	CHECK(l->md_init_by_strides(&b, 2, bd, DN_F32, bs), "B descriptor");
+	pd = matmul_pd_src(l, &a, m, n, ldc, &b, has_bias, act, accumulate, err, errlen);
+	if (!pd) goto fail;
+	const char *info = NULL;
+	if (l->pd_query(pd, DN_QUERY_IMPL_INFO, 0, &info) == 0 && info && impl) snprintf(impl, impllen, "%s", info);
+	CHECK(l->prim_create(&mm->prim, pd), "matmul primitive");
+	CHECK(l->mem_create(&mm->src, &a, l->engine, NULL), "A memory");
+	CHECK(l->mem_create(&mm->wei, &b, l->engine, NULL), "B memory");
+	CHECK(l->mem_create(&mm->dst, l->pd_query_md(pd, DN_QUERY_DST_MD, 0), l->engine, NULL), "C memory");
+	if (has_bias) {
+		dn_md bias;
+		int64_t bsz[2] = {1, n};
+		CHECK(l->md_init_by_tag(&bias, 2, bsz, DN_F32, DN_TAG_AB), "bias descriptor");
+		CHECK(l->mem_create(&mm->bias, &bias, l->engine, NULL), "bias memory");
+	}
+	l->pd_destroy(pd);
+	return mm;
+fail:
+	if (pd) l->pd_destroy(pd);
+	dn_mm_free(l, mm);
+	return NULL;
+}
+
+int dn_gemm_run(dn_lib *l, dn_mm *mm, const float *a, const float *b, const float *bias, float *c, int threads,
+	char *err, int errlen) {
+	l->omp_set_num_threads(threads);
+	dn_arg args[4] = {{DN_ARG_SRC, mm->src}, {DN_ARG_WEIGHTS, mm->wei}, {DN_ARG_DST, mm->dst}, {DN_ARG_BIAS, mm->bias}};
+	CHECK(l->mem_set_handle(mm->src, (void *)a), "set A");
+	CHECK(l->mem_set_handle(mm->wei, (void *)b), "set B");
+	CHECK(l->mem_set_handle(mm->dst, c), "set C");
+	if (mm->bias) CHECK(l->mem_set_handle(mm->bias, (void *)bias), "set bias");
+	CHECK(l->prim_execute(mm->prim, l->stream, mm->bias ? 4 : 3, args), "matmul");
+	CHECK(l->stream_wait(l->stream), "matmul wait");
+	return 0;
+fail:
+	return -1;
 }
 
 // Written with integer operations so that any x86-64 runs it; compiled

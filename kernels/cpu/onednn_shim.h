@@ -57,6 +57,16 @@ int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const dn_weights *w, const fl
 	int threads, char *err, int errlen);
 void dn_mm_free(dn_lib *l, dn_mm *mm);
 
+// dn_gemm_create makes a matmul primitive on plain f32 matrices, for
+// weights that change (adapters, gradients) and are not worth packing:
+// C[m,n] (row stride ldc) (+)= act(op(A)·op(B) + bias), A [m,k] with row
+// stride lda (ta: stored [k,m]), B [k,n] with row stride ldb (tb: stored
+// [n,k]). Its matrices are set per run by dn_gemm_run.
+dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, int ldb, int ldc, int has_bias,
+	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen);
+int dn_gemm_run(dn_lib *l, dn_mm *mm, const float *a, const float *b, const float *bias, float *c, int threads,
+	char *err, int errlen);
+
 // dn_to_bf16 rounds n floats to bfloat16 (nearest even; NaN stays NaN).
 void dn_to_bf16(uint16_t *dst, const float *src, long n);
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -383,4 +384,99 @@ func TestOMPEnv(t *testing.T) {
 		t.Errorf("GOMP_SPINCOUNT = %q, want %d", v, ompSpinCount)
 	}
 	os.Unsetenv("GOMP_SPINCOUNT")
+}
+
+// TestOneDNNGemm checks the products of plain matrices oneDNN now runs (the
+// adapters' bottlenecks, the weight gradients) against a float64 reference:
+// every transpose, leading dimensions wider than the rows, C overwritten and
+// accumulated into, and SegLinear's fused bias, activation and accumulation;
+// each shape must have run on a oneDNN primitive, not fallen back.
+func TestOneDNNGemm(t *testing.T) {
+	be := oneDNNBackend(t, "fp32")
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, sz := range []struct{ m, n, k int }{{1, 1, 1}, {7, 5, 9}, {128, 64, 384}, {128, 384, 64}, {33, 70, 130}} {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, beta := range []float32{0, 1} {
+					m, n, k := sz.m, sz.n, sz.k
+					rowsA, colsA := m, k
+					if tA {
+						rowsA, colsA = k, m
+					}
+					rowsB, colsB := k, n
+					if tB {
+						rowsB, colsB = n, k
+					}
+					lda, ldb, ldc := colsA+2, colsB+1, n+3
+					a, b := randVec(r, rowsA*lda, 1), randVec(r, rowsB*ldb, 1/math.Sqrt(float64(k)))
+					c := randVec(r, m*ldc, 1)
+					want, mag := make([]float64, m*n), make([]float64, m*n)
+					for i := range m {
+						for j := range n {
+							s := float64(beta) * float64(c[i*ldc+j])
+							sa := math.Abs(s)
+							for p := range k {
+								ai, bi := i*lda+p, p*ldb+j
+								if tA {
+									ai = p*lda + i
+								}
+								if tB {
+									bi = j*ldb + p
+								}
+								av, bv := a[ai], b[bi]
+								s += float64(av) * float64(bv)
+								sa += math.Abs(float64(av) * float64(bv))
+							}
+							want[i*n+j], mag[i*n+j] = s, sa
+						}
+					}
+					fill := c[n] // columns past n keep their values
+					for i := range m {
+						for j := n; j < ldc; j++ {
+							c[i*ldc+j] = fill
+						}
+					}
+					be.Gemm(tA, tB, m, n, k, 1, be.Upload(a), lda, be.Upload(b), ldb, beta, be.Upload(c), ldc)
+					what := fmt.Sprintf("gemm(tA=%v tB=%v %dx%dx%d beta %g)", tA, tB, m, n, k, beta)
+					checkNear(t, what, c, ldc, want, mag, m, n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, fill)
+					key := gemmKey{m: m, n: n, k: k, tA: tA, tB: tB, lda: lda, ldb: ldb, ldc: ldc, acc: beta == 1}
+					if p := be.dnn.gemms[key]; p == nil || p.mm == nil {
+						t.Errorf("%s: not run on oneDNN", what)
+					}
+				}
+			}
+		}
+	}
+
+	// SegLinear: two segments with their own weights, bias and activation,
+	// then accumulated without activation.
+	n, k := 64, 96
+	rows := []int{5, 11}
+	x := randVec(r, 16*k, 1)
+	var segs []kernels.LinearSeg
+	var ws, bs [][]float32
+	for _, rr := range rows {
+		w, bias := randVec(r, n*k, 1/math.Sqrt(float64(k))), randVec(r, n, 1)
+		ws, bs = append(ws, w), append(bs, bias)
+		segs = append(segs, kernels.LinearSeg{Rows: rr, W: be.Upload(w), Bias: be.Upload(bias)})
+	}
+	for _, act := range []kernels.Act{kernels.ActGELU, kernels.ActReLU, kernels.ActNone} {
+		y := randVec(r, 16*n, 1)
+		y0 := slices.Clone(y)
+		acc := act == kernels.ActNone
+		be.SegLinear(be.Upload(y), be.Upload(x), n, k, segs, act, acc)
+		off := 0
+		for s, rr := range rows {
+			want, mag := linearRef(x[off*k:(off+rr)*k], rr, n, k, ws[s], kernels.OutIn, bs[s], act)
+			if acc {
+				for i := range want {
+					want[i] += float64(y0[off*n+i])
+					mag[i] += math.Abs(float64(y0[off*n+i]))
+				}
+			}
+			checkNear(t, fmt.Sprintf("SegLinear segment %d act %v accumulate %v", s, act, acc), y[off*n:(off+rr)*n], n,
+				want, mag, rr, n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, 0)
+			off += rr
+		}
+	}
 }
