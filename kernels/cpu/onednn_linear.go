@@ -17,11 +17,12 @@ import (
 
 // Linear layers on oneDNN. A weight matrix is packed (reordered into
 // oneDNN's blocked layout, converted to bf16 in that precision) the first
-// time Linear sees it: Linear's weights are the model's frozen matrices (the
-// adapters' weights, which training changes, go through SegLinear as
-// products of plain matrices, onednn_gemm.go). Weights are identified by address and shape, and a fingerprint
-// of sampled values is checked on every call, so a weight rewritten in place
-// is packed again rather than used stale. Free drops a weight's packed copy.
+// time Linear sees it: Linear's weights are the model's frozen matrices
+// (the adapters' weights, which training changes, go through SegLinear as
+// products of plain matrices, onednn_gemm.go). Weights are identified by
+// address and shape, and a fingerprint of sampled values is checked on every
+// call, so a weight rewritten in place is packed again rather than used
+// stale. Free drops a weight's packed copy.
 //
 // Primitives are cached per shape (rows, leading dimension of y, bias,
 // activation), shared by every weight of the same size: a primitive holds
@@ -60,7 +61,7 @@ type dnn struct {
 	weights map[wkey]*packedWeight
 	prims   map[primKey]*prim
 	gemms   map[gemmKey]*prim // plain products (onednn_gemm.go)
-	xbf16   []uint16 // x rounded to bf16
+	xbf16   []uint16          // x rounded to bf16
 	warned  bool
 }
 
