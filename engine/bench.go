@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -75,6 +76,12 @@ type BenchResult struct {
 func Bench(ctx context.Context, m *model.Model, b *model.Batch, iters int, pool model.Pool) (BenchResult, error) {
 	if iters <= 0 {
 		return BenchResult{}, fmt.Errorf("iterations must be positive")
+	}
+	// A single sequence's passes on one OS thread, as the scheduler runs
+	// them (scheduler.loop).
+	if b.Seqs == 1 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 	}
 	once := func() (time.Duration, error) {
 		start := time.Now()

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -166,11 +167,36 @@ func (s *scheduler) take() []*seq {
 
 func (s *scheduler) loop() {
 	defer s.wg.Done()
+	// Single-sequence passes run on one OS thread. The CPU backend's oneDNN
+	// keeps an OpenMP thread team per calling thread, and a goroutine that
+	// waited for work resumes on whichever thread the Go scheduler picks,
+	// whose team may have gone to sleep: MiniLM-L6's one-row pass of 128
+	// tokens after 5 ms idle took 19-22 ms unpinned, 14 pinned
+	// (BenchmarkSingleRow in engine/registry) — the single-row PREDICT's
+	// case. Batches of several sequences split their element-wise work over
+	// goroutines, which a pinned caller slows down (its every wait for a
+	// helper parks and wakes its own thread: 0.95× at (32,32)), so the loop
+	// unpins for them; the single pass after one pins to the thread that ran
+	// it. (The CUDA backend binds its context to its own thread.)
+	pinned := false
+	defer func() {
+		if pinned {
+			runtime.UnlockOSThread()
+		}
+	}()
 	for {
 		batch := s.take()
 		if batch == nil {
 			s.failQueued()
 			return
+		}
+		if single := len(batch) == 1; single != pinned {
+			if single {
+				runtime.LockOSThread()
+			} else {
+				runtime.UnlockOSThread()
+			}
+			pinned = single
 		}
 		s.run(batch)
 	}

@@ -169,7 +169,10 @@ func BenchmarkSwitch(b *testing.B) {
 // one-row PREDICT takes: the scheduler's goroutine runs the pass) against the
 // featurizer's own (1, L) pass on the calling goroutine (what `adapterdb
 // bench --batch 1` times), MiniLM-L6 shape. The ratio is the engine's share
-// of single-row latency overhead; the wire's is in testdata/latency.sh.
+// of single-row latency overhead; the wire's is in testdata/latency.sh and
+// server's BenchmarkSQLLatency.
+//
+//	go test ./engine/registry -run '^$' -bench SingleRow -benchtime 100x
 func BenchmarkSingleRow(b *testing.B) {
 	r, _ := storeRandom(b, filepath.Join(shapeCheckpoints(b), "minilm-l6"), "a")
 	eng := r.Engine()
@@ -200,17 +203,26 @@ func BenchmarkSingleRow(b *testing.B) {
 			}
 			b.ReportMetric(float64(res.Median.Microseconds())/1000, "median-ms")
 		})
-		b.Run(fmt.Sprintf("run/L%d", len(ids)), func(b *testing.B) {
-			var lat []time.Duration
-			for i := 0; i < max(b.N, 20); i++ {
-				t0 := time.Now()
-				if _, err := r.Run(ctx, []registry.Request{{Adapter: "a", Text: text}}); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
+		// Back to back, and after 5 ms idle (a client's think time: the
+		// scheduler's goroutine waits, then resumes on some OS thread).
+		for _, gap := range []time.Duration{0, 5 * time.Millisecond} {
+			name := fmt.Sprintf("run/L%d", len(ids))
+			if gap > 0 {
+				name = fmt.Sprintf("run-after-%v/L%d", gap, len(ids))
 			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
-		})
+			b.Run(name, func(b *testing.B) {
+				var lat []time.Duration
+				for i := 0; i < max(b.N, 20); i++ {
+					time.Sleep(gap)
+					t0 := time.Now()
+					if _, err := r.Run(ctx, []registry.Request{{Adapter: "a", Text: text}}); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(t0))
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
+			})
+		}
 	}
 }
