@@ -30,9 +30,10 @@ import (
 
 // Catalog is an open database file. It is safe for concurrent use.
 type Catalog struct {
-	db   *sql.DB
-	path string
-	log  zerolog.Logger
+	db    *sql.DB
+	path  string
+	log   zerolog.Logger
+	infos infoCache // Info's records while the file is unchanged (infocache.go)
 }
 
 // ErrNotFound reports an unknown adapter.
@@ -339,6 +340,7 @@ func (c *Catalog) Logger() zerolog.Logger { return c.log }
 
 // Close checkpoints the WAL and closes the file.
 func (c *Catalog) Close() error {
+	c.infos.close()
 	if _, err := c.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		c.log.Warn().Err(err).Msg("wal checkpoint on close")
 	}
@@ -685,12 +687,20 @@ func (c *Catalog) Info(ctx context.Context, ref string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	cached, version, ok := c.infos.get(ctx, c.db, ref)
+	if ok {
+		return cached, nil
+	}
 	row := c.db.QueryRowContext(ctx, "SELECT "+recordColumns+from, args...)
 	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
-	return r, FileError(err)
+	if err != nil {
+		return Record{}, FileError(err)
+	}
+	c.infos.put(ref, version, r)
+	return r, nil
 }
 
 // List returns every adapter's active version, by name.
