@@ -149,7 +149,7 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w []float32
 		if len(d.xbf16) < m*k {
 			d.xbf16 = make([]uint16, m*k)
 		}
-		toBF16(d.xbf16, x[:m*k])
+		d.toBF16(d.xbf16, x[:m*k])
 		xp = unsafe.Pointer(&d.xbf16[0])
 	}
 	if err := d.lib.run(p.mm, xp, pw.c, bias, y, d.threads); err != nil {
@@ -157,6 +157,28 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w []float32
 		return false
 	}
 	return true
+}
+
+// toBF16 rounds src into dst, split over the backend's threads when it is
+// large: one core converting a (32, 128) batch's activations was 9% of a
+// MiniLM-L6 bf16 pass.
+func (d *dnn) toBF16(dst []uint16, src []float32) {
+	const grain = 1 << 16
+	parts := min(d.threads, len(src)/grain)
+	if parts <= 1 {
+		toBF16(dst, src)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := len(src)*i/parts, len(src)*(i+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toBF16(dst[lo:hi], src[lo:hi])
+		}()
+	}
+	wg.Wait()
 }
 
 // packed returns w's packed copy, packing it when it is new or changed;
