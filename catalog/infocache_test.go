@@ -1,31 +1,17 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
-
-	"github.com/rs/zerolog"
 )
 
 // TestInfoCache: Info answers from its cache while nothing was committed,
 // and sees every commit at once: this catalog's writes, another
 // connection's, and an outside edit that breaks a row's checksum.
 func TestInfoCache(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db.sqlite")
-	c, err := Open(path, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, raw, blob := withOutsider(t, "a")
 	ctx := context.Background()
-	blob := bytes.Repeat([]byte("weights!"), 100)
-	if _, err := c.Put(ctx, record("a", blob), blob, Create); err != nil {
-		t.Fatal(err)
-	}
 	r1, err := c.Info(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +35,6 @@ func TestInfoCache(t *testing.T) {
 
 	// Another connection's commits: an edit that breaks the row's checksum,
 	// then a delete.
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
 	if _, err := raw.Exec(`UPDATE adapterdb_adapters SET pool = 'mean' WHERE name = 'a'`); err != nil {
 		t.Fatal(err)
 	}

@@ -16,25 +16,34 @@ import (
 // another) is refused by every read — Info, Get, List — like damaged weights;
 // untouched rows read fine, and rows without a row checksum (written before
 // it existed) are read unchecked.
-func TestEditedRow(t *testing.T) {
+// withOutsider opens a catalog holding the named adapters (weights blob)
+// and a second connection to its file, as another process (or the sqlite3
+// tool) would have.
+func withOutsider(t *testing.T, names ...string) (c *Catalog, raw *sql.DB, blob []byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "db.sqlite")
 	c, err := Open(path, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	ctx := context.Background()
-	blob := bytes.Repeat([]byte("weights!"), 100)
-	for _, name := range []string{"a", "b"} {
-		if _, err := c.Put(ctx, record(name, blob), blob, Create); err != nil {
+	blob = bytes.Repeat([]byte("weights!"), 100)
+	for _, name := range names {
+		if _, err := c.Put(context.Background(), record(name, blob), blob, Create); err != nil {
 			t.Fatal(err)
 		}
 	}
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	raw, err = sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	t.Cleanup(func() { raw.Close() })
+	return c, raw, blob
+}
+
+func TestEditedRow(t *testing.T) {
+	c, raw, blob := withOutsider(t, "a", "b")
+	ctx := context.Background()
 	reads := func() map[string]error {
 		_, infoErr := c.Info(ctx, "a")
 		_, _, getErr := c.Get(ctx, "a")

@@ -77,9 +77,8 @@ func Bench(ctx context.Context, m *model.Model, b *model.Batch, iters int, pool 
 	if iters <= 0 {
 		return BenchResult{}, fmt.Errorf("iterations must be positive")
 	}
-	// A single sequence's passes on one OS thread, as the scheduler runs
-	// them (scheduler.loop).
-	if b.Seqs == 1 {
+	// Pinned as the scheduler pins them.
+	if pinsThread(b.Seqs) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}

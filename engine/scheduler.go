@@ -167,17 +167,8 @@ func (s *scheduler) take() []*seq {
 
 func (s *scheduler) loop() {
 	defer s.wg.Done()
-	// Single-sequence passes run on one OS thread. The CPU backend's oneDNN
-	// keeps an OpenMP thread team per calling thread, and a goroutine that
-	// waited for work resumes on whichever thread the Go scheduler picks,
-	// whose team may have gone to sleep: MiniLM-L6's one-row pass of 128
-	// tokens after 5 ms idle took 19-22 ms unpinned, 14 pinned
-	// (BenchmarkSingleRow in engine/registry) — the single-row PREDICT's
-	// case. Batches of several sequences split their element-wise work over
-	// goroutines, which a pinned caller slows down (its every wait for a
-	// helper parks and wakes its own thread: 0.95× at (32,32)), so the loop
-	// unpins for them; the single pass after one pins to the thread that ran
-	// it. (The CUDA backend binds its context to its own thread.)
+	// Passes pinsThread picks run pinned: the loop keeps its thread from
+	// one such pass to the next and unpins for the others.
 	pinned := false
 	defer func() {
 		if pinned {
@@ -190,17 +181,30 @@ func (s *scheduler) loop() {
 			s.failQueued()
 			return
 		}
-		if single := len(batch) == 1; single != pinned {
-			if single {
+		if pin := pinsThread(len(batch)); pin != pinned {
+			if pin {
 				runtime.LockOSThread()
 			} else {
 				runtime.UnlockOSThread()
 			}
-			pinned = single
+			pinned = pin
 		}
 		s.run(batch)
 	}
 }
+
+// pinsThread says whether a pass over seqs sequences runs pinned to one OS
+// thread. The CPU backend's oneDNN keeps an OpenMP thread team per calling
+// thread, and a goroutine that waited (for work, for a helper) resumes on
+// whichever thread the Go scheduler picks, whose team may have gone to
+// sleep: MiniLM-L6's one-row pass of 128 tokens after 5 ms idle took 19-22
+// ms unpinned, 14 pinned (BenchmarkSingleRow in engine/registry) — the
+// single-row PREDICT's case. Batches of several sequences split their
+// element-wise work over goroutines, which a pinned caller slows down (its
+// every wait for a helper parks and wakes its own thread: 0.90-0.95× at
+// (8,64) and (32,32)), so they run unpinned. (The CUDA backend binds its
+// context to a thread of its own.)
+func pinsThread(seqs int) bool { return seqs == 1 }
 
 func (s *scheduler) failQueued() {
 	s.mu.Lock()

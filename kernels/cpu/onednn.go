@@ -206,8 +206,9 @@ func (l *oneDNNLib) matmul(w *C.dn_weights, m, ldy int, bias bool, act int, accu
 	return mm, impl.String(), nil
 }
 
-// run executes mm; x is float32 or bfloat16 (uint16) rows.
-func (l *oneDNNLib) run(mm *C.dn_mm, x unsafe.Pointer, w *C.dn_weights, bias, y []float32, threads int) error {
+// run executes mm; x is float32 or bfloat16 (uint16) rows, w the weights'
+// data (a packed copy's, or a plain B for gemm's primitives).
+func (l *oneDNNLib) run(mm *C.dn_mm, x, w unsafe.Pointer, bias, y []float32, threads int) error {
 	var e cbuf
 	if C.dn_mm_run(l.l, mm, x, w, fp(bias), fp(y), C.int(threads), e.p(), e.n()) != 0 {
 		return fmt.Errorf("oneDNN: %s", e.String())
@@ -224,15 +225,6 @@ func (l *oneDNNLib) gemm(k gemmKey, threads int) (*C.dn_mm, string, error) {
 		return nil, "", fmt.Errorf("oneDNN: gemm %d×%d×%d: %s", k.m, k.n, k.k, e.String())
 	}
 	return mm, impl.String(), nil
-}
-
-// gemmRun executes a primitive gemm made.
-func (l *oneDNNLib) gemmRun(mm *C.dn_mm, a, b, bias, c []float32, threads int) error {
-	var e cbuf
-	if C.dn_gemm_run(l.l, mm, fp(a), fp(b), fp(bias), fp(c), C.int(threads), e.p(), e.n()) != 0 {
-		return fmt.Errorf("oneDNN: %s", e.String())
-	}
-	return nil
 }
 
 // toBF16 rounds src to bfloat16 into dst (len(dst) ≥ len(src)).

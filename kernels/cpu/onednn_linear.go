@@ -152,7 +152,7 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w []float32
 		d.toBF16(d.xbf16, x[:m*k])
 		xp = unsafe.Pointer(&d.xbf16[0])
 	}
-	if err := d.lib.run(p.mm, xp, pw.c, bias, y, d.threads); err != nil {
+	if err := d.lib.run(p.mm, xp, pw.c.data, bias, y, d.threads); err != nil {
 		d.warn(err, "matmul failed; running it on OpenBLAS")
 		return false
 	}
@@ -206,29 +206,40 @@ func (d *dnn) packed(w []float32, n, k int, inOut bool) *packedWeight {
 
 // prim returns the cached primitive for key, creating it.
 func (d *dnn) prim(key primKey, pw *packedWeight) *prim {
-	if p, ok := d.prims[key]; ok {
+	return cachedPrim(d, d.prims, key, key.m, key.n, key.k, func() (*C.dn_mm, string, error) {
+		return d.lib.matmul(pw.c, key.m, key.ldy, key.bias, int(key.act), key.acc, d.threads)
+	})
+}
+
+// cachedPrim returns cache[key], making it with create on a miss: a
+// primitive oneDNN cannot make, or makes only from its reference code (far
+// slower than OpenBLAS), is cached as none, so the shape stays on OpenBLAS.
+// Past maxPrims entries the cache starts over. Called with d.mu held.
+func cachedPrim[K comparable](d *dnn, cache map[K]*prim, key K, m, n, k int, create func() (*C.dn_mm, string, error)) *prim {
+	if p, ok := cache[key]; ok {
 		return p
 	}
-	if len(d.prims) >= maxPrims {
-		for k, p := range d.prims {
-			C.dn_mm_free(d.lib.l, p.mm)
-			delete(d.prims, k)
+	if len(cache) >= maxPrims {
+		for k, p := range cache {
+			if p.mm != nil {
+				C.dn_mm_free(d.lib.l, p.mm)
+			}
+			delete(cache, k)
 		}
 	}
 	p := &prim{}
-	mm, impl, err := d.lib.matmul(pw.c, key.m, key.ldy, key.bias, int(key.act), key.acc, d.threads)
+	mm, impl, err := create()
 	switch {
 	case err != nil:
 		d.warn(err, "no matmul for this shape; running it on OpenBLAS")
 	case len(impl) >= 3 && impl[:3] == "ref":
-		// oneDNN's reference code is far slower than OpenBLAS.
-		d.log.Debug().Str("impl", impl).Int("m", key.m).Int("n", key.n).Int("k", key.k).
+		d.log.Debug().Str("impl", impl).Int("m", m).Int("n", n).Int("k", k).
 			Msg("cpu backend: oneDNN has only its reference matmul for this shape; using OpenBLAS")
 		C.dn_mm_free(d.lib.l, mm)
 	default:
 		p.mm, p.impl = mm, impl
 	}
-	d.prims[key] = p
+	cache[key] = p
 	return p
 }
 

@@ -261,25 +261,27 @@ void dn_weights_free(dn_weights *w) {
 	free(w);
 }
 
-dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int accumulate,
-	int threads, char *impl, int impllen, char *err, int errlen) {
+// mm_create makes the primitive for x·W with x and W described by src and
+// wmd (dense or strided), and the memory objects its runs set buffers on.
+static dn_mm *mm_create(dn_lib *l, const dn_md *src, const dn_md *wmd, int m, int n, int ldy, int has_bias,
+	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen) {
 	dn_mm *mm = calloc(1, sizeof *mm);
 	h pd = NULL;
 	if (!mm) FAIL("out of memory");
 	l->omp_set_num_threads(threads);
-	pd = matmul_pd(l, m, w->n, w->k, ldy, w->bf16, &w->md, has_bias, act, accumulate, err, errlen);
+	pd = matmul_pd_src(l, src, m, n, ldy, wmd, has_bias, act, accumulate, err, errlen);
 	if (!pd) goto fail;
 	const char *info = NULL;
 	if (l->pd_query(pd, DN_QUERY_IMPL_INFO, 0, &info) == 0 && info && impl) snprintf(impl, impllen, "%s", info);
 	CHECK(l->prim_create(&mm->prim, pd), "matmul primitive");
 	// Memory objects for the primitive's own descriptors (the source and
-	// destination strides, the packed weights); their buffers are set per run.
+	// destination strides, the weights' layout); their buffers are set per run.
 	CHECK(l->mem_create(&mm->src, l->pd_query_md(pd, DN_QUERY_SRC_MD, 0), l->engine, NULL), "source memory");
-	CHECK(l->mem_create(&mm->wei, &w->md, l->engine, NULL), "weights memory");
+	CHECK(l->mem_create(&mm->wei, wmd, l->engine, NULL), "weights memory");
 	CHECK(l->mem_create(&mm->dst, l->pd_query_md(pd, DN_QUERY_DST_MD, 0), l->engine, NULL), "destination memory");
 	if (has_bias) {
 		dn_md bias;
-		int64_t bd[2] = {1, w->n};
+		int64_t bd[2] = {1, n};
 		CHECK(l->md_init_by_tag(&bias, 2, bd, DN_F32, DN_TAG_AB), "bias descriptor");
 		CHECK(l->mem_create(&mm->bias, &bias, l->engine, NULL), "bias memory");
 	}
@@ -291,12 +293,42 @@ fail:
 	return NULL;
 }
 
-int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const dn_weights *w, const float *bias, float *y, int threads,
+dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int accumulate,
+	int threads, char *impl, int impllen, char *err, int errlen) {
+	dn_md src;
+	int64_t sd[2] = {m, w->k};
+	CHECK(l->md_init_by_tag(&src, 2, sd, w->bf16 ? DN_BF16 : DN_F32, DN_TAG_AB), "source descriptor");
+	return mm_create(l, &src, &w->md, m, w->n, ldy, has_bias, act, accumulate, threads, impl, impllen, err, errlen);
+fail:
+	return NULL;
+}
+
+dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, int ldb, int ldc, int has_bias,
+	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen) {
+	dn_md a, b;
+	int64_t ad[2] = {m, k}, bd[2] = {k, n};
+	int64_t as[2] = {lda, 1}, bs[2] = {ldb, 1};
+	if (ta) {
+		as[0] = 1;
+		as[1] = lda;
+	}
+	if (tb) {
+		bs[0] = 1;
+		bs[1] = ldb;
+	}
+	CHECK(l->md_init_by_strides(&a, 2, ad, DN_F32, as), "A descriptor");
+	CHECK(l->md_init_by_strides(&b, 2, bd, DN_F32, bs), "B descriptor");
+	return mm_create(l, &a, &b, m, n, ldc, has_bias, act, accumulate, threads, impl, impllen, err, errlen);
+fail:
+	return NULL;
+}
+
+int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const void *w, const float *bias, float *y, int threads,
 	char *err, int errlen) {
 	l->omp_set_num_threads(threads);
 	dn_arg args[4] = {{DN_ARG_SRC, mm->src}, {DN_ARG_WEIGHTS, mm->wei}, {DN_ARG_DST, mm->dst}, {DN_ARG_BIAS, mm->bias}};
 	CHECK(l->mem_set_handle(mm->src, (void *)x), "set source");
-	CHECK(l->mem_set_handle(mm->wei, w->data), "set weights");
+	CHECK(l->mem_set_handle(mm->wei, (void *)w), "set weights");
 	CHECK(l->mem_set_handle(mm->dst, y), "set destination");
 	if (mm->bias) CHECK(l->mem_set_handle(mm->bias, (void *)bias), "set bias");
 	CHECK(l->prim_execute(mm->prim, l->stream, mm->bias ? 4 : 3, args), "matmul");
@@ -314,62 +346,6 @@ void dn_mm_free(dn_lib *l, dn_mm *mm) {
 	if (mm->dst) l->mem_destroy(mm->dst);
 	if (mm->prim) l->prim_destroy(mm->prim);
 	free(mm);
-}
-
-dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, int ldb, int ldc, int has_bias,
-	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen) {
-	dn_mm *mm = calloc(1, sizeof *mm);
-	h pd = NULL;
-	dn_md a, b;
-	int64_t ad[2] = {m, k}, bd[2] = {k, n};
-	int64_t as[2] = {lda, 1}, bs[2] = {ldb, 1};
-	if (ta) {
-		as[0] = 1;
-		as[1] = lda;
-	}
-	if (tb) {
-		bs[0] = 1;
-		bs[1] = ldb;
-	}
-	if (!mm) FAIL("out of memory");
-	l->omp_set_num_threads(threads);
-	CHECK(l->md_init_by_strides(&a, 2, ad, DN_F32, as), "A descriptor");
-	CHECK(l->md_init_by_strides(&b, 2, bd, DN_F32, bs), "B descriptor");
-	pd = matmul_pd_src(l, &a, m, n, ldc, &b, has_bias, act, accumulate, err, errlen);
-	if (!pd) goto fail;
-	const char *info = NULL;
-	if (l->pd_query(pd, DN_QUERY_IMPL_INFO, 0, &info) == 0 && info && impl) snprintf(impl, impllen, "%s", info);
-	CHECK(l->prim_create(&mm->prim, pd), "matmul primitive");
-	CHECK(l->mem_create(&mm->src, &a, l->engine, NULL), "A memory");
-	CHECK(l->mem_create(&mm->wei, &b, l->engine, NULL), "B memory");
-	CHECK(l->mem_create(&mm->dst, l->pd_query_md(pd, DN_QUERY_DST_MD, 0), l->engine, NULL), "C memory");
-	if (has_bias) {
-		dn_md bias;
-		int64_t bsz[2] = {1, n};
-		CHECK(l->md_init_by_tag(&bias, 2, bsz, DN_F32, DN_TAG_AB), "bias descriptor");
-		CHECK(l->mem_create(&mm->bias, &bias, l->engine, NULL), "bias memory");
-	}
-	l->pd_destroy(pd);
-	return mm;
-fail:
-	if (pd) l->pd_destroy(pd);
-	dn_mm_free(l, mm);
-	return NULL;
-}
-
-int dn_gemm_run(dn_lib *l, dn_mm *mm, const float *a, const float *b, const float *bias, float *c, int threads,
-	char *err, int errlen) {
-	l->omp_set_num_threads(threads);
-	dn_arg args[4] = {{DN_ARG_SRC, mm->src}, {DN_ARG_WEIGHTS, mm->wei}, {DN_ARG_DST, mm->dst}, {DN_ARG_BIAS, mm->bias}};
-	CHECK(l->mem_set_handle(mm->src, (void *)a), "set A");
-	CHECK(l->mem_set_handle(mm->wei, (void *)b), "set B");
-	CHECK(l->mem_set_handle(mm->dst, c), "set C");
-	if (mm->bias) CHECK(l->mem_set_handle(mm->bias, (void *)bias), "set bias");
-	CHECK(l->prim_execute(mm->prim, l->stream, mm->bias ? 4 : 3, args), "matmul");
-	CHECK(l->stream_wait(l->stream), "matmul wait");
-	return 0;
-fail:
-	return -1;
 }
 
 // Written with integer operations so that any x86-64 runs it; compiled

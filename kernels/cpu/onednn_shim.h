@@ -50,22 +50,21 @@ void dn_weights_free(dn_weights *w);
 // impl receives oneDNN's implementation name ("brg:avx512_core", ...).
 dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int accumulate,
 	int threads, char *impl, int impllen, char *err, int errlen);
-// dn_mm_run executes it; x is f32 [m,k], or bf16 when the weights are
-// bf16 (converted by the caller with dn_to_bf16). Returns 0 or a dnnl
-// status, with the reason in err.
-int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const dn_weights *w, const float *bias, float *y,
-	int threads, char *err, int errlen);
+// dn_mm_run executes it on x and the weights' data w: a dn_weights' data for
+// dn_mm_create's primitives, B for dn_gemm_create's. x is f32 [m,k], or bf16
+// when the weights are bf16 (converted by the caller with dn_to_bf16).
+// Returns 0 or -1, with the reason in err.
+int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const void *w, const float *bias, float *y, int threads,
+	char *err, int errlen);
 void dn_mm_free(dn_lib *l, dn_mm *mm);
 
 // dn_gemm_create makes a matmul primitive on plain f32 matrices, for
 // weights that change (adapters, gradients) and are not worth packing:
 // C[m,n] (row stride ldc) (+)= act(op(A)·op(B) + bias), A [m,k] with row
 // stride lda (ta: stored [k,m]), B [k,n] with row stride ldb (tb: stored
-// [n,k]). Its matrices are set per run by dn_gemm_run.
+// [n,k]). dn_mm_run runs it with A as x and B as w.
 dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, int ldb, int ldc, int has_bias,
 	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen);
-int dn_gemm_run(dn_lib *l, dn_mm *mm, const float *a, const float *b, const float *bias, float *c, int threads,
-	char *err, int errlen);
 
 // dn_to_bf16 rounds n floats to bfloat16 (nearest even; NaN stays NaN).
 void dn_to_bf16(uint16_t *dst, const float *src, long n);
