@@ -14,6 +14,7 @@ var fuzzSeeds = []string{
 	"  leading\tand\ttabs\n\nnew lines   ", "a\x00b\u200bc\ufeffd\u00ade", "[CLS] [SEP] <s> </s> <mask> <|endoftext|>",
 	"x<mask>y  <mask>", "https://example.com/path?q=1&x=y#frag", strings.Repeat("a", 101), "İstanbul ΣΊΣΥΦΟΣ",
 	"'s's''s 're've'll'd'm't", "\xff\xfe", "a\xc3", "123 4567 8.9e10 ½ ²", "\u3000x\u2028y\u0085z",
+	"㠿〯0 東\u0301\u0316x",
 }
 
 // checkEncoding verifies what holds for every encoding: ids in range with

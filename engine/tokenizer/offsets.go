@@ -113,13 +113,68 @@ func (t *Tokenizer) normalizeAligned(src []byte, cp []int) ([]byte, []Offset) {
 		j := i + unitLen(src[i:])
 		res, spare := t.norm.apply(src[i:j], a[:0], b[:0])
 		out = append(out, res...)
-		for range res {
-			align = append(align, Offset{cp[i], cp[j-1] + 1})
-		}
+		align = t.alignUnit(src[i:j], cp[i:j+1], res, align)
 		a, b = res, spare
 		i = j
 	}
 	return out, align
+}
+
+// alignUnit appends the origins of res, the normalized form of one unit src
+// (a character and its combining marks, code points cp). The finest split
+// that normalizes to the same bytes wins: character by character, else the
+// first character apart from its marks, else the whole unit. The split
+// matters where the normalizer pads a character with spaces (BERT's CJK
+// rule): a combining mark after it is then a word of its own, and must not
+// share the character's offsets, or two tokens would claim one character.
+func (t *Tokenizer) alignUnit(src []byte, cp []int, res []byte, align []Offset) []Offset {
+	whole := Offset{cp[0], cp[len(src)-1] + 1}
+	if cp[len(src)-1] == cp[0] {
+		// One character.
+		for range res {
+			align = append(align, whole)
+		}
+		return align
+	}
+	// Character by character.
+	var parts [][2]int // byte ranges of src
+	for i := 0; i < len(src); {
+		_, n := utf8.DecodeRune(src[i:])
+		parts = append(parts, [2]int{i, i + n})
+		i += n
+	}
+	if al, ok := t.alignParts(src, cp, res, parts, align); ok {
+		return al
+	}
+	// The first character, then its marks together.
+	if al, ok := t.alignParts(src, cp, res, [][2]int{parts[0], {parts[0][1], len(src)}}, align); ok {
+		return al
+	}
+	for range res {
+		align = append(align, whole)
+	}
+	return align
+}
+
+// alignParts appends the origins of res if normalizing the byte ranges parts
+// of src one by one gives exactly res.
+func (t *Tokenizer) alignParts(src []byte, cp []int, res []byte, parts [][2]int, align []Offset) ([]Offset, bool) {
+	n0, k := len(align), 0
+	for _, p := range parts {
+		r, _ := t.norm.apply(src[p[0]:p[1]], nil, nil)
+		if k+len(r) > len(res) || string(res[k:k+len(r)]) != string(r) {
+			return align[:n0], false
+		}
+		k += len(r)
+		o := Offset{cp[p[0]], cp[p[1]-1] + 1}
+		for range r {
+			align = append(align, o)
+		}
+	}
+	if k != len(res) {
+		return align[:n0], false
+	}
+	return align, true
 }
 
 // unitLen is the byte length of the first character of s with the

@@ -134,6 +134,9 @@ func TestEncodeOffsetsKnown(t *testing.T) {
 		{"bert-tiny", "Hello world!", []Offset{{0, 5}, {6, 11}, {11, 12}}},
 		{"bert-tiny", "Café à Zürich", []Offset{{0, 4}, {5, 6}, {7, 13}}},
 		{"bert-tiny", "東京", []Offset{{0, 1}, {1, 2}}},
+		// A combining mark (U+302F, Mc) after a CJK character: padding
+		// makes it a word of its own (found by FuzzEncodeOffsets).
+		{"bert-tiny", "㠿〯0", []Offset{{0, 1}, {1, 3}}},
 		{"gpt2-tiny", "Hello world!", []Offset{{0, 5}, {6, 11}, {11, 12}}},
 		{"gpt2-tiny", "naïve  x", []Offset{{0, 2}, {2, 5}, {5, 5}, {7, 8}}},
 		{"roberta-tiny", "Hello world", []Offset{{0, 5}, {6, 11}}},
