@@ -71,8 +71,8 @@ type Backend struct {
 	k       kern      // the C kernels for the chosen instruction set
 	blas    *openBLAS // nil: gonum
 	gonum   gonum.Implementation
-	dnn     *dnn // nil: linear layers on OpenBLAS
-	scratch scratchPool
+	dnn     *dnn    // nil: linear layers on OpenBLAS
+	bufs    bufPool // Alloc's and scratch's large buffers, for reuse
 }
 
 var _ kernels.Trainer = (*Backend)(nil)
@@ -237,8 +237,27 @@ func need(b kernels.Buffer, n int, what string) []float32 {
 	return s
 }
 
-// Alloc returns a zeroed buffer of n values.
-func (be *Backend) Alloc(n int) kernels.Buffer { return make(buffer, n) }
+// Alloc returns a zeroed buffer of n values; large ones are recycled from
+// earlier Frees (bufpool.go) and cleared on the backend's threads.
+func (be *Backend) Alloc(n int) kernels.Buffer {
+	s, recycled := be.bufs.get(n)
+	switch {
+	case s == nil:
+		return make(buffer, n)
+	case recycled:
+		be.parallel(n, elemGrain, 16, func(lo, hi int) { clear(s[lo:hi]) })
+	}
+	return buffer(s)
+}
+
+// scratch returns n values of scratch memory (contents undefined), given
+// back with be.bufs.put.
+func (be *Backend) scratch(n int) []float32 {
+	if s, _ := be.bufs.get(n); s != nil {
+		return s
+	}
+	return make([]float32, n)
+}
 
 // Upload aliases host: the caller must not modify it afterwards.
 func (be *Backend) Upload(host []float32) kernels.Buffer { return buffer(host) }
@@ -266,12 +285,15 @@ func (be *Backend) Copy(dst, src kernels.Buffer) {
 	copy(d, s)
 }
 
-// Free drops the packed copy of a weight matrix, if oneDNN made one; host
-// memory itself is garbage-collected.
+// Free takes back a buffer from Alloc for reuse, or drops the packed copy of
+// a weight matrix, if oneDNN made one; other host memory is left to the
+// garbage collector. A buffer must not be used after Free.
 func (be *Backend) Free(b kernels.Buffer) {
+	s := data(b)
 	if be.dnn != nil {
-		be.dnn.free(data(b))
+		be.dnn.free(s)
 	}
+	be.bufs.put(s)
 }
 
 // ReleasePages drops b's pages from the process's memory when b aliases a

@@ -251,8 +251,8 @@ func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w [
 	if ldy == n {
 		return be.dnn.linear(y, ldy, x, m, n, k, w, inOut, bias, act)
 	}
-	tmp := be.scratch.Get(m * n)
-	defer be.scratch.Put(tmp)
+	tmp := be.scratch(m * n)
+	defer be.bufs.put(tmp)
 	if !be.dnn.linear(tmp, n, x, m, n, k, w, inOut, bias, act) {
 		return false
 	}
@@ -281,8 +281,8 @@ func (be *Backend) gemmFrozen(tA, tB bool, m, n, k int, alpha float32, a []float
 	// product transposes it, [k, n] (InOut) when not.
 	x := a
 	if lda != k {
-		tmp := be.scratch.Get(m * k)
-		defer be.scratch.Put(tmp)
+		tmp := be.scratch(m * k)
+		defer be.bufs.put(tmp)
 		be.parallel(m, rowGrain(k), 1, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				copy(tmp[r*k:(r+1)*k], a[r*lda:r*lda+k])
