@@ -102,9 +102,19 @@ type Backend interface {
 	View(b Buffer, off, n int) Buffer
 	// Copy copies src into dst (same length).
 	Copy(dst, src Buffer)
-	// Free releases memory of a buffer from Alloc/Upload; it is a no-op for views
-	// and for backends with garbage-collected memory.
+	// Free releases memory of a buffer from Alloc/Upload/Stack; it is a no-op for
+	// views and for backends with garbage-collected memory.
 	Free(b Buffer)
+
+	// Stack returns weight matrices of one shape, parts [n, k] each, as one
+	// [len(parts)·n, k] matrix, rows of the parts in order, for Linear (OutIn)
+	// and Gemm, so that maps of one input run as one product: the BERT family's
+	// query, key and value are one [3H, H] weight, as GPT-2's are in the
+	// checkpoint. Stack takes the parts over: the caller frees the result, not
+	// them. The cpu backend keeps the parts rather than copy them (its packed
+	// copy is the only whole one); other uses of the result than Linear, Gemm's
+	// B and Free are not supported there.
+	Stack(parts []Buffer, n, k int) Buffer
 
 	// Gemm computes C = alpha·op(A)·op(B) + beta·C where op(A) is [m,k], op(B) is
 	// [k,n] and C is [m,n]; tA/tB select the transpose. Leading dimensions are the

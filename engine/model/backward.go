@@ -179,9 +179,7 @@ func (b *backward) run(ctx context.Context, dHidden []float32) error {
 		dCtx := tr.View(dF, 0, M*H)
 		b.linearInputGrad(dCtx, H, dT, H, M, ly.O, 0)
 		tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
-		for j, lin := range []Linear{ly.Q, ly.K, ly.V} {
-			b.linearInputGrad(dX, H, tr.View(dQKV, j*H, M*3*H-j*H), 3*H, M, lin, 1)
-		}
+		b.linearInputGrad(dX, H, dQKV, 3*H, M, ly.QKV, 1) // dX = dIn: residual + q, k, v
 	}
 	if !cfg.PreLN {
 		// Embeddings are frozen: only the embedding LayerNorm copy gets gradients.

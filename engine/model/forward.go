@@ -377,15 +377,13 @@ func (p *Pass) forward(ctx context.Context) error {
 		if p.train {
 			a = &p.layers[l]
 		}
+		x := a.in
 		if cfg.PreLN {
 			// x = x + A1(attn(ln_1(x))); x = x + A2(mlp(ln_2(x)))
 			be.AddNorm(a.ln1, nil, a.in, nil, H, cfg.Eps, p.normSegs(ly.Norm1))
-			be.Linear(a.qkv, 3*H, a.ln1, M, 3*H, H, ly.QKV.W, ly.QKV.Layout, ly.QKV.B, kernels.ActNone)
-		} else {
-			for j, lin := range []Linear{ly.Q, ly.K, ly.V} {
-				be.Linear(be.View(a.qkv, j*H, M*3*H-j*H), 3*H, a.in, M, H, H, lin.W, lin.Layout, lin.B, kernels.ActNone)
-			}
+			x = a.ln1
 		}
+		be.Linear(a.qkv, 3*H, x, M, 3*H, H, ly.QKV.W, ly.QKV.Layout, ly.QKV.B, kernels.ActNone)
 		be.Attention(a.ctx, a.qkv, attn, a.probs)
 		be.Linear(a.attn, H, a.ctx, M, H, H, ly.O.W, ly.O.Layout, ly.O.B, kernels.ActNone)
 		p.adapt(a.attnA, a.attn, a.ad, a.adAct, l, false)

@@ -37,13 +37,16 @@ type Norm struct {
 // (attention.output.LayerNorm, output.LayerNorm); GPT-2 normalises before them
 // (ln_1, ln_2).
 type Layer struct {
-	Q, K, V Linear // BERT family: separate [H,H] projections (OutIn)
-	QKV     Linear // GPT-2: fused c_attn [H,3H] (InOut), columns q | k | v
-	O       Linear // attention output projection
-	FC1     Linear // [H → I]
-	FC2     Linear // [I → H]
-	Norm1   int
-	Norm2   int
+	// QKV maps H to 3H, columns q | k | v: GPT-2's c_attn [H,3H] (InOut) as
+	// stored; the BERT family's query, key and value [H,H] (OutIn) stacked
+	// into one [3H,H] weight (kernels.Backend.Stack), so that they run as
+	// one product.
+	QKV   Linear
+	O     Linear // attention output projection
+	FC1   Linear // [H → I]
+	FC2   Linear // [I → H]
+	Norm1 int
+	Norm2 int
 }
 
 // Weights are a base model's tensors on a backend.
@@ -173,6 +176,19 @@ func (l *loader) linear(name string, in, out int, layout kernels.Layout) (Linear
 	return Linear{W: w, B: b, Layout: layout, In: in, Out: out}, nil
 }
 
+// stack makes one map of same-shaped OutIn maps of one input, outputs side
+// by side: the weights stacked by the backend, the biases copied together.
+func (l *loader) stack(parts ...Linear) Linear {
+	be, in, out := l.be, parts[0].In, parts[0].Out
+	ws := make([]kernels.Buffer, len(parts))
+	bias := be.Alloc(len(parts) * out)
+	for j, p := range parts {
+		ws[j] = p.W
+		be.Copy(be.View(bias, j*out, out), p.B)
+	}
+	return Linear{W: be.Stack(ws, out, in), B: bias, Layout: kernels.OutIn, In: in, Out: len(parts) * out}
+}
+
 func (l *loader) norm(ws *Weights, name string) (int, error) {
 	g, err := l.tensor(name+".weight", l.cfg.Hidden)
 	if err != nil {
@@ -240,13 +256,15 @@ func (l *loader) loadEncoder(ws *Weights, H, I int) error {
 			names = [...]string{"attention.q_lin", "attention.k_lin", "attention.v_lin",
 				"attention.out_lin", "ffn.lin1", "ffn.lin2", "sa_layer_norm", "output_layer_norm"}
 		}
-		lin := []*Linear{&ly.Q, &ly.K, &ly.V, &ly.O, &ly.FC1, &ly.FC2}
+		var q, k, v Linear
+		lin := []*Linear{&q, &k, &v, &ly.O, &ly.FC1, &ly.FC2}
 		dims := [][2]int{{H, H}, {H, H}, {H, H}, {H, H}, {H, I}, {I, H}}
 		for j, dst := range lin {
 			if *dst, err = l.linear(p+names[j], dims[j][0], dims[j][1], kernels.OutIn); err != nil {
 				return err
 			}
 		}
+		ly.QKV = l.stack(q, k, v)
 		if ly.Norm1, err = l.norm(ws, p+names[6]); err != nil {
 			return err
 		}
@@ -323,7 +341,7 @@ func (ws *Weights) Release(be kernels.Backend) {
 	}
 	for i := range ws.Layers {
 		ly := &ws.Layers[i]
-		for _, l := range []*Linear{&ly.Q, &ly.K, &ly.V, &ly.QKV, &ly.O, &ly.FC1, &ly.FC2} {
+		for _, l := range []*Linear{&ly.QKV, &ly.O, &ly.FC1, &ly.FC2} {
 			free(l)
 		}
 	}

@@ -221,6 +221,8 @@ func data(b kernels.Buffer) []float32 {
 		return v
 	case nil:
 		return nil
+	case *stack:
+		panic("cpu: a stacked weight (Stack) is only usable by Linear, as Gemm's B, and by Free")
 	}
 	panic(fmt.Sprintf("cpu: buffer of type %T is not a cpu buffer", b))
 }
@@ -289,9 +291,15 @@ func (be *Backend) Copy(dst, src kernels.Buffer) {
 // a weight matrix, if oneDNN made one; other host memory is left to the
 // garbage collector. A buffer must not be used after Free.
 func (be *Backend) Free(b kernels.Buffer) {
+	if st, ok := b.(*stack); ok {
+		if be.dnn != nil {
+			be.dnn.free(st.weight())
+		}
+		return
+	}
 	s := data(b)
 	if be.dnn != nil {
-		be.dnn.free(s)
+		be.dnn.free(plain(s))
 	}
 	be.bufs.put(s)
 }

@@ -11,6 +11,10 @@ import (
 // Gemm computes C = alpha·op(A)·op(B) + beta·C.
 func (be *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a kernels.Buffer, lda int, b kernels.Buffer, ldb int,
 	beta float32, c kernels.Buffer, ldc int) {
+	if s, ok := b.(*stack); ok {
+		be.gemmStack(tA, tB, m, n, k, alpha, a, lda, s, ldb, beta, c, ldc)
+		return
+	}
 	na, nb, nc, err := kernels.GemmSpans(tA, tB, m, n, k, lda, ldb, ldc)
 	if err != nil {
 		panic("cpu: " + err.Error())
@@ -18,7 +22,7 @@ func (be *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a kernels.Buffe
 	as := need(a, na, "gemm A")
 	bs := need(b, nb, "gemm B")
 	cs := need(c, nc, "gemm C")
-	if be.dnn != nil && be.gemmFrozen(tA, tB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc) {
+	if be.dnn != nil && be.gemmFrozen(tA, tB, m, n, k, alpha, as, lda, plain(bs), ldb, beta, cs, ldc) {
 		return
 	}
 	be.gemm(tA, tB, m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc)
@@ -87,16 +91,20 @@ func (be *Backend) Linear(y kernels.Buffer, ldy int, x kernels.Buffer, m, n, k i
 	checkAct(act)
 	ys := need(y, kernels.Span(m, n, ldy), "linear y")
 	xs := need(x, m*k, "linear x")
-	ws := need(w, n*k, "linear W")
 	var bs []float32
 	if bias != nil {
 		bs = need(bias, n, "linear bias")
 	}
+	if s, ok := w.(*stack); ok {
+		be.linearStack(ys, ldy, xs, m, n, k, s, layout, bs, act)
+		return
+	}
+	ws := need(w, n*k, "linear W")
 	tB, ldw := true, k
 	if layout == kernels.InOut {
 		tB, ldw = false, n
 	}
-	if be.dnn != nil && be.linearDNN(ys, ldy, xs, m, n, k, ws, !tB, bs, act) {
+	if be.dnn != nil && be.linearDNN(ys, ldy, xs, m, n, k, plain(ws), !tB, bs, act) {
 		return
 	}
 	be.linear(ys, ldy, xs, m, n, k, ws, tB, ldw, bs, act, false)
@@ -246,7 +254,7 @@ func (be *Backend) colSum(out, y []float32, rows, n int) {
 // matmul writes only dense rows, so a y narrower than its leading dimension
 // (q, k and v as column blocks of one matrix) goes through a dense scratch
 // copied into place: a copy of m·n values against a GEMM of m·n·k.
-func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w []float32, inOut bool,
+func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w weight, inOut bool,
 	bias []float32, act kernels.Act) bool {
 	if ldy == n {
 		return be.dnn.linear(y, ldy, x, m, n, k, w, inOut, bias, act)
@@ -268,7 +276,7 @@ func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w [
 // packed (the training's input gradients dx = dy·W go through Gemm) and
 // reports whether it did. A with rows wider than k (dy as a column block of
 // d(q|k|v)) is copied dense first.
-func (be *Backend) gemmFrozen(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int,
+func (be *Backend) gemmFrozen(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b weight, ldb int,
 	beta float32, c []float32, ldc int) bool {
 	ldbDense := n
 	if tB {

@@ -145,7 +145,7 @@ func TestOneDNNLinear(t *testing.T) {
 						be.Linear(be.Upload(y), ldy, be.Upload(x), m, n, k, be.Upload(w), layout, bb, act)
 						checkNear(t, fmt.Sprintf("%s call %d", what, call), y, ldy, want, mag, m, n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, -7)
 					}
-					if pw := be.dnn.weights[wkey{addr(w), layout == kernels.InOut}]; pw == nil || pw.c == nil {
+					if pw := be.dnn.weights[plain(w).key(layout == kernels.InOut)]; pw == nil || pw.c == nil {
 						t.Fatalf("%s: weights not packed", what)
 					}
 				}
@@ -178,7 +178,7 @@ func TestOneDNNWeightsChanged(t *testing.T) {
 	w[(len(w)-1)/2] += 1 // one sampled value: the middle of the matrix
 	run("after rewriting a sampled weight")
 	be.Free(be.Upload(w))
-	if be.dnn.weights[wkey{addr(w), false}] != nil {
+	if be.dnn.weights[plain(w).key(false)] != nil {
 		t.Error("Free kept the packed copy")
 	}
 	run("after Free")
@@ -277,7 +277,7 @@ func TestOneDNNBF16Linear(t *testing.T) {
 					be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), layout, be.Upload(bias), act)
 					checkNear(t, fmt.Sprintf("%s call %d", what, call), y, n, want, mag, m, n, 1.0/128, 1e-6, 0)
 				}
-				if pw := be.dnn.weights[wkey{addr(w), layout == kernels.InOut}]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
+				if pw := be.dnn.weights[plain(w).key(layout == kernels.InOut)]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
 					t.Fatalf("%s: weights not packed in bf16", what)
 				}
 			}
@@ -324,7 +324,7 @@ func TestOneDNNInputGrad(t *testing.T) {
 					be.Gemm(false, tB, m, in, out, 1, be.Upload(dy), lda, be.Upload(w), ldb, beta, be.Upload(dx), in)
 					what := fmt.Sprintf("dx = dy·W (layout %d, %dx%dx%d, beta %g, lda %d)", layout, m, in, out, beta, lda)
 					checkNear(t, what, dx, in, want, mag, m, in, 4e-6*math.Sqrt(float64(out+1)), 2e-6, 0)
-					if be.dnn.weights[wkey{addr(w), layout != kernels.InOut}] == nil {
+					if be.dnn.weights[plain(w).key(layout != kernels.InOut)] == nil {
 						t.Errorf("%s: did not run on a packed copy", what)
 					}
 				}
@@ -334,7 +334,7 @@ func TestOneDNNInputGrad(t *testing.T) {
 	// A B that Linear never saw is left to OpenBLAS (it may change between calls).
 	w := randVec(r, 6*4, 1)
 	be.Gemm(false, false, 3, 4, 6, 1, be.Upload(randVec(r, 18, 1)), 6, be.Upload(w), 4, 0, be.Upload(make([]float32, 12)), 4)
-	if be.dnn.weights[wkey{addr(w), true}] != nil {
+	if be.dnn.weights[plain(w).key(true)] != nil {
 		t.Error("packed a matrix Linear never used")
 	}
 }
@@ -486,4 +486,58 @@ func TestOneDNNGemm(t *testing.T) {
 			off += rr
 		}
 	}
+}
+
+// TestOneDNNStack: a stacked weight is packed once as one matrix (its parts
+// never on their own), the input gradient through it runs on a packed copy
+// too, its parts' values are checked (rewriting one packs it again), and
+// Free drops both copies. The conformance suite checks the values of every
+// path; this checks that the fast one is taken.
+func TestOneDNNStack(t *testing.T) {
+	be := oneDNNBackend(t, "fp32")
+	r := rand.New(rand.NewPCG(13, 13))
+	const m, n, k, parts = 24, 48, 40, 3
+	ws := make([][]float32, parts)
+	bufs := make([]kernels.Buffer, parts)
+	for j := range ws {
+		ws[j] = randVec(r, n*k, 0.3)
+		bufs[j] = be.Upload(ws[j])
+	}
+	st := be.Stack(bufs, n, k).(*stack)
+	x := randVec(r, m*k, 1)
+	flat := slices.Concat(ws...)
+	linear := func(what string) {
+		t.Helper()
+		y := make([]float32, m*parts*n)
+		be.Linear(be.Upload(y), parts*n, be.Upload(x), m, parts*n, k, st, kernels.OutIn, nil, kernels.ActNone)
+		want, mag := linearRef(x, m, parts*n, k, flat, kernels.OutIn, nil, kernels.ActNone)
+		checkNear(t, what, y, parts*n, want, mag, m, parts*n, 4e-6*math.Sqrt(float64(k+1)), 2e-6, 0)
+	}
+	linear("stacked Linear")
+	if be.dnn.weights[st.weight().key(false)] == nil {
+		t.Fatal("Linear did not pack the stack")
+	}
+	for j, w := range ws {
+		if be.dnn.weights[plain(w).key(false)] != nil || be.dnn.weights[plain(w).key(true)] != nil {
+			t.Errorf("part %d packed on its own", j)
+		}
+	}
+	dy, dx := randVec(r, m*parts*n, 1), make([]float32, m*k)
+	be.Gemm(false, false, m, k, parts*n, 1, be.Upload(dy), parts*n, st, k, 0, be.Upload(dx), k)
+	if be.dnn.weights[st.weight().key(true)] == nil {
+		t.Error("the input gradient through the stack did not run on a packed copy")
+	}
+	ws[1][0] += 1 // a sampled value of a part
+	flat = slices.Concat(ws...)
+	linear("stacked Linear after rewriting a part")
+	be.Free(st)
+	if be.dnn.weights[st.weight().key(false)] != nil || be.dnn.weights[st.weight().key(true)] != nil {
+		t.Error("Free kept a packed copy of the stack")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Download of a stack did not panic")
+		}
+	}()
+	be.Download(make([]float32, 4), st)
 }

@@ -63,3 +63,14 @@ func readOnlyFileMapping(lo, hi uintptr) bool {
 	}
 	return false
 }
+
+// tempFloats is n floats of memory mapped for a moment (a stacked weight's
+// values while oneDNN packs them), and the call that unmaps it: neither the
+// garbage collector nor malloc's arenas hold on to it afterwards.
+func tempFloats(n int) ([]float32, func(), error) {
+	b, err := unix.Mmap(-1, 0, n*4, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return nil, nil, err
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n), func() { _ = unix.Munmap(b) }, nil
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, be kernels.Backend) {
 	t.Run("AddNorm", func(t *testing.T) { testAddNorm(newEnv(t, be, 7)) })
 	t.Run("Embed", func(t *testing.T) { testEmbed(newEnv(t, be, 8)) })
 	t.Run("Attention", func(t *testing.T) { testAttention(newEnv(t, be, 9)) })
+	t.Run("Stack", func(t *testing.T) { testStack(newEnv(t, be, 14)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, be) })
 }
 
