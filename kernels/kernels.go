@@ -103,7 +103,8 @@ type Backend interface {
 	// Copy copies src into dst (same length).
 	Copy(dst, src Buffer)
 	// Free releases memory of a buffer from Alloc/Upload/Stack; it is a no-op for
-	// views and for backends with garbage-collected memory.
+	// views. The buffer (and every view of it) must not be used, or freed
+	// again, afterwards: the cpu backend recycles freed buffers.
 	Free(b Buffer)
 
 	// Stack returns weight matrices of one shape, parts [n, k] each, as one

@@ -331,12 +331,18 @@ func (w *Weights) NormIndex(name string) (int, bool) {
 	return 0, false
 }
 
-// Release frees what the backend holds for the linear layers' weights (the
-// cpu backend's packed copies); call it before the checkpoint is unmapped.
+// Release frees what the backend holds for the linear layers' weights and
+// biases (the cpu backend's packed copies, the stacked q, k, v); call it
+// before the checkpoint is unmapped.
 func (ws *Weights) Release(be kernels.Backend) {
 	free := func(l *Linear) {
-		if l != nil && l.W != nil {
-			be.Free(l.W)
+		if l == nil {
+			return
+		}
+		for _, b := range []kernels.Buffer{l.W, l.B} {
+			if b != nil {
+				be.Free(b)
+			}
 		}
 	}
 	for i := range ws.Layers {

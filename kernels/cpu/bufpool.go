@@ -3,6 +3,7 @@ package cpu
 import (
 	"math/bits"
 	"sync"
+	"time"
 )
 
 // bufPool recycles the large buffers Alloc hands out. A forward pass
@@ -16,13 +17,16 @@ import (
 // buffer's capacity exceeds its length, while View caps its slices at their
 // length, so Free of a view (even one covering all of a buffer) and Free of
 // a host slice given to Upload are never taken for the buffer itself.
-// Freeing a buffer twice is harmless: the second Free finds it gone from
-// live.
+// A buffer is freed once: a second Free after the memory was handed out
+// again would give back the new owner's buffer (buffers are known by their
+// first element), as kernels.Backend.Free says.
 //
 // Idle buffers are bounded: idle + live bytes stay at or below the most
 // bytes ever live at once, so a steady workload reuses all of its buffers
 // and memory never exceeds what its largest moment needed. When the shapes
-// change, the oldest idle buffers are dropped to the garbage collector.
+// change, the oldest idle buffers are dropped to the garbage collector, and
+// so are buffers idle for longer than idleTTL (one large batch does not keep
+// its memory for the life of a server that then sees small ones).
 type bufPool struct {
 	mu   sync.Mutex
 	live map[*float32]int    // first element of each pooled buffer handed out → its class
@@ -31,12 +35,18 @@ type bufPool struct {
 	cur  int64               // bytes live
 	held int64               // bytes idle
 	peak int64               // most bytes live at once
+	now  func() time.Time    // the clock (tests replace it)
 }
 
 type idleRef struct {
 	class int
 	p     *float32
+	since time.Time // when it was freed
 }
+
+// idleTTL is how long a buffer may stay idle: far longer than the gap
+// between passes of a busy engine, short against a server's life.
+const idleTTL = 10 * time.Second
 
 // minPooled is the smallest buffer worth pooling (32 KiB, Go's large-object
 // size): below it the garbage collector's size classes reuse memory well
@@ -65,6 +75,7 @@ func (p *bufPool) get(n int) ([]float32, bool) {
 	if p.live == nil {
 		p.live, p.idle = map[*float32]int{}, map[int][][]float32{}
 	}
+	p.trim()
 	bytes := int64(c) * 4
 	var s []float32
 	recycled := false
@@ -101,8 +112,27 @@ func (p *bufPool) put(s []float32) {
 	bytes := int64(c) * 4
 	p.cur -= bytes
 	p.idle[c] = append(p.idle[c], s[:c:c+1])
-	p.lru = append(p.lru, idleRef{c, &s[0]})
+	p.lru = append(p.lru, idleRef{c, &s[0], p.clock()})
 	p.held += bytes // idle + live is unchanged: still at most peak
+	p.trim()
+}
+
+func (p *bufPool) clock() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
+}
+
+// trim drops the buffers idle for longer than idleTTL.
+func (p *bufPool) trim() {
+	if len(p.lru) == 0 {
+		return
+	}
+	old := p.clock().Add(-idleTTL)
+	for len(p.lru) > 0 && p.lru[0].since.Before(old) {
+		p.dropOldest()
+	}
 }
 
 // dropOldest lets the garbage collector have the oldest idle buffer.

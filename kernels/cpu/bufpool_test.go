@@ -3,8 +3,11 @@ package cpu
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/kernels"
 )
 
 func poolBackend(t *testing.T) *Backend {
@@ -92,6 +95,43 @@ func TestBufPoolBounded(t *testing.T) {
 		if live, idle := be.bufs.stats(); live != 0 || idle > peak {
 			t.Fatalf("round %d after Free: live %d idle %d (peak %d)", round, live, idle, peak)
 		}
+	}
+}
+
+// Buffers idle for longer than idleTTL go back to the garbage collector at
+// the next Alloc or Free, younger ones stay.
+func TestBufPoolTrimsIdle(t *testing.T) {
+	be := poolBackend(t)
+	now := time.Unix(1000, 0)
+	be.bufs.now = func() time.Time { return now }
+	big, small, last := be.Alloc(minPooled*8), be.Alloc(minPooled), be.Alloc(minPooled)
+	be.Free(big)
+	now = now.Add(idleTTL / 2)
+	be.Free(small)
+	now = now.Add(idleTTL/2 + time.Second) // big is past idleTTL, small is not
+	be.Free(last)
+	if _, idle := be.bufs.stats(); idle != 2*int64(classOf(minPooled))*4 {
+		t.Errorf("idle %d bytes, want only the two young buffers' %d", idle, 2*classOf(minPooled)*4)
+	}
+	now = now.Add(idleTTL + time.Second)
+	be.Free(be.Alloc(minPooled * 3)) // Alloc trims too: nothing is young now
+	if _, idle := be.bufs.stats(); idle != int64(classOf(minPooled*3))*4 {
+		t.Errorf("idle %d bytes, want only the last buffer's %d", idle, classOf(minPooled*3)*4)
+	}
+}
+
+// Freeing a stack frees its parts: buffers from Alloc go back to the pool.
+func TestStackFreesParts(t *testing.T) {
+	be := poolBackend(t)
+	const n, k = 64, 256 // parts large enough to be pooled
+	parts := []kernels.Buffer{be.Alloc(n * k), be.Alloc(n * k)}
+	st := be.Stack(parts, n, k)
+	if live, _ := be.bufs.stats(); live != 2*n*k*4 {
+		t.Fatalf("live %d bytes before Free, want %d", live, 2*n*k*4)
+	}
+	be.Free(st)
+	if live, idle := be.bufs.stats(); live != 0 || idle != 2*n*k*4 {
+		t.Errorf("after Free of the stack: live %d idle %d bytes, want 0 and %d", live, idle, 2*n*k*4)
 	}
 }
 

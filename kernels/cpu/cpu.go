@@ -292,9 +292,7 @@ func (be *Backend) Copy(dst, src kernels.Buffer) {
 // garbage collector. A buffer must not be used after Free.
 func (be *Backend) Free(b kernels.Buffer) {
 	if st, ok := b.(*stack); ok {
-		if be.dnn != nil {
-			be.dnn.free(st.weight())
-		}
+		st.free(be)
 		return
 	}
 	s := data(b)

@@ -70,9 +70,9 @@ type dnn struct {
 // packed from. A weight is packed twice when training: as stored for the
 // forward pass and transposed for the input gradient (dx = dy·W).
 type wkey struct {
-	addr    uintptr
-	inOut   bool
-	stacked bool // a stack's, keyed by its first part
+	addr  uintptr
+	inOut bool
+	parts int // a stack's number of parts (keyed by its first), 0 for a plain matrix
 }
 
 // weight is a matrix as the weight cache sees it: one slice, or the parts
@@ -86,9 +86,9 @@ func plain(w []float32) weight { return weight{w: w} }
 
 func (w weight) key(inOut bool) wkey {
 	if w.parts != nil {
-		return wkey{addr(w.parts[0]), inOut, true}
+		return wkey{addr(w.parts[0]), inOut, len(w.parts)}
 	}
-	return wkey{addr(w.w), inOut, false}
+	return wkey{addr(w.w), inOut, 0}
 }
 
 // fingerprint samples the matrix of nk values: a stack mixes its parts'.

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/adapterdb/adapterdb/kernels"
 )
@@ -13,10 +14,22 @@ import (
 // without oneDNN, Linear and Gemm run part by part.
 type stack struct {
 	parts [][]float32
-	n, k  int // of each part
+	bufs  []kernels.Buffer // the parts as given, freed with the stack
+	n, k  int              // of each part
 }
 
 func (s *stack) Len() int { return len(s.parts) * s.n * s.k }
+
+// free drops the stack's packed copies and frees its parts.
+func (s *stack) free(be *Backend) {
+	if be.dnn != nil {
+		be.dnn.free(s.weight())
+	}
+	for _, b := range s.bufs {
+		be.Free(b)
+	}
+	s.bufs = nil
+}
 
 // weight is the stack as oneDNN's weight cache sees it.
 func (s *stack) weight() weight { return weight{parts: s.parts} }
@@ -26,7 +39,7 @@ func (be *Backend) Stack(parts []kernels.Buffer, n, k int) kernels.Buffer {
 	if len(parts) == 0 || n <= 0 || k <= 0 {
 		panic(fmt.Sprintf("cpu: stack of %d parts of [%d, %d]", len(parts), n, k))
 	}
-	s := &stack{n: n, k: k}
+	s := &stack{n: n, k: k, bufs: slices.Clone(parts)}
 	for _, p := range parts {
 		if p.Len() != n*k {
 			panic(fmt.Sprintf("cpu: stack part of %d values, want [%d, %d]", p.Len(), n, k))
