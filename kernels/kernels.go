@@ -123,8 +123,9 @@ type Backend interface {
 	Gemm(tA, tB bool, m, n, k int, alpha float32, a Buffer, lda int, b Buffer, ldb int, beta float32, c Buffer, ldc int)
 
 	// Linear computes y[m,n] = act(x[m,k]·W + bias) with W stored as layout says,
-	// bias [n] or nil. y has leading dimension ldy (≥ n) so that several linear
-	// maps can write column blocks of one matrix (q | k | v).
+	// bias [n] or nil. y has leading dimension ldy (≥ n), so that a map can
+	// write a column block of a wider matrix; dense rows (ldy = n) are the fast
+	// case (maps of one input are better stacked into one weight, see Stack).
 	Linear(y Buffer, ldy int, x Buffer, m, n, k int, w Buffer, layout Layout, bias Buffer, act Act)
 
 	// SegLinear is Linear per segment with OutIn weights: for consecutive row

@@ -72,7 +72,7 @@ type Backend struct {
 	blas    *openBLAS // nil: gonum
 	gonum   gonum.Implementation
 	dnn     *dnn    // nil: linear layers on OpenBLAS
-	bufs    bufPool // Alloc's and scratch's large buffers, for reuse
+	bufs    bufPool // Alloc's large buffers, for reuse
 }
 
 var _ kernels.Trainer = (*Backend)(nil)
@@ -250,15 +250,6 @@ func (be *Backend) Alloc(n int) kernels.Buffer {
 		be.parallel(n, elemGrain, 16, func(lo, hi int) { clear(s[lo:hi]) })
 	}
 	return buffer(s)
-}
-
-// scratch returns n values of scratch memory (contents undefined), given
-// back with be.bufs.put.
-func (be *Backend) scratch(n int) []float32 {
-	if s, _ := be.bufs.get(n); s != nil {
-		return s
-	}
-	return make([]float32, n)
 }
 
 // Upload aliases host: the caller must not modify it afterwards.

@@ -251,52 +251,27 @@ func (be *Backend) colSum(out, y []float32, rows, n int) {
 }
 
 // linearDNN runs Linear on oneDNN and reports whether it did. oneDNN's fast
-// matmul writes only dense rows, so a y narrower than its leading dimension
-// (q, k and v as column blocks of one matrix) goes through a dense scratch
-// copied into place: a copy of m·n values against a GEMM of m·n·k.
+// matmul writes only dense rows: a y narrower than its leading dimension is
+// left to the other paths (the model's products all write dense rows; q, k
+// and v are one stacked product).
 func (be *Backend) linearDNN(y []float32, ldy int, x []float32, m, n, k int, w weight, inOut bool,
 	bias []float32, act kernels.Act) bool {
-	if ldy == n {
-		return be.dnn.linear(y, ldy, x, m, n, k, w, inOut, bias, act)
-	}
-	tmp := be.scratch(m * n)
-	defer be.bufs.put(tmp)
-	if !be.dnn.linear(tmp, n, x, m, n, k, w, inOut, bias, act) {
-		return false
-	}
-	be.parallel(m, rowGrain(n), 1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			copy(y[r*ldy:r*ldy+n], tmp[r*n:(r+1)*n])
-		}
-	})
-	return true
+	return ldy == n && be.dnn.linear(y, ldy, x, m, n, k, w, inOut, bias, act)
 }
 
 // gemmFrozen runs C (+)= A·op(B) on oneDNN when B is a weight matrix Linear
-// packed (the training's input gradients dx = dy·W go through Gemm) and
-// reports whether it did. A with rows wider than k (dy as a column block of
-// d(q|k|v)) is copied dense first.
+// packed (the training's input gradients dx = dy·W go through Gemm), with
+// dense operands, and reports whether it did.
 func (be *Backend) gemmFrozen(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b weight, ldb int,
 	beta float32, c []float32, ldc int) bool {
 	ldbDense := n
 	if tB {
 		ldbDense = k
 	}
-	if tA || alpha != 1 || (beta != 0 && beta != 1) || ldb != ldbDense || ldc != n || m == 0 || n == 0 || k == 0 {
+	if tA || alpha != 1 || (beta != 0 && beta != 1) || lda != k || ldb != ldbDense || ldc != n || m == 0 || n == 0 || k == 0 {
 		return false
 	}
 	// The forward pass packed B as Linear's weight: [n, k] (OutIn) when the
 	// product transposes it, [k, n] (InOut) when not.
-	x := a
-	if lda != k {
-		tmp := be.scratch(m * k)
-		defer be.bufs.put(tmp)
-		be.parallel(m, rowGrain(k), 1, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				copy(tmp[r*k:(r+1)*k], a[r*lda:r*lda+k])
-			}
-		})
-		x = tmp
-	}
-	return be.dnn.inputGrad(c, m, n, k, x, b, tB, beta == 1)
+	return be.dnn.inputGrad(c, m, n, k, a, b, tB, beta == 1)
 }

@@ -113,9 +113,9 @@ func checkNear(t *testing.T, what string, y []float32, ldy int, want, mag []floa
 }
 
 // TestOneDNNLinear checks oneDNN's Linear against a float64 reference for
-// every activation, both layouts, with and without bias, odd shapes and a
-// y wider than n. The first call of a weight packs it; the second reuses
-// the packed copy.
+// every activation, both layouts, with and without bias, and odd shapes. The
+// first call of a weight packs it, the second reuses the packed copy, and a
+// third writes a y wider than n (left to the plain products).
 func TestOneDNNLinear(t *testing.T) {
 	be := oneDNNBackend(t, "fp32")
 	r := rand.New(rand.NewPCG(7, 7))
@@ -132,12 +132,15 @@ func TestOneDNNLinear(t *testing.T) {
 					}
 					want, mag := linearRef(x, m, n, k, w, layout, bias, act)
 					what := fmt.Sprintf("Linear(%dx%dx%d layout=%d act=%v bias=%v)", m, n, k, layout, act, withBias)
-					ldy := n + 3
 					var bb kernels.Buffer
 					if bias != nil {
 						bb = be.Upload(bias)
 					}
-					for call := range 2 {
+					for call := range 3 {
+						ldy := n // packs, then reuses the packed copy
+						if call == 2 {
+							ldy = n + 3 // not dense: left to the plain products
+						}
 						y := make([]float32, m*ldy)
 						for i := range y {
 							y[i] = -7
@@ -286,9 +289,9 @@ func TestOneDNNBF16Linear(t *testing.T) {
 }
 
 // TestOneDNNInputGrad checks training's input gradient dx (+)= dy·W, a Gemm
-// whose B is a weight Linear packed: it runs on a transposed packed copy,
-// with dy dense or a column block of a wider matrix, overwriting or
-// accumulating.
+// whose B is a weight Linear packed: with dy dense it runs on a transposed
+// packed copy, overwriting or accumulating; dy as a column block of a wider
+// matrix is left to the plain products.
 func TestOneDNNInputGrad(t *testing.T) {
 	be := oneDNNBackend(t, "fp32")
 	r := rand.New(rand.NewPCG(11, 11))
@@ -324,7 +327,7 @@ func TestOneDNNInputGrad(t *testing.T) {
 					be.Gemm(false, tB, m, in, out, 1, be.Upload(dy), lda, be.Upload(w), ldb, beta, be.Upload(dx), in)
 					what := fmt.Sprintf("dx = dy·W (layout %d, %dx%dx%d, beta %g, lda %d)", layout, m, in, out, beta, lda)
 					checkNear(t, what, dx, in, want, mag, m, in, 4e-6*math.Sqrt(float64(out+1)), 2e-6, 0)
-					if be.dnn.weights[plain(w).key(layout != kernels.InOut)] == nil {
+					if lda == out && be.dnn.weights[plain(w).key(layout != kernels.InOut)] == nil {
 						t.Errorf("%s: did not run on a packed copy", what)
 					}
 				}

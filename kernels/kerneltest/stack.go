@@ -8,9 +8,9 @@ import (
 )
 
 // testStack checks a stacked weight against the matrix it stands for: Linear
-// (q | k | v as one product, into a strided y, twice so that a backend's
-// cached packing is used too) and Gemm with it as B, both ways round (the
-// input gradient dx = dy·W, and y = x·Wᵀ).
+// (q | k | v as one product: dense, twice so that a backend's cached packing
+// is used too, then into a strided y) and Gemm with it as B, both ways round (the
+// input gradient dx = dy·W, and y = x·Wᵀ), A stored either way.
 func testStack(e *env) {
 	type size struct{ m, n, k, parts int }
 	for _, sz := range []size{{1, 1, 1, 1}, {9, 7, 5, 3}, {37, 24, 33, 3}, {70, 19, 64, 2}, {16, 32, 48, 4}} {
@@ -50,9 +50,13 @@ func (e *env) stackCase(m, n, k, parts int, act kernels.Act, withBias bool) {
 	}
 	tol := 4e-6 * math.Sqrt(float64(k+1))
 
-	// Linear into columns [col, col+N) of a [m, ldy] y.
-	ldy, col := N+3, 2
-	for call := range 2 {
+	// Linear into y [m, N] twice (a backend packing the stack packs it once),
+	// then into columns [2, 2+N) of a wider y.
+	for call := range 3 {
+		ldy, col := N, 0
+		if call == 2 {
+			ldy, col = N+3, 2
+		}
 		yAll := e.randn(m * ldy)
 		x := e.randn(m * k)
 		want, mag := refLinear(yAll[col:], ldy, x, m, N, k, flat, kernels.OutIn, bias, act, false)
@@ -70,30 +74,36 @@ func (e *env) stackCase(m, n, k, parts int, act kernels.Act, withBias bool) {
 		e.guarded(lw, py)
 	}
 
-	// Gemm: C[m, k] = alpha·A[m, N]·W + beta·C, and C[m, N] = A[m, k]·Wᵀ.
-	for _, tB := range []bool{false, true} {
-		for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, -0.75}} {
-			gn, gk := k, N
-			if tB {
-				gn, gk = N, k
-			}
-			lda, ldc := gk, gn // dense, as the backward pass's (a backend may route those differently)
-			if ab[0] != 1 {
-				lda, ldc = gk+1, gn+2
-			}
-			a, c := e.randn(m*lda), e.randn(m*ldc)
-			want, mag := refGemm(false, tB, m, gn, gk, ab[0], a, lda, flat, k, ab[1], c, ldc)
-			pa, pc := e.put(a), e.put(c)
-			e.be.Gemm(false, tB, m, gn, gk, ab[0], pa.view, lda, st, k, ab[1], pc.view, ldc)
-			got := e.get(pc)
-			for i := range got {
-				if i%ldc >= gn {
-					got[i], want[i], mag[i] = 0, 0, 0
+	// Gemm: C[m, k] = alpha·op(A)[m, N]·W + beta·C, and C[m, N] = op(A)[m, k]·Wᵀ.
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, -0.75}} {
+				gn, gk := k, N
+				if tB {
+					gn, gk = N, k
 				}
+				ar, ac := m, gk // A as stored
+				if tA {
+					ar, ac = gk, m
+				}
+				lda, ldc := ac, gn // dense, as the backward pass's (a backend may route those differently)
+				if ab[0] != 1 {
+					lda, ldc = ac+1, gn+2
+				}
+				a, c := e.randn(ar*lda), e.randn(m*ldc)
+				want, mag := refGemm(tA, tB, m, gn, gk, ab[0], a, lda, flat, k, ab[1], c, ldc)
+				pa, pc := e.put(a), e.put(c)
+				e.be.Gemm(tA, tB, m, gn, gk, ab[0], pa.view, lda, st, k, ab[1], pc.view, ldc)
+				got := e.get(pc)
+				for i := range got {
+					if i%ldc >= gn {
+						got[i], want[i], mag[i] = 0, 0, 0
+					}
+				}
+				gw := fmt.Sprintf("%s Gemm(tA=%v tB=%v alpha=%v beta=%v)", what, tA, tB, ab[0], ab[1])
+				e.near(gw, got, want, mag, 2e-6*math.Sqrt(float64(gk+1)), 1e-6)
+				e.guarded(gw, pc)
 			}
-			gw := fmt.Sprintf("%s Gemm(tB=%v alpha=%v beta=%v)", what, tB, ab[0], ab[1])
-			e.near(gw, got, want, mag, 2e-6*math.Sqrt(float64(gk+1)), 1e-6)
-			e.guarded(gw, pc)
 		}
 	}
 }
