@@ -74,7 +74,7 @@ test: deps lint build
 ## *CUDAEmulated tests, then an adapterdb built with -tags cudaemu runs
 ## testdata/e2e/cudaemu/*.sh (a few minutes)
 EMU_BIN   := bin/emu/adapterdb
-EMU_TESTS := TestTrainerConformance/.*/.*Backward|TestTrainerConformance/kernels/Stack|TestLowPrecisionBackward|TestAdamW|TestTrainMatchesCPU
+EMU_TESTS := TestTrainerConformance/.*/.*Backward|TestTrainerConformance/kernels/Stack|TestTrainerConformance/kernels/Buffers|TestLowPrecisionBackward|TestAdamW|TestTrainMatchesCPU
 test-emu: aptdeps
 	$(GO) run ./internal/testsummary $(GO) test -json -tags cudaemu -timeout 10m -run '$(EMU_TESTS)' ./kernels/cuda/
 	$(GO) run ./internal/testsummary $(GO) test -json -tags cudaemu -timeout 10m -run 'CUDAEmulated' ./engine/ ./engine/train/

@@ -93,6 +93,10 @@ type Backend interface {
 
 	// Alloc returns a zeroed buffer of n float32 values.
 	Alloc(n int) Buffer
+	// Scratch returns a buffer of n values, like Alloc, whose contents are
+	// undefined (recycled memory is not cleared): for outputs an operation
+	// overwrites entirely before anything reads them. Free it as Alloc's.
+	Scratch(n int) Buffer
 	// Upload returns a buffer holding host's values. The cpu backend may alias host
 	// (no copy): callers must not modify host afterwards.
 	Upload(host []float32) Buffer

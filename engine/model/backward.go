@@ -32,8 +32,12 @@ type backward struct {
 	owned []kernels.Buffer
 }
 
+// alloc returns a buffer with undefined values (kernels.Backend.Scratch):
+// every gradient buffer is written entirely before it is read (Copy,
+// NormBackward and SegLinearBackward without accumulating, Gemm with beta 0,
+// ActivateBackward, AttentionBackward).
 func (b *backward) alloc(n int) kernels.Buffer {
-	buf := b.tr.Alloc(n)
+	buf := b.tr.Scratch(n)
 	b.owned = append(b.owned, buf)
 	return buf
 }

@@ -131,8 +131,19 @@ func (p *Pass) Batch() *Batch { return p.b }
 // Model is the model the pass ran on.
 func (p *Pass) Model() *Model { return p.m }
 
+// alloc returns a zeroed buffer the pass owns.
 func (p *Pass) alloc(n int) kernels.Buffer {
 	buf := p.m.Be.Alloc(n)
+	p.owned = append(p.owned, buf)
+	return buf
+}
+
+// scratch returns a buffer the pass owns whose values are undefined: for
+// activations an operation writes entirely before anything reads them
+// (kernels.Backend.Scratch). The adapters' [M, m] buffers are zeroed:
+// SegLinear leaves the rows of segments without an adapter as they were.
+func (p *Pass) scratch(n int) kernels.Buffer {
+	buf := p.m.Be.Scratch(n)
 	p.owned = append(p.owned, buf)
 	return buf
 }
@@ -180,23 +191,23 @@ func (p *Pass) allocActs() {
 	n := 1
 	if p.train {
 		n = cfg.Layers
-		p.emb = p.alloc(M * H)
+		p.emb = p.scratch(M * H)
 	}
 	p.layers = make([]layerActs, n)
 	if !p.train {
 		// One set, reused by every layer. The block's input and output share a
 		// buffer: the input is dead once the first residual sum is formed.
 		a := &p.layers[0]
-		x := p.alloc(M * H)
+		x := p.scratch(M * H)
 		a.in, a.out = x, x
-		a.qkv = p.alloc(M * 3 * H)
-		a.ctx = p.alloc(M * H)
-		a.attn = p.alloc(M * H)
+		a.qkv = p.scratch(M * 3 * H)
+		a.ctx = p.scratch(M * H)
+		a.attn = p.scratch(M * H)
 		a.attnA = a.attn
-		a.h1 = p.alloc(M * H)
-		a.f1Act = p.alloc(M * I)
+		a.h1 = p.scratch(M * H)
+		a.f1Act = p.scratch(M * I)
 		a.f1 = a.f1Act
-		a.f2 = p.alloc(M * H)
+		a.f2 = p.scratch(M * H)
 		a.f2A = a.f2
 		if ms > 0 {
 			a.adAct = p.alloc(M * ms)
@@ -209,35 +220,46 @@ func (p *Pass) allocActs() {
 		p.Hidden = x
 		return
 	}
+	// The backward pass reads, per layer, what the derivatives of the
+	// LayerNorms, attention, activations and adapters need: qkv, probs, attn,
+	// sum1, f1, f2, sum2 and the adapters' d, dAct (GPT-2 also in, whose
+	// LayerNorm it inverts). The base weights are frozen, so the inputs of
+	// their products (ctx, h1, f1Act, GPT-2's ln1) and the adapters' outputs
+	// (attnA, f2A) are not needed after their layer: one set serves every
+	// layer. A BERT block's output is the next block's input and dead after
+	// it: two buffers take turns.
+	shared := layerActs{ctx: p.scratch(M * H), attnA: p.scratch(M * H), h1: p.scratch(M * H), f1Act: p.scratch(M * I), f2A: p.scratch(M * H)}
+	if cfg.PreLN {
+		shared.ln1 = p.scratch(M * H)
+	}
+	var outs [2]kernels.Buffer
 	for l := range p.layers {
 		a := &p.layers[l]
 		switch {
 		case l == 0 && cfg.PreLN:
 			a.in = p.emb // GPT-2 has no embedding LayerNorm
 		case l == 0:
-			a.in = p.alloc(M * H)
+			a.in = p.scratch(M * H)
+			outs[1] = a.in
 		default:
 			a.in = p.layers[l-1].out
 		}
-		if cfg.PreLN {
-			a.ln1 = p.alloc(M * H)
-		}
-		a.qkv = p.alloc(M * 3 * H)
-		a.probs = p.alloc(b.Seqs * cfg.Heads * b.Len * b.Len)
-		a.ctx = p.alloc(M * H)
-		a.attn = p.alloc(M * H)
-		a.attnA = p.alloc(M * H)
-		a.sum1 = p.alloc(M * H)
-		a.h1 = p.alloc(M * H)
-		a.f1 = p.alloc(M * I)
-		a.f1Act = p.alloc(M * I)
-		a.f2 = p.alloc(M * H)
-		a.f2A = p.alloc(M * H)
-		a.sum2 = p.alloc(M * H)
-		if cfg.PreLN {
+		a.ln1, a.ctx, a.attnA, a.h1, a.f1Act, a.f2A = shared.ln1, shared.ctx, shared.attnA, shared.h1, shared.f1Act, shared.f2A
+		a.qkv = p.scratch(M * 3 * H)
+		a.probs = p.scratch(b.Seqs * cfg.Heads * b.Len * b.Len)
+		a.attn = p.scratch(M * H)
+		a.sum1 = p.scratch(M * H)
+		a.f1 = p.scratch(M * I)
+		a.f2 = p.scratch(M * H)
+		a.sum2 = p.scratch(M * H)
+		switch {
+		case cfg.PreLN:
 			a.out = a.sum2
-		} else {
-			a.out = p.alloc(M * H)
+		case outs[l%2] == nil:
+			outs[l%2] = p.scratch(M * H)
+			a.out = outs[l%2]
+		default:
+			a.out = outs[l%2]
 		}
 		if ms > 0 {
 			a.ad = p.alloc(M * ms)
@@ -248,7 +270,7 @@ func (p *Pass) allocActs() {
 	}
 	if cfg.PreLN {
 		p.final = p.layers[cfg.Layers-1].out
-		p.Hidden = p.alloc(M * H)
+		p.Hidden = p.scratch(M * H)
 	} else {
 		p.Hidden = p.layers[cfg.Layers-1].out
 	}

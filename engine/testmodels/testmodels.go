@@ -3,6 +3,7 @@
 package testmodels
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,7 +37,9 @@ var (
 )
 
 // Backends is the BLAS-backed cpu backend (OpenBLAS when installed) and the
-// pure-Go fallback: both must give the same answers.
+// pure-Go fallback: both must give the same answers. The fallback's Scratch
+// buffers come filled with NaN (Poisoned), so that a pass reading a value no
+// operation wrote fails its goldens.
 func Backends(t testing.TB) []kernels.Backend {
 	t.Helper()
 	once.Do(func() {
@@ -45,6 +48,10 @@ func Backends(t testing.TB) []kernels.Backend {
 			if e != nil {
 				err = e
 				return
+			}
+			if opts.DisableBLAS {
+				backends = append(backends, Poisoned{be})
+				continue
 			}
 			backends = append(backends, be)
 		}
@@ -95,4 +102,19 @@ func Load(t testing.TB, name string, be kernels.Backend) *model.Model {
 		t.Fatal(err)
 	}
 	return model.New(cfg, w, be)
+}
+
+// Poisoned is a backend whose Scratch buffers hold NaN, the worst of what
+// kernels.Backend.Scratch may return.
+type Poisoned struct{ kernels.Trainer }
+
+// Scratch fills the buffer with NaN.
+func (p Poisoned) Scratch(n int) kernels.Buffer {
+	b := p.Trainer.Scratch(n)
+	nan := make([]float32, n)
+	for i := range nan {
+		nan[i] = float32(math.NaN())
+	}
+	p.Trainer.Copy(b, p.Trainer.Upload(nan))
+	return b
 }

@@ -49,6 +49,30 @@ func TestBufPoolRecyclesCleared(t *testing.T) {
 	}
 }
 
+// Scratch takes from the same pool without clearing, and its buffers go
+// back to it like Alloc's.
+func TestScratchRecyclesUncleared(t *testing.T) {
+	be := poolBackend(t)
+	n := minPooled + 5
+	a := be.Scratch(n)
+	s := data(a)
+	for i := range s {
+		s[i] = 7
+	}
+	be.Free(a)
+	b := be.Scratch(n)
+	if first(t, b) != &s[0] || data(b)[n-1] != 7 {
+		t.Fatal("Scratch did not reuse the freed buffer as it was")
+	}
+	be.Free(b)
+	if c := be.Alloc(n); first(t, c) != &s[0] || data(c)[n-1] != 0 {
+		t.Fatal("Alloc after a Scratch buffer was freed: not the same buffer, cleared")
+	}
+	if small := be.Scratch(10); small.Len() != 10 {
+		t.Fatalf("Scratch(10).Len() = %d", small.Len())
+	}
+}
+
 // Only a pooled buffer freed whole goes back: not a view of it (even one
 // covering all of it), and not a host slice given to Upload.
 func TestBufPoolFreeOnlyWhole(t *testing.T) {

@@ -321,7 +321,12 @@ func (be *Backend) getBlock(bytes int64) block {
 }
 
 // Alloc returns a zeroed buffer of n values.
-func (be *Backend) Alloc(n int) kernels.Buffer {
+func (be *Backend) Alloc(n int) kernels.Buffer { return be.alloc(n, true) }
+
+// Scratch returns a buffer of n values left as the memory pool had them.
+func (be *Backend) Scratch(n int) kernels.Buffer { return be.alloc(n, false) }
+
+func (be *Backend) alloc(n int, zero bool) kernels.Buffer {
 	if n < 0 {
 		panic(fmt.Sprintf("cuda: Alloc(%d)", n))
 	}
@@ -331,7 +336,9 @@ func (be *Backend) Alloc(n int) kernels.Buffer {
 		defer be.unlock()
 		a.blk = be.getBlock(a.bytes)
 		a.ptr = a.blk.ptr
-		check(be.dev.memset(a.ptr, a.bytes), "clear %d bytes", a.bytes)
+		if zero {
+			check(be.dev.memset(a.ptr, a.bytes), "clear %d bytes", a.bytes)
+		}
 		be.live[a] = struct{}{}
 		be.stats.ActivationBytes += a.blk.size
 	}

@@ -173,6 +173,20 @@ func testBuffers(e *env) {
 			e.t.Fatalf("Alloc: value %d is %v, want 0", i, v)
 		}
 	}
+	sc := be.Scratch(41) // undefined values: written before read
+	if sc.Len() != 41 {
+		e.t.Fatalf("Scratch(41).Len() = %d", sc.Len())
+	}
+	vals := e.randn(41)
+	be.Copy(sc, be.Upload(vals))
+	got41 := make([]float32, 41)
+	be.Download(got41, sc)
+	for i := range got41 {
+		if got41[i] != vals[i] {
+			e.t.Fatalf("Scratch: value %d is %v after Copy, want %v", i, got41[i], vals[i])
+		}
+	}
+	be.Free(sc)
 	host := e.randn(50)
 	b := be.Upload(append([]float32(nil), host...))
 	if b.Len() != 50 {
