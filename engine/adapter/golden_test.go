@@ -85,7 +85,7 @@ func TestAdapterGoldens(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if d := math.Abs(loss - tc.Loss); d > g.Tolerance.Forward {
+						if d := math.Abs(loss - tc.Loss); !(d <= g.Tolerance.Forward) { // NaN fails too
 							t.Errorf("loss %g, want %g", loss, tc.Loss)
 						}
 						// Backward through head, pooling and network.
@@ -110,12 +110,12 @@ func TestAdapterGoldens(t *testing.T) {
 								for _, x := range p.Data {
 									n += float64(x) * float64(x)
 								}
-								if math.Sqrt(n) > 1e-6 {
+								if !(math.Sqrt(n) <= 1e-6) {
 									t.Errorf("grad %s: norm %g, want exactly zero", p.Name, math.Sqrt(n))
 								}
 								continue
 							}
-							if e := relL2(p.Data, ref); e > g.Tolerance.Grad {
+							if e := relL2(p.Data, ref); !(e <= g.Tolerance.Grad) {
 								t.Errorf("grad %s: relative error %g", p.Name, e)
 							}
 						}

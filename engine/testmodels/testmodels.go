@@ -32,14 +32,15 @@ func Dir(name string) string { return filepath.Join(Root(), "models", name) }
 
 var (
 	once     sync.Once
+	plain    *cpu.Backend // the default variant, unwrapped
 	backends []kernels.Backend
 	err      error
 )
 
-// Backends is the BLAS-backed cpu backend (OpenBLAS when installed) and the
-// pure-Go fallback: both must give the same answers. The fallback's Scratch
-// buffers come filled with NaN (Poisoned), so that a pass reading a value no
-// operation wrote fails its goldens.
+// Backends is the BLAS-backed cpu backend (oneDNN and OpenBLAS when
+// installed) and the pure-Go fallback: both must give the same answers.
+// Both come wrapped in Poisoned, whose Scratch buffers are filled with NaN,
+// so that a pass reading a value no operation wrote fails its goldens.
 func Backends(t testing.TB) []kernels.Backend {
 	t.Helper()
 	once.Do(func() {
@@ -49,11 +50,10 @@ func Backends(t testing.TB) []kernels.Backend {
 				err = e
 				return
 			}
-			if opts.DisableBLAS {
-				backends = append(backends, Poisoned{be})
-				continue
+			if plain == nil {
+				plain = be
 			}
-			backends = append(backends, be)
+			backends = append(backends, Poisoned{be})
 		}
 	})
 	if err != nil {
@@ -62,11 +62,13 @@ func Backends(t testing.TB) []kernels.Backend {
 	return backends
 }
 
-// CPU is the default cpu backend (OpenBLAS when installed), shared by the
-// tests of a process: engine.Open takes the backend its caller chooses.
+// CPU is the default cpu backend (OpenBLAS when installed), not poisoned
+// (benchmarks use it), shared by the tests of a process: engine.Open takes
+// the backend its caller chooses.
 func CPU(t testing.TB) kernels.Backend {
 	t.Helper()
-	return Backends(t)[0]
+	Backends(t)
+	return plain
 }
 
 // CPUBackend is CPU for code without a testing.TB (benchmark set-up shared
@@ -104,17 +106,17 @@ func Load(t testing.TB, name string, be kernels.Backend) *model.Model {
 	return model.New(cfg, w, be)
 }
 
-// Poisoned is a backend whose Scratch buffers hold NaN, the worst of what
-// kernels.Backend.Scratch may return.
-type Poisoned struct{ kernels.Trainer }
+// Poisoned is a cpu backend whose Scratch buffers hold NaN, the worst of
+// what kernels.Backend.Scratch may return.
+type Poisoned struct{ *cpu.Backend }
 
 // Scratch fills the buffer with NaN.
 func (p Poisoned) Scratch(n int) kernels.Buffer {
-	b := p.Trainer.Scratch(n)
+	b := p.Backend.Scratch(n)
 	nan := make([]float32, n)
 	for i := range nan {
 		nan[i] = float32(math.NaN())
 	}
-	p.Trainer.Copy(b, p.Trainer.Upload(nan))
+	p.Backend.Copy(b, p.Backend.Upload(nan))
 	return b
 }

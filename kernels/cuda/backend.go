@@ -326,6 +326,10 @@ func (be *Backend) Alloc(n int) kernels.Buffer { return be.alloc(n, true) }
 // Scratch returns a buffer of n values left as the memory pool had them.
 func (be *Backend) Scratch(n int) kernels.Buffer { return be.alloc(n, false) }
 
+// poisoner is a device that fills Scratch memory with NaN (the emulator), so
+// that tests see reads of values no kernel wrote even in recycled blocks.
+type poisoner interface{ poison(p devptr, bytes int64) }
+
 func (be *Backend) alloc(n int, zero bool) kernels.Buffer {
 	if n < 0 {
 		panic(fmt.Sprintf("cuda: Alloc(%d)", n))
@@ -338,6 +342,8 @@ func (be *Backend) alloc(n int, zero bool) kernels.Buffer {
 		a.ptr = a.blk.ptr
 		if zero {
 			check(be.dev.memset(a.ptr, a.bytes), "clear %d bytes", a.bytes)
+		} else if p, ok := be.dev.(poisoner); ok {
+			p.poison(a.ptr, a.bytes)
 		}
 		be.live[a] = struct{}{}
 		be.stats.ActivationBytes += a.blk.size

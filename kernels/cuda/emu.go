@@ -66,6 +66,12 @@ func (d *emuDevice) alloc(bytes int64) (devptr, error) {
 	return a, nil
 }
 
+// poison fills Scratch memory with NaN: a recycled block would otherwise
+// hold the finite values of its last use and hide reads of unwritten values.
+func (d *emuDevice) poison(p devptr, bytes int64) {
+	C.memset(C.ptr(C.ulonglong(p)), 0xff, C.size_t(bytes))
+}
+
 func (d *emuDevice) free(p devptr) error {
 	if _, ok := d.live[p]; !ok {
 		return fmt.Errorf("free of unknown device address %#x", p)

@@ -74,10 +74,10 @@ func TestTrainMatchesCPU(t *testing.T) {
 			rel := func(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-12) }
 			t.Logf("train loss %.6g (cpu %.6g), validation loss %.6g (cpu %.6g), skipped steps %d",
 				got.TrainLoss, w.TrainLoss, *got.ValLoss, *w.ValLoss, got.SkippedSteps)
-			if r := rel(got.TrainLoss, w.TrainLoss); r > tol {
+			if r := rel(got.TrainLoss, w.TrainLoss); !(r <= tol) { // NaN fails too
 				t.Errorf("train loss %v, cpu %v: relative difference %.3g > %g", got.TrainLoss, w.TrainLoss, r, tol)
 			}
-			if r := rel(*got.ValLoss, *w.ValLoss); r > tol {
+			if r := rel(*got.ValLoss, *w.ValLoss); !(r <= tol) {
 				t.Errorf("validation loss %v, cpu %v: relative difference %.3g > %g", *got.ValLoss, *w.ValLoss, r, tol)
 			}
 			if got.BestEpoch != w.BestEpoch || got.Steps != w.Steps || got.SkippedSteps != 0 {
