@@ -1,10 +1,10 @@
 package kernels
 
-// Optimizer is a Trainer that runs AdamW where its buffers live, so that a
-// training step moves neither weights nor gradients through the host (the
-// cuda backend). A Trainer without it shares host memory with its buffers
-// (the cpu backend: Upload aliases), and training runs AdamW on the host
-// values directly.
+// Optimizer is a Trainer that runs AdamW where its buffers live: on the
+// device for cuda, so that a training step moves neither weights nor
+// gradients through the host; vectorised and on the backend's threads for
+// cpu. Training runs AdamW on the host values (engine/train) for a Trainer
+// without it and for the head, whose gradients form on the host.
 type Optimizer interface {
 	Trainer
 

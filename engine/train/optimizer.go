@@ -33,8 +33,8 @@ func newOptimizer(be kernels.Backend, r *run, opts Options) (optimizer, error) {
 	return hostOpt{newAdamW(r.set, r.grad, opts.WeightDecay, headOnly)}, nil
 }
 
-// hostOpt is AdamW on the host values, for backends that share them (cpu)
-// and for head-only training, whose gradients are all on the host.
+// hostOpt is AdamW on the host values, for head-only training, whose
+// gradients are all on the host, and for backends without kernels.Optimizer.
 type hostOpt struct{ *adamW }
 
 func (o hostOpt) step(lr, maxNorm float64) bool {
@@ -47,9 +47,9 @@ func (hostOpt) sync()              {}
 func (hostOpt) free()              {}
 
 // deviceOpt runs AdamW for the bound adapter tensors on the backend
-// (kernels.Optimizer: weights, gradients, master weights and moments stay on
-// the device) and for the head, formed on the host, on the host. Clipping
-// uses the norm over both.
+// (kernels.Optimizer: weights, gradients, master weights and moments stay
+// where the backend keeps them) and for the head, formed on the host, on
+// the host. Clipping uses the norm over both.
 type deviceOpt struct {
 	dev    kernels.AdamW
 	head   *adamW

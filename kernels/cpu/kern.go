@@ -28,6 +28,13 @@ static int k_addnorm(const kern_ops *o, float *y, float *sum, const float *a, co
 static void k_norm_bwd(const kern_ops *o, float *dx, const float *dy, const float *x, long rows, long cols, float eps, const float *g, float *dg, float *db, int acc) { FTZ_ON o->norm_bwd(dx, dy, x, rows, cols, eps, g, dg, db, acc); FTZ_OFF }
 static void k_colsum(const kern_ops *o, float *out, const float *y, long rows, long n) { FTZ_ON o->colsum(out, y, rows, n); FTZ_OFF }
 static void k_embed(const kern_ops *o, float *y, const float *t, const int32_t *ids, long count, long cols, int add) { FTZ_ON o->embed(y, t, ids, count, cols, add); FTZ_OFF }
+// AdamW runs without FTZ: its moments are stored as fp32 and may be tiny,
+// and the host AdamW it stands for keeps them.
+static void k_adamw(const kern_ops *o, float *w, float *g, float *m, float *v, long n, double lr, double wd, double c1, double c2, float gscale) {
+	kadamw p = {lr, wd, c1, c2, gscale};
+	o->adamw(w, g, m, v, n, &p);
+}
+static double k_sumsq(const kern_ops *o, const float *x, long n) { return o->sumsq(x, n); }
 static int k_attn_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, float *probs, long B, long T, long H, long hd, int causal, float scale, long u0, long u1) {
 	kattn a = {B, T, H, hd, causal, scale};
 	FTZ_ON int r = o->attn_fwd(ctx, qkv, mask, probs, &a, u0, u1); FTZ_OFF
@@ -105,6 +112,14 @@ func (k kern) embed(y, table []float32, ids []int32, cols int, add bool) {
 	}
 	C.k_embed(k.o, fp(y), fp(table), (*C.int32_t)(unsafe.Pointer(&ids[0])), C.long(len(ids)), C.long(cols), cbool(add))
 }
+
+// adamW is one AdamW step over w, g, m, v (equal lengths); see kern.h.
+func (k kern) adamW(w, g, m, v []float32, lr, wd, c1, c2 float64, gscale float32) {
+	C.k_adamw(k.o, fp(w), fp(g), fp(m), fp(v), C.long(len(w)), C.double(lr), C.double(wd), C.double(c1), C.double(c2), C.float(gscale))
+}
+
+// sumSq is Σ x² in float64.
+func (k kern) sumSq(x []float32) float64 { return float64(C.k_sumsq(k.o, fp(x), C.long(len(x)))) }
 
 type attnShape struct {
 	B, T, H, hd int

@@ -19,6 +19,14 @@ typedef struct {
 	float scale;
 } kattn;
 
+/* One AdamW step's scalars: learning rate, weight decay (0 for tensors
+   without), the bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ, and what the gradients
+   are multiplied by first (clipping). */
+typedef struct {
+	double lr, wd, c1, c2;
+	float gscale;
+} kadamw;
+
 typedef struct {
 	const char *isa;
 	/* y[i] = act(x[i]), y may alias x. */
@@ -50,6 +58,12 @@ typedef struct {
 	/* Its backward: writes dq, dk, dv of the units' rows and heads in dqkv. */
 	int (*attn_bwd)(float *dqkv, const float *dctx, const float *qkv, const float *probs,
 	                const uint8_t *mask, const kattn *a, long u0, long u1);
+	/* AdamW (β = 0.9, 0.999; ε = 1e-8; float64 arithmetic) over n values:
+	   g' = g·gscale, m = β₁m + (1−β₁)g', v = β₂v + (1−β₂)g'²,
+	   w −= lr·(m/c1/(√(v/c2) + ε) + wd·w), then g = 0. */
+	void (*adamw)(float *w, float *g, float *m, float *v, long n, const kadamw *p);
+	/* Σ x² in float64, summed in a fixed order. */
+	double (*sumsq)(const float *x, long n);
 } kern_ops;
 
 /* kern_ops_for returns the table for level 2 (AVX-512), 1 (AVX2+FMA) or 0

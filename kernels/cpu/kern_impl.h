@@ -8,7 +8,7 @@
 #error "kern_impl.h is included by kern_avx512.c, kern_avx2.c and kern_generic.c"
 #endif
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -801,6 +801,80 @@ static int attn_bwd(float *dqkv, const float *dctx, const float *qkv, const floa
 	return 0;
 }
 
+/* ---- AdamW (kernels.Optimizer) ---------------------------------------- */
+
+/* A v8d is 8 doubles: AdamW's arithmetic is in double, as engine/train's
+   host AdamW and the CUDA kernel, with fp32 storage. */
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8fu __attribute__((vector_size(32), aligned(4), may_alias));
+
+KI v8d ld8(const float *p) { return __builtin_convertvector(*(const v8fu *)p, v8d); }
+KI void st8(float *p, v8d x) { *(v8fu *)p = __builtin_convertvector(x, v8f); }
+KI v8d vset8d(double x) { return (v8d){x, x, x, x, x, x, x, x}; }
+KI v8d vsqrt8d(v8d x) {
+#if defined(__AVX512F__)
+	return (v8d)_mm512_sqrt_pd((__m512d)x);
+#elif defined(__AVX2__)
+	union {
+		v8d v;
+		__m256d h[2];
+	} u = {x};
+	u.h[0] = _mm256_sqrt_pd(u.h[0]);
+	u.h[1] = _mm256_sqrt_pd(u.h[1]);
+	return u.v;
+#else
+	for (int i = 0; i < 8; i++) x[i] = sqrt(x[i]);
+	return x;
+#endif
+}
+
+static void adamw(float *w, float *g, float *m, float *v, long n, const kadamw *p) {
+	const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+	const v8d vb1 = vset8d(b1), vb2 = vset8d(b2), vc1 = vset8d(p->c1), vc2 = vset8d(p->c2);
+	const v8d va1 = vset8d(1 - b1), va2 = vset8d(1 - b2), veps = vset8d(eps);
+	const v8d vlr = vset8d(p->lr), vwd = vset8d(p->wd);
+	const v8f gs = {p->gscale, p->gscale, p->gscale, p->gscale, p->gscale, p->gscale, p->gscale, p->gscale};
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8d gi = __builtin_convertvector(*(const v8fu *)(g + i) * gs, v8d);
+		v8d mi = vb1 * ld8(m + i) + va1 * gi;
+		v8d vi = vb2 * ld8(v + i) + va2 * gi * gi;
+		st8(m + i, mi);
+		st8(v + i, vi);
+		v8d x = ld8(w + i);
+		x -= vlr * (mi / vc1 / (vsqrt8d(vi / vc2) + veps) + vwd * x);
+		st8(w + i, x);
+		*(v8fu *)(g + i) = (v8f){0};
+	}
+	for (; i < n; i++) {
+		double gi = (double)(g[i] * p->gscale);
+		double mi = b1 * (double)m[i] + (1 - b1) * gi;
+		double vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
+		m[i] = (float)mi;
+		v[i] = (float)vi;
+		double x = w[i];
+		x -= p->lr * (mi / p->c1 / (sqrt(vi / p->c2) + eps) + p->wd * x);
+		w[i] = (float)x;
+		g[i] = 0;
+	}
+}
+
+/* sumsq adds in a fixed order (8 lanes, then the lanes in turn, then the
+   tail), so a sum is the same every run. */
+static double sumsq(const float *x, long n) {
+	v8d acc = vset8d(0);
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8d xi = ld8(x + i);
+		acc += xi * xi;
+	}
+	double s = 0;
+	for (int l = 0; l < 8; l++) s += acc[l];
+	for (; i < n; i++) s += (double)x[i] * (double)x[i];
+	return s;
+}
+
 const kern_ops KNAME(kern_ops) = {
     .isa = KISA,
     .act_fwd = act_fwd,
@@ -814,4 +888,6 @@ const kern_ops KNAME(kern_ops) = {
     .embed = embed,
     .attn_fwd = attn_fwd,
     .attn_bwd = attn_bwd,
+    .adamw = adamw,
+    .sumsq = sumsq,
 };

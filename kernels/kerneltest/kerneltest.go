@@ -42,6 +42,9 @@ func RunTrainer(t *testing.T, be kernels.Trainer) {
 	t.Run("ActivateBackward", func(t *testing.T) { testActivateBackward(newEnv(t, be, 11), be) })
 	t.Run("NormBackward", func(t *testing.T) { testNormBackward(newEnv(t, be, 12), be) })
 	t.Run("AttentionBackward", func(t *testing.T) { testAttentionBackward(newEnv(t, be, 13), be) })
+	if ob, ok := be.(kernels.Optimizer); ok {
+		t.Run("AdamW", func(t *testing.T) { RunOptimizer(t, ob) })
+	}
 }
 
 // env holds one test's backend and random source.
