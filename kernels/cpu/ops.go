@@ -6,9 +6,16 @@ import (
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
-// elemGrain is the fewest values worth a goroutine and a cgo call of their
-// own (~30 µs of GELU, ~5 µs of an add).
-const elemGrain = 1 << 15
+// elemGrain is the fewest values worth a helper goroutine of their own
+// (~40 µs of LayerNorm, ~20 µs of an add). Waking a helper costs far more
+// than starting one: ~8 µs on this project's 2-vCPU VMs when the op follows
+// a GEMM (the helper's thread slept meanwhile, and oneDNN's OpenMP thread
+// still spins on the other core), ~45 µs when the caller is pinned to its
+// thread (single-sequence passes, engine/scheduler.go), whose wait for the
+// helper parks and wakes that thread too. At 32K values, the grain before,
+// a one-row 16-token MiniLM-L6 pass spent ~12% of its time on such
+// wake-ups (docs/performance.md).
+const elemGrain = 1 << 17
 
 // Activate computes y = act(x) over n values.
 func (be *Backend) Activate(y, x kernels.Buffer, n int, act kernels.Act) {
@@ -251,10 +258,25 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 // attnStep is how many (sequence, head) units a worker takes at a time:
 // whole sequences when there are enough (the kernel prefetches the next
 // sequence while it works on one), about four pieces per worker so that
-// sequences of different lengths balance; single heads for small batches.
+// sequences of different lengths balance; single heads for small batches;
+// every unit on the caller when the whole call is less work than
+// attnGrainFlops, which a helper's wake-up would not repay (see elemGrain).
 func attnStep(s attnShape, threads int) int {
+	if attnWork(s) < attnGrainFlops {
+		return s.B * s.H
+	}
 	if s.B >= 2*threads {
 		return s.H * max(1, s.B/(4*threads))
 	}
 	return max(1, s.B*s.H/(4*threads))
+}
+
+// attnGrainFlops is the least attention work split across workers: a
+// one-sequence MiniLM-L6 call at 128 tokens (25 MFLOP, ~0.4 ms on one core)
+// runs faster on the caller alone than with a helper.
+const attnGrainFlops = 32 << 20
+
+// attnWork is a call's work at full length: 4·B·T²·D (scores and context).
+func attnWork(s attnShape) float64 {
+	return 4 * float64(s.B) * float64(s.T) * float64(s.T) * float64(s.H*s.hd)
 }
