@@ -66,3 +66,37 @@ func TestTrainWithoutTrainBackend(t *testing.T) {
 		t.Fatalf("got %v, want a cannot-train error", err)
 	}
 }
+
+// hostAdamW hides the cpu backend's AdamW (kernels.Optimizer): training on
+// it runs engine/train's host AdamW.
+type hostAdamW struct{ kernels.Trainer }
+
+// The cpu backend's AdamW (vectorised, on its threads) trains exactly the
+// adapter the host AdamW trains, byte for byte.
+func TestBackendAdamWMatchesHost(t *testing.T) {
+	if _, ok := testmodels.CPU(t).(kernels.Optimizer); !ok {
+		t.Fatal("the cpu backend no longer runs AdamW itself: this test compares nothing")
+	}
+	host, err := engine.Open(engine.Config{Model: "demo", Backend: hostAdamW{testmodels.CPU(t).(kernels.Trainer)}, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	ex := fortunes(t, "train")[:48]
+	o := opts("epochs", "2", "max_length", "24", "batch_size", "8")
+	var files [][]byte
+	for _, e := range []*engine.Engine{demoEngine(t), host} {
+		res, err := train.Train(context.Background(), e, ex, train.KindUnknown, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := adapter.Encode(res.Set, adapter.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Error("the backend's AdamW trained another adapter than the host AdamW")
+	}
+}

@@ -14,7 +14,9 @@ type optimizer interface {
 	// step clips the batch's gradients to a global L2 norm of maxNorm,
 	// applies AdamW at learning rate lr and zeroes them. It reports false
 	// when it skipped the step: gradients overflowed under loss scaling.
-	step(lr, maxNorm float64) bool
+	// A gradient that is not finite otherwise is an error (errDiverged),
+	// and the weights are left as they were.
+	step(lr, maxNorm float64) (bool, error)
 	// lossScale is what the loss gradient entering the backend's backward
 	// pass is multiplied by (1 without loss scaling).
 	lossScale() float64
@@ -37,10 +39,22 @@ func newOptimizer(be kernels.Backend, r *run, opts Options) (optimizer, error) {
 // gradients are all on the host, and for backends without kernels.Optimizer.
 type hostOpt struct{ *adamW }
 
-func (o hostOpt) step(lr, maxNorm float64) bool {
-	o.clip(maxNorm)
+func (o hostOpt) step(lr, maxNorm float64) (bool, error) {
+	if norm := o.clip(maxNorm); !finite(norm) {
+		o.zeroGrads()
+		return false, errDiverged(norm)
+	}
 	o.update(lr)
-	return true
+	return true, nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// errDiverged is the error of a gradient that is not finite: without loss
+// scaling (fp32 gradients) it means training diverged, as a loss that is
+// not finite does (train.go).
+func errDiverged(norm float64) error {
+	return fmt.Errorf("training diverged (gradient norm %v): lower learning_rate", norm)
 }
 func (hostOpt) lossScale() float64 { return 1 }
 func (hostOpt) sync()              {}
@@ -92,18 +106,22 @@ func (o *deviceOpt) lossScale() float64 {
 	return o.scaler.scale
 }
 
-func (o *deviceOpt) step(lr, maxNorm float64) bool {
+func (o *deviceOpt) step(lr, maxNorm float64) (bool, error) {
 	s := o.lossScale()
-	ss := o.dev.SumSquares()
-	if math.IsNaN(ss) || math.IsInf(ss, 0) {
+	ss, hs := o.dev.SumSquares(), o.head.sumSquares()
+	if !finite(ss) || !finite(hs) {
 		o.dev.ZeroGrads()
 		o.head.zeroGrads()
-		if o.scaler != nil {
-			o.scaler.overflow()
+		// Under loss scaling an overflow of the device's 16-bit gradients
+		// skips the step; the head's are fp32 on the host, and without
+		// scaling nothing overflows: the training diverged.
+		if o.scaler == nil || !finite(hs) {
+			return false, errDiverged(math.Sqrt(ss/(s*s) + hs))
 		}
-		return false
+		o.scaler.overflow()
+		return false, nil
 	}
-	f := clipFactor(math.Sqrt(ss/(s*s)+o.head.sumSquares()), maxNorm)
+	f := clipFactor(math.Sqrt(ss/(s*s)+hs), maxNorm)
 	o.head.scale(f)
 	o.head.update(lr)
 	o.t++
@@ -111,7 +129,7 @@ func (o *deviceOpt) step(lr, maxNorm float64) bool {
 	if o.scaler != nil {
 		o.scaler.good()
 	}
-	return true
+	return true, nil
 }
 
 func (o *deviceOpt) sync() { o.dev.Master(o.master) }

@@ -224,7 +224,11 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 			if err != nil {
 				return met, err
 			}
-			if !r.opt.step(schedule(opts.LearningRate, met.Steps, warmup, total), opts.MaxGradNorm) {
+			stepped, err := r.opt.step(schedule(opts.LearningRate, met.Steps, warmup, total), opts.MaxGradNorm)
+			if err != nil {
+				return met, err
+			}
+			if !stepped {
 				met.SkippedSteps++
 			}
 			met.Steps++

@@ -829,10 +829,15 @@ KI v8d vsqrt8d(v8d x) {
 #endif
 }
 
-static void adamw(float *w, float *g, float *m, float *v, long n, const kadamw *p) {
-	const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+/* adamw matches engine/train's host AdamW bit for bit: the same operations
+   in the same order (1 − β as the literals Go folds them to, not computed in
+   double, which is 2–4 ulp off), and no contraction into FMAs, which Go does
+   not do on amd64 either. */
+__attribute__((optimize("fp-contract=off"))) static void adamw(float *w, float *g, float *m, float *v, long n,
+                                                               const kadamw *p) {
+	const double b1 = 0.9, b2 = 0.999, a1 = 0.1, a2 = 0.001, eps = 1e-8;
 	const v8d vb1 = vset8d(b1), vb2 = vset8d(b2), vc1 = vset8d(p->c1), vc2 = vset8d(p->c2);
-	const v8d va1 = vset8d(1 - b1), va2 = vset8d(1 - b2), veps = vset8d(eps);
+	const v8d va1 = vset8d(a1), va2 = vset8d(a2), veps = vset8d(eps);
 	const v8d vlr = vset8d(p->lr), vwd = vset8d(p->wd);
 	const v8f gs = {p->gscale, p->gscale, p->gscale, p->gscale, p->gscale, p->gscale, p->gscale, p->gscale};
 	long i = 0;
@@ -849,8 +854,8 @@ static void adamw(float *w, float *g, float *m, float *v, long n, const kadamw *
 	}
 	for (; i < n; i++) {
 		double gi = (double)(g[i] * p->gscale);
-		double mi = b1 * (double)m[i] + (1 - b1) * gi;
-		double vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
+		double mi = b1 * (double)m[i] + a1 * gi;
+		double vi = b2 * (double)v[i] + a2 * gi * gi;
 		m[i] = (float)mi;
 		v[i] = (float)vi;
 		double x = w[i];

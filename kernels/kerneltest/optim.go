@@ -29,9 +29,9 @@ func refAdamW(w, m, v, g []float32, lr, wd float64, t int) {
 // master weights to fp32 rounding, the weights the passes read as the
 // backend stores the master (what an Upload and Download of it give);
 // gradients are zeroed by each step and by ZeroGrads; SumSquares is the
-// gradients' Σ g². The tensors are of odd sizes, one smaller than a vector
-// and one large enough to be split across threads; tensors of mismatched
-// lengths are refused.
+// gradients' Σ g², and not finite when a gradient is not. The tensors are
+// of odd sizes, one smaller than a vector and one large enough to be split
+// across threads; tensors of mismatched lengths are refused.
 func RunOptimizer(t *testing.T, be kernels.Optimizer) {
 	stored := func(v []float32) []float32 {
 		out := make([]float32, len(v))
@@ -116,6 +116,19 @@ func RunOptimizer(t *testing.T, be kernels.Optimizer) {
 				t.Fatalf("tensor %d[%d]: weights %v, want the master %v as stored (%v)", i, j, w[j], master[i][j], want[j])
 			}
 		}
+	}
+
+	// A gradient that is not finite makes the norm not finite: training
+	// skips (fp16 overflow) or stops (divergence) on it.
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		last := len(sizes) - 1
+		g := make([]float32, sizes[last])
+		g[len(g)-1] = bad
+		be.Copy(ts[last].Grad, be.Upload(g))
+		if ss := o.SumSquares(); !math.IsNaN(ss) && !math.IsInf(ss, 0) {
+			t.Fatalf("SumSquares with a gradient of %v = %v, want NaN or Inf", bad, ss)
+		}
+		o.ZeroGrads()
 	}
 
 	_, err = be.NewAdamW([]kernels.AdamWTensor{{W: be.Alloc(3), Grad: be.Alloc(2), Master: make([]float32, 3)}})
