@@ -40,6 +40,12 @@ static int k_attn_fwd(const kern_ops *o, float *ctx, const float *qkv, const uin
 	FTZ_ON int r = o->attn_fwd(ctx, qkv, mask, probs, &a, u0, u1); FTZ_OFF
 	return r;
 }
+static int k_has_attn_bf16(const kern_ops *o) { return o->attn_fwd_bf16 != NULL; }
+static int k_attn_fwd_bf16(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, long B, long T, long H, long hd, float scale, long u0, long u1) {
+	kattn a = {B, T, H, hd, 0, scale};
+	FTZ_ON int r = o->attn_fwd_bf16(ctx, qkv, mask, &a, u0, u1); FTZ_OFF
+	return r;
+}
 static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, long B, long T, long H, long hd, int causal, float scale, long u0, long u1) {
 	kattn a = {B, T, H, hd, causal, scale};
 	FTZ_ON int r = o->attn_bwd(dqkv, dctx, qkv, probs, mask, &a, u0, u1); FTZ_OFF
@@ -130,6 +136,18 @@ type attnShape struct {
 func (k kern) attnFwd(ctx, qkv []float32, mask []uint8, probs []float32, a attnShape, u0, u1 int) {
 	if C.k_attn_fwd(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), fp(probs),
 		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
+		oom("Attention")
+	}
+}
+
+// hasAttnBF16 says whether the table has the bf16 attention (AVX-512 builds).
+func (k kern) hasAttnBF16() bool { return C.k_has_attn_bf16(k.o) != 0 }
+
+// attnFwdBF16 is attnFwd with bf16 products: inference only (no probs),
+// no causal mask, hd a multiple of 32, on a CPU with AVX512_BF16.
+func (k kern) attnFwdBF16(ctx, qkv []float32, mask []uint8, a attnShape, u0, u1 int) {
+	if C.k_attn_fwd_bf16(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
 		oom("Attention")
 	}
 }

@@ -55,6 +55,11 @@ typedef struct {
 	   Returns -1 when out of memory. */
 	int (*attn_fwd)(float *ctx, const float *qkv, const uint8_t *mask, float *probs, const kattn *a,
 	                long u0, long u1);
+	/* attn_fwd with q·kᵀ and p·v in bf16 (AVX512_BF16, float32 sums), for
+	   cpu:bf16 inference: no causal mask, no probs, hd a multiple of 32. NULL
+	   in the tables compiled without AVX-512; call only where the CPU has
+	   AVX512_BF16. Returns -1 when out of memory. */
+	int (*attn_fwd_bf16)(float *ctx, const float *qkv, const uint8_t *mask, const kattn *a, long u0, long u1);
 	/* Its backward: writes dq, dk, dv of the units' rows and heads in dqkv. */
 	int (*attn_bwd)(float *dqkv, const float *dctx, const float *qkv, const float *probs,
 	                const uint8_t *mask, const kattn *a, long u0, long u1);

@@ -745,6 +745,143 @@ static int attn_fwd(float *ctx, const float *qkv, const uint8_t *mask, float *pr
 	return 0;
 }
 
+#if defined(__AVX512F__)
+/* ---- Attention with bf16 products (cpu:bf16 inference) -----------------
+   As attn_fwd without causal masks or probabilities, but q·kᵀ and p·v are
+   products of bfloat16 values with float32 sums (vdpbf16ps): q·scale, k, v
+   and the softmax weights are rounded to bf16 (nearest even) as they are
+   packed. Operands are packed as pairs of bf16 along the summed dimension,
+   one pair per 32-bit word: vdpbf16ps multiplies a broadcast pair of A by
+   16 pairs of B and adds both products to each of 16 float32 sums. Compiled
+   for AVX512_BF16 on top of the file's AVX-512; called only on CPUs that
+   have it. */
+#define BF16_FN __attribute__((target("avx512bf16")))
+
+/* tile_bf16: C[R, NV·16] = A[R, K2 pairs]·B[K2 pairs, NV·16], row r scaled
+   by rs[r] when rs is not NULL. lda and ldb count 32-bit words. */
+BF16_FN KI void tile_bf16(const int R, const int NV, long K2, const uint32_t *A, long lda, const uint32_t *B,
+                          long ldb, float *C, long ldc, const float *rs) {
+	__m512 c[8][2];
+	for (int r = 0; r < R; r++)
+		for (int v = 0; v < NV; v++) c[r][v] = _mm512_setzero_ps();
+	for (long p = 0; p < K2; p++) {
+		__m512bh b[2];
+		for (int v = 0; v < NV; v++) b[v] = (__m512bh)_mm512_loadu_si512(B + p * ldb + v * 16);
+		for (int r = 0; r < R; r++) {
+			__m512bh a = (__m512bh)_mm512_set1_epi32((int)A[r * lda + p]);
+			for (int v = 0; v < NV; v++) c[r][v] = _mm512_dpbf16_ps(c[r][v], a, b[v]);
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int v = 0; v < NV; v++) {
+			__m512 x = rs ? _mm512_mul_ps(c[r][v], _mm512_set1_ps(rs[r])) : c[r][v];
+			_mm512_storeu_ps(C + r * ldc + v * 16, x);
+		}
+}
+
+BF16_FN KI void rows_bf16(const int NV, long M, long K2, const uint32_t *A, long lda, const uint32_t *B, long ldb,
+                          float *C, long ldc, const float *rs) {
+	long i = 0;
+	for (; i + 8 <= M; i += 8) tile_bf16(8, NV, K2, A + i * lda, lda, B, ldb, C + i * ldc, ldc, rs ? rs + i : NULL);
+	const uint32_t *a = A + i * lda;
+	const float *r = rs ? rs + i : NULL;
+	float *c = C + i * ldc;
+	switch (M - i) {
+	case 7: tile_bf16(7, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	case 6: tile_bf16(6, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	case 5: tile_bf16(5, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	case 4: tile_bf16(4, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	case 3: tile_bf16(3, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	case 2: tile_bf16(2, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	case 1: tile_bf16(1, NV, K2, a, lda, B, ldb, c, ldc, r); break;
+	default: break;
+	}
+}
+
+/* mm_bf16: C[M, N] = A·B for N a multiple of 16 (see tile_bf16). */
+BF16_FN static void mm_bf16(long M, long N, long K2, const uint32_t *A, long lda, const uint32_t *B, long ldb,
+                            float *C, long ldc, const float *rs) {
+	long n0 = 0;
+	for (; n0 + 32 <= N; n0 += 32) rows_bf16(2, M, K2, A, lda, B + n0, ldb, C + n0, ldc, rs);
+	if (n0 < N) rows_bf16(1, M, K2, A, lda, B + n0, ldb, C + n0, ldc, rs);
+}
+
+/* to_bf16 rounds n floats (a multiple of 16) times scale to bf16 into dst. */
+BF16_FN KI void to_bf16(uint16_t *dst, const float *src, long n, float scale) {
+	const __m512 sc = _mm512_set1_ps(scale);
+	long j = 0;
+	for (; j + 32 <= n; j += 32) {
+		__m512bh h = _mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_loadu_ps(src + j + 16), sc),
+		                                 _mm512_mul_ps(_mm512_loadu_ps(src + j), sc));
+		_mm512_storeu_si512(dst + j, (__m512i)h);
+	}
+	if (j < n) {
+		__m256bh h = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(src + j), sc));
+		_mm256_storeu_si256((__m256i *)(dst + j), (__m256i)h);
+	}
+}
+
+BF16_FN static int attn_fwd_bf16(float *ctx, const float *qkv, const uint8_t *mask, const kattn *a, long u0,
+                                 long u1) {
+	const long T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D, Tp = round16(T), hw = hd / 2;
+	const long blk = 16;
+	/* qb [T, hd] bf16, kb [hd/2, Tp] words, vb [Tp/2, hd] words, s [blk, Tp], pb [blk, Tp] bf16,
+	   row [2, hd] bf16, mb [Tp], rs [T] */
+	const size_t words = (size_t)(T * hw + hw * Tp + (Tp / 2 + 1) * hd + blk * Tp / 2 + hd);
+	uint32_t *wb = malloc(words * 4 + (size_t)(blk * Tp + Tp + T) * sizeof(float));
+	if (!wb) return -1;
+	uint32_t *qb = wb, *kb = qb + T * hw, *vb = kb + hw * Tp, *pb = vb + (Tp / 2 + 1) * hd, *row = pb + blk * Tp / 2;
+	float *s = (float *)(row + hd), *mb = s + blk * Tp, *rs = mb + Tp;
+	for (long u = u0; u < u1; u++) {
+		const long b = u / H, h = u % H;
+		const uint8_t *mk = mask + b * T;
+		const float *q = qkv + b * T * ld + h * hd, *k = q + D, *v = q + 2 * D;
+		float *o = ctx + b * T * D + h * hd;
+		const long L = valid_keys(mk, T), Lp = round16(L), K2 = Lp / 2;
+		for (long i = L; i < T; i++) memset(o + i * D, 0, (size_t)hd * sizeof(float));
+		if (L == 0) continue;
+		int holes = 0;
+		for (long j = 0; j < L; j++) holes |= !mk[j];
+		if (holes)
+			for (long j = 0; j < Lp; j++) mb[j] = (j < L && mk[j]) ? 0.0f : -INFINITY;
+		/* q·scale as rows of pairs; k as columns of pairs (kb[p, j]); v as
+		   pairs of rows (vb[p, c] = v[2p, c], v[2p+1, c]); zeros past L. */
+		for (long i = 0; i < L; i++) to_bf16((uint16_t *)(qb + i * hw), q + i * ld, hd, a->scale);
+		for (long j = 0; j < L; j++) {
+			to_bf16((uint16_t *)row, k + j * ld, hd, 1.0f);
+			for (long p = 0; p < hw; p++) kb[p * Lp + j] = row[p];
+		}
+		for (long p = 0; p < hw; p++)
+			for (long j = L; j < Lp; j++) kb[p * Lp + j] = 0;
+		for (long p = 0; p < K2; p++) {
+			uint16_t *r0 = (uint16_t *)row, *r1 = r0 + hd;
+			if (2 * p < L) to_bf16(r0, v + 2 * p * ld, hd, 1.0f);
+			else memset(r0, 0, (size_t)hd * 2);
+			if (2 * p + 1 < L) to_bf16(r1, v + (2 * p + 1) * ld, hd, 1.0f);
+			else memset(r1, 0, (size_t)hd * 2);
+			for (long c = 0; c < hd; c++) vb[p * hd + c] = (uint32_t)r0[c] | (uint32_t)r1[c] << 16;
+		}
+		for (long i0 = 0; i0 < L; i0 += blk) {
+			const long i1 = i0 + blk < L ? i0 + blk : L, n = i1 - i0;
+			mm_bf16(n, Lp, hw, qb + i0 * hw, hw, kb, Lp, s, Lp, NULL);
+			for (long i = 0; i < n; i++) {
+				float *si = s + i * Lp;
+				if (!mk[i0 + i]) { /* a padding query: its output is ignored, make it zero */
+					memset(si, 0, (size_t)Lp * sizeof(float));
+					rs[i0 + i] = 0;
+				} else {
+					rs[i0 + i] = softmax_row(si, holes ? mb : NULL, Lp, L);
+				}
+				to_bf16((uint16_t *)(pb + i * K2), si, Lp, 1.0f);
+			}
+			mm_bf16(n, hd, K2, pb, K2, vb, hd, o + i0 * D, D, rs + i0);
+		}
+	}
+	free(wb);
+	return 0;
+}
+#endif
+
 /* attn_bwd: with P the weights, dO = dctx and S = scale·q·kᵀ:
    dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dq = scale·dS·k,
    dk = scale·dSᵀ·q. Rows past the last real key get zero gradients. Operands
@@ -895,4 +1032,7 @@ const kern_ops KNAME(kern_ops) = {
     .attn_bwd = attn_bwd,
     .adamw = adamw,
     .sumsq = sumsq,
+#if defined(__AVX512F__)
+    .attn_fwd_bf16 = attn_fwd_bf16,
+#endif
 };

@@ -544,3 +544,77 @@ func TestOneDNNStack(t *testing.T) {
 	}()
 	be.Download(make([]float32, 4), st)
 }
+
+// TestAttentionBF16 checks cpu:bf16's inference attention (bf16 products,
+// float32 sums) against the fp32 kernel: head sizes 32 and 64, lengths that
+// are not multiples of 16 or 32, right padding, padding holes inside a
+// sequence, one sequence wholly padded, and a split across workers. The
+// difference is bf16 rounding of q, k, v and the weights: within 1% of the
+// output's scale. Causal masks and training (probs) keep the fp32 kernel,
+// bit for bit.
+func TestAttentionBF16(t *testing.T) {
+	if !hasBF16() {
+		t.Skip("CPU without AVX512_BF16: no bf16")
+	}
+	if off, why := oneDNNDisabled(""); off {
+		t.Skipf("oneDNN turned off by %s", why)
+	}
+	bf, err := New(zerolog.Nop(), Options{Precision: "bf16"})
+	if err != nil {
+		t.Skipf("no bf16 backend: %v", err)
+	}
+	f32 := newBackend(t, Options{OneDNN: "off"})
+	for _, c := range []struct{ B, T, H, hd int }{{3, 37, 4, 32}, {2, 64, 2, 64}, {4, 128, 4, 32}, {1, 5, 2, 64}} {
+		mask := make([]uint8, c.B*c.T)
+		for b := range c.B {
+			n := c.T - 7*b
+			if b == c.B-1 && c.B > 2 {
+				n = 0 // wholly padded
+			}
+			for i := range max(n, 0) {
+				mask[b*c.T+i] = 1
+			}
+			if b == 1 && n > 3 {
+				mask[b*c.T+2] = 0 // a hole
+			}
+		}
+		for _, causal := range []bool{false, true} {
+			a := kernels.Attn{Batch: c.B, Seq: c.T, Heads: c.H, HeadDim: c.hd, KeyMask: mask, Causal: causal,
+				Scale: 1 / float32(math.Sqrt(float64(c.hd)))}
+			D := c.H * c.hd
+			qkv := randBuf(f32, c.B*c.T*3*D, 7)
+			want, got := f32.Alloc(c.B*c.T*D), bf.Alloc(c.B*c.T*D)
+			f32.Attention(want, qkv, a, nil)
+			bf.Attention(got, bf.Upload(data(qkv)), a, nil)
+			w, g := data(want), data(got)
+			var scale, maxd float64
+			same := true
+			for i := range w {
+				scale = max(scale, math.Abs(float64(w[i])))
+				maxd = max(maxd, math.Abs(float64(g[i]-w[i])))
+				same = same && math.Float32bits(g[i]) == math.Float32bits(w[i])
+			}
+			name := fmt.Sprintf("B%d T%d H%d hd%d causal %v", c.B, c.T, c.H, c.hd, causal)
+			t.Logf("%s: max |bf16 − fp32| %.3g of %.3g", name, maxd, scale)
+			switch {
+			case causal && !same:
+				t.Errorf("%s: causal attention differs from fp32 (max %.3g): it must keep the fp32 kernel", name, maxd)
+			case !causal && same:
+				t.Errorf("%s: bit for bit the fp32 result: the bf16 kernel did not run", name)
+			case !(maxd <= 0.01*scale):
+				t.Errorf("%s: max |bf16 − fp32| %.3g, scale %.3g", name, maxd, scale)
+			}
+			for b := range c.B {
+				for i := range c.T {
+					if mask[b*c.T+i] == 0 && i >= c.T-7*b {
+						for j := range D {
+							if v := g[(b*c.T+i)*D+j]; v != 0 {
+								t.Fatalf("%s: padded row %d of sequence %d holds %v", name, i, b, v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -234,9 +234,24 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 	if probs != nil {
 		ps = need(probs, s.B*s.H*s.T*s.T, "attention probs")
 	}
+	if ps == nil && be.attnBF16(s) {
+		be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
+			be.k.attnFwdBF16(cs, qs, a.KeyMask, s, lo, hi)
+		})
+		return
+	}
 	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
 		be.k.attnFwd(cs, qs, a.KeyMask, ps, s, lo, hi)
 	})
+}
+
+// attnBF16 says whether inference attention runs its products in bf16: in
+// bf16 precision (the CPU has AVX512_BF16), without a causal mask (GPT-2
+// keeps fp32), for head sizes the kernel tiles (multiples of 32: 32 for
+// MiniLM, 64 for BERT-base). Training keeps fp32 attention: its backward
+// differentiates the fp32 forward.
+func (be *Backend) attnBF16(s attnShape) bool {
+	return be.dnn != nil && be.dnn.bf16 && !s.causal && s.hd%32 == 0 && be.k.hasAttnBF16()
 }
 
 // AttentionBackward writes dqkv given dctx and the forward's qkv and probs.
