@@ -9,7 +9,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/adapterdb/adapterdb/engine"
-	"github.com/adapterdb/adapterdb/engine/adapter"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/engine/train"
 	"github.com/adapterdb/adapterdb/kernels"
@@ -34,16 +33,9 @@ func TestTrainFallback(t *testing.T) {
 	o := opts("epochs", "1", "max_length", "24", "batch_size", "8")
 	var files [][]byte
 	for _, e := range []*engine.Engine{demoEngine(t), eng} {
-		res, err := train.Train(context.Background(), e, ex, train.KindUnknown, o, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res, b := trainEncoded(t, e, ex, o)
 		if !strings.HasPrefix(res.Metrics.Backend, "cpu/") {
 			t.Errorf("metrics say backend %q trained, want cpu/...", res.Metrics.Backend)
-		}
-		b, err := adapter.Encode(res.Set, adapter.Meta{})
-		if err != nil {
-			t.Fatal(err)
 		}
 		files = append(files, b)
 	}
@@ -84,19 +76,8 @@ func TestBackendAdamWMatchesHost(t *testing.T) {
 	defer host.Close()
 	ex := fortunes(t, "train")[:48]
 	o := opts("epochs", "2", "max_length", "24", "batch_size", "8")
-	var files [][]byte
-	for _, e := range []*engine.Engine{demoEngine(t), host} {
-		res, err := train.Train(context.Background(), e, ex, train.KindUnknown, o, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := adapter.Encode(res.Set, adapter.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, b)
-	}
-	if !bytes.Equal(files[0], files[1]) {
+	_, backend := trainEncoded(t, demoEngine(t), ex, o)
+	if _, hosted := trainEncoded(t, host, ex, o); !bytes.Equal(backend, hosted) {
 		t.Error("the backend's AdamW trained another adapter than the host AdamW")
 	}
 }

@@ -201,33 +201,31 @@ func TestMultilabelLearns(t *testing.T) {
 	}
 }
 
+// trainEncoded trains on eng and returns the result with its adapter file.
+func trainEncoded(t *testing.T, eng *engine.Engine, ex []train.Example, o train.Options) (*train.Result, []byte) {
+	t.Helper()
+	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := adapter.Encode(res.Set, adapter.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
+}
+
 // Same seed, data and thread count give the same adapter bytes.
 func TestDeterministic(t *testing.T) {
 	eng := demoEngine(t)
 	ex := fortunes(t, "train")[:48]
 	o := opts("epochs", "2", "max_length", "32", "batch_size", "8")
-	var files [][]byte
-	for i := 0; i < 2; i++ {
-		res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, o, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := adapter.Encode(res.Set, adapter.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, b)
-	}
-	if !bytes.Equal(files[0], files[1]) {
+	_, first := trainEncoded(t, eng, ex, o)
+	if _, again := trainEncoded(t, eng, ex, o); !bytes.Equal(first, again) {
 		t.Error("two runs with the same seed gave different adapters")
 	}
 	o.Seed++
-	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := adapter.Encode(res.Set, adapter.Meta{})
-	if bytes.Equal(files[0], b) {
+	if _, other := trainEncoded(t, eng, ex, o); bytes.Equal(first, other) {
 		t.Error("another seed gave the same adapter")
 	}
 }

@@ -234,15 +234,11 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 	if probs != nil {
 		ps = need(probs, s.B*s.H*s.T*s.T, "attention probs")
 	}
+	units := func(lo, hi int) { be.k.attnFwd(cs, qs, a.KeyMask, ps, s, lo, hi) }
 	if ps == nil && be.attnBF16(s) {
-		be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
-			be.k.attnFwdBF16(cs, qs, a.KeyMask, s, lo, hi)
-		})
-		return
+		units = func(lo, hi int) { be.k.attnFwdBF16(cs, qs, a.KeyMask, s, lo, hi) }
 	}
-	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
-		be.k.attnFwd(cs, qs, a.KeyMask, ps, s, lo, hi)
-	})
+	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), units)
 }
 
 // attnBF16 says whether inference attention runs its products in bf16: in
