@@ -163,6 +163,17 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, bf16 boo
 		return nil
 	}
 	be.dnn = newDNN(lib, log, bf16, be.threads)
+	if bf16 {
+		r := bf16Rate()
+		be.dnn.bf16Attn = r >= slowBF16
+		if r > 0 && r < slowBF16 {
+			log.Warn().Float64("bf16_rate", r).Msg("cpu backend: this CPU multiplies bf16 no faster than fp32 " +
+				"(measured bf16 multiply-adds per second over fp32's); cpu:bf16 halves the weights' memory but " +
+				"runs batches slower than fp32 here, and attention stays fp32 (docs/performance.md)")
+		} else {
+			log.Debug().Float64("bf16_rate", r).Msg("cpu backend: bf16 multiply-add rate over fp32's")
+		}
+	}
 	be.name = "cpu/onednn-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/")
 	if bf16 {
 		be.name = "cpu/onednn-bf16-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/onednn-"+lib.version+"+")

@@ -4,6 +4,7 @@ package cpu
 #cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "onednn_shim.h"
+#include "bf16rate.h"
 */
 import "C"
 
@@ -97,6 +98,16 @@ func hasOneDNNISA() bool {
 
 // hasBF16 says whether the CPU multiplies bfloat16 natively (vdpbf16ps).
 func hasBF16() bool { return hasOneDNNISA() && xcpu.X86.HasAVX512BF16 }
+
+// bf16Rate measures bf16's multiply-add rate over fp32's on this CPU
+// (bf16rate.c); call only where hasBF16. About 2 on Zen 4, about 1 on
+// Sapphire and Emerald Rapids without AMX.
+func bf16Rate() float64 { return float64(C.bf16_rate()) }
+
+// slowBF16 is the measured rate below which cpu:bf16 is worth a warning:
+// oneDNN's bf16 matmul then runs at ~0.55× its fp32 one (Emerald Rapids,
+// docs/performance.md), so bf16 only halves the weights' memory.
+const slowBF16 = 1.4
 
 // loadOneDNN opens oneDNN once per process. path "" searches oneDNNPaths.
 func loadOneDNN(log zerolog.Logger, path string) (*oneDNNLib, error) {

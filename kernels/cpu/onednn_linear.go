@@ -53,10 +53,14 @@ const packHint = 128
 
 // dnn is one backend's oneDNN state.
 type dnn struct {
-	lib     *oneDNNLib
-	log     zerolog.Logger
-	bf16    bool
-	threads int
+	lib  *oneDNNLib
+	log  zerolog.Logger
+	bf16 bool
+	// bf16Attn: inference attention multiplies in bf16 too (attn_fwd_bf16),
+	// set where bf16 multiplies faster than fp32 (bf16Rate); elsewhere its
+	// own kernel would only be slower and less exact.
+	bf16Attn bool
+	threads  int
 
 	mu      sync.Mutex
 	weights map[wkey]*packedWeight

@@ -563,6 +563,9 @@ func TestAttentionBF16(t *testing.T) {
 	if err != nil {
 		t.Skipf("no bf16 backend: %v", err)
 	}
+	// The kernel runs by default only where bf16 multiplies faster than
+	// fp32 (bf16Rate); tested on every CPU that has it.
+	bf.dnn.bf16Attn = true
 	f32 := newBackend(t, Options{OneDNN: "off"})
 	for _, c := range []struct{ B, T, H, hd int }{{3, 37, 4, 32}, {2, 64, 2, 64}, {4, 128, 4, 32}, {1, 5, 2, 64}, {1, 1, 2, 32}} {
 		mask := make([]uint8, c.B*c.T)
@@ -619,5 +622,19 @@ func TestAttentionBF16(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBF16Rate: the probe behind cpu:bf16's warning and its choice of
+// attention kernel measures a plausible ratio (0.5 on Emerald Rapids,
+// about 2 on Zen 4); 0 or a wild value means its loops are broken.
+func TestBF16Rate(t *testing.T) {
+	if !hasBF16() {
+		t.Skip("CPU without AVX512_BF16")
+	}
+	r := bf16Rate()
+	t.Logf("bf16 multiply-adds per second over fp32's: %.2f", r)
+	if !(r > 0.1 && r < 8) {
+		t.Fatalf("bf16Rate() = %v", r)
 	}
 }
