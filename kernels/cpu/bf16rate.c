@@ -1,9 +1,9 @@
 /* How fast this CPU multiplies bfloat16 against float32, measured: cpu:bf16
    pays off only where vdpbf16ps (two products per float32 lane) issues about
    as often as vfmadd (one). Zen 4 does; Sapphire and Emerald Rapids issue
-   vdpbf16ps at half the FMA rate (their bf16 speed is in AMX, which oneDNN
-   2.6 does not use and virtual machines may hide), so there cpu:bf16 saves
-   memory but multiplies no faster than fp32. */
+   vdpbf16ps at a quarter of the FMA rate (half its multiply-adds): their
+   fast bf16 is AMX, which oneDNN uses where the machine exposes it and
+   virtual machines may hide. */
 #include "bf16rate.h"
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

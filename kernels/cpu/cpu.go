@@ -164,21 +164,36 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, bf16 boo
 	}
 	be.dnn = newDNN(lib, log, bf16, be.threads)
 	if bf16 {
-		r := bf16Rate()
-		be.dnn.bf16Attn = r >= slowBF16
-		if r > 0 && r < slowBF16 {
-			log.Warn().Float64("bf16_rate", r).Msg("cpu backend: this CPU multiplies bf16 no faster than fp32 " +
-				"(measured bf16 multiply-adds per second over fp32's); cpu:bf16 halves the weights' memory but " +
-				"runs batches slower than fp32 here, and attention stays fp32 (docs/performance.md)")
-		} else {
-			log.Debug().Float64("bf16_rate", r).Msg("cpu backend: bf16 multiply-add rate over fp32's")
-		}
+		be.dnn.bf16Attn = adviseBF16(log, bf16Rate(), xcpu.X86.HasAMXBF16)
 	}
 	be.name = "cpu/onednn-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/")
 	if bf16 {
 		be.name = "cpu/onednn-bf16-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/onednn-"+lib.version+"+")
 	}
 	return nil
+}
+
+// adviseBF16 logs what cpu:bf16 gains on this CPU, given rate (bf16Rate:
+// bf16 multiply-adds per second over fp32's, 0 if unmeasured) and whether
+// the CPU reports AMX-BF16, and says whether inference attention should
+// multiply in bf16 (its kernel uses vdpbf16ps, so only where that is the
+// faster). With AMX, oneDNN's matmul runs on it whatever vdpbf16ps's rate.
+func adviseBF16(log zerolog.Logger, rate float64, amx bool) (bf16Attn bool) {
+	switch {
+	case rate == 0:
+		log.Warn().Msg("cpu backend: could not measure this CPU's bf16 rate; attention stays fp32")
+	case rate >= slowBF16:
+		log.Debug().Float64("bf16_rate", rate).Msg("cpu backend: bf16 multiply-add rate over fp32's")
+	case amx:
+		log.Info().Float64("bf16_rate", rate).Msg("cpu backend: vdpbf16ps is slow on this CPU but it has AMX, " +
+			"which oneDNN's matmul uses; attention stays fp32")
+	default:
+		log.Warn().Float64("bf16_rate", rate).Msg("cpu backend: this CPU multiplies bf16 at less than 1.4× " +
+			"fp32's rate (bf16_rate: measured bf16 multiply-adds per second over fp32's); cpu:bf16 halves the " +
+			"weights' memory but gains little speed, and runs batches slower than fp32 where bf16_rate < 1; " +
+			"attention stays fp32 (docs/performance.md)")
+	}
+	return rate >= slowBF16
 }
 
 // isaLevel maps Options.ISA to a kernel table level, capped by the CPU.

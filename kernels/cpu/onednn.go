@@ -100,8 +100,8 @@ func hasOneDNNISA() bool {
 func hasBF16() bool { return hasOneDNNISA() && xcpu.X86.HasAVX512BF16 }
 
 // bf16Rate measures bf16's multiply-add rate over fp32's on this CPU
-// (bf16rate.c); call only where hasBF16. About 2 on Zen 4, about 1 on
-// Sapphire and Emerald Rapids without AMX.
+// (bf16rate.c); call only where hasBF16. About 2 on Zen 4, about 0.5 on
+// Sapphire and Emerald Rapids.
 func bf16Rate() float64 { return float64(C.bf16_rate()) }
 
 // slowBF16 is the measured rate below which cpu:bf16 is worth a warning:

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -636,5 +637,33 @@ func TestBF16Rate(t *testing.T) {
 	t.Logf("bf16 multiply-adds per second over fp32's: %.2f", r)
 	if !(r > 0.1 && r < 8) {
 		t.Fatalf("bf16Rate() = %v", r)
+	}
+}
+
+// TestAdviseBF16: what cpu:bf16 logs and whether attention multiplies in
+// bf16, for the rates measured on real CPUs (Zen 4 ~2, Emerald Rapids ~0.5),
+// with and without AMX, and for a failed measurement.
+func TestAdviseBF16(t *testing.T) {
+	for _, c := range []struct {
+		rate     float64
+		amx      bool
+		attn     bool
+		level    string
+		contains string
+	}{
+		{2.0, false, true, "debug", "bf16 multiply-add rate"},
+		{1.4, false, true, "debug", "bf16 multiply-add rate"},
+		{1.2, false, false, "warn", "gains little speed"},
+		{0.5, false, false, "warn", "slower than fp32 where bf16_rate < 1"},
+		{0.5, true, false, "info", "has AMX"},
+		{0, false, false, "warn", "could not measure"},
+	} {
+		var buf bytes.Buffer
+		attn := adviseBF16(zerolog.New(&buf), c.rate, c.amx)
+		out := buf.String()
+		if attn != c.attn || !strings.Contains(out, `"level":"`+c.level+`"`) || !strings.Contains(out, c.contains) {
+			t.Errorf("rate %v amx %v: attention in bf16 %v, log %s; want %v, level %s, %q",
+				c.rate, c.amx, attn, out, c.attn, c.level, c.contains)
+		}
 	}
 }
