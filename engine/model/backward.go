@@ -7,12 +7,12 @@ import (
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
-// Backward propagates ∂L/∂Hidden (host, [B·T, H]) through the network of a
+// Backward propagates ∂L/∂Hidden ([B·T, H], left unchanged) through the network of a
 // training pass and accumulates (+=) the gradients of the trainable tensors of
 // adapter a — its bottleneck blocks and LayerNorm copies — into grad, which has
 // a's shapes. Base weights are frozen: only their input gradients are formed.
 // Rows of segments that do not use a contribute no parameter gradients.
-func (p *Pass) Backward(ctx context.Context, dHidden []float32, a, grad *Adapter) error {
+func (p *Pass) Backward(ctx context.Context, dHidden kernels.Buffer, a, grad *Adapter) error {
 	if !p.train {
 		return fmt.Errorf("backward needs a pass run for training")
 	}
@@ -123,12 +123,12 @@ func (b *backward) linearInputGrad(dx kernels.Buffer, ldx int, dy kernels.Buffer
 	}
 }
 
-func (b *backward) run(ctx context.Context, dHidden []float32) error {
+func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 	p, tr := b.p, b.tr
 	cfg, w := p.m.Cfg, p.m.W
 	M, H, I := p.b.rows(), cfg.Hidden, cfg.FFN
-	if len(dHidden) != M*H {
-		return fmt.Errorf("hidden-state gradient has %d values, want %d", len(dHidden), M*H)
+	if dHidden.Len() != M*H {
+		return fmt.Errorf("hidden-state gradient has %d values, want %d", dHidden.Len(), M*H)
 	}
 	attn := p.m.attnArgs(p.b)
 
@@ -142,7 +142,7 @@ func (b *backward) run(ctx context.Context, dHidden []float32) error {
 	if p.mSize > 0 {
 		scratch = b.alloc(M * p.mSize)
 	}
-	tr.Copy(dX, tr.Upload(dHidden))
+	tr.Copy(dX, dHidden)
 	if cfg.PreLN {
 		// Hidden = ln_f(final)
 		tr.NormBackward(dS, dX, p.final, H, cfg.Eps, b.normGrads(w.Final), false)

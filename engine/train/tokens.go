@@ -83,7 +83,9 @@ func (r *run) tokenForward(ctx context.Context, idx []int, train bool) (hidden [
 		}
 		copy(row, r.tok.tags[k])
 	}
-	backward = func(dHidden []float32) error { return pass.Backward(ctx, dHidden, r.bound, r.gradB) }
+	backward = func(dHidden []float32) error {
+		return pass.Backward(ctx, r.m.Be.Upload(dHidden), r.bound, r.gradB)
+	}
 	return hidden, tags, T, pass.Release, backward, nil
 }
 
