@@ -35,9 +35,7 @@ type trainProgress struct {
 	opts       train.Options
 	rows       int // examples read
 	last       time.Time
-	epochsDone int     // epochs completed, as shown
-	epoch      int     // current epoch
-	loss       float64 // its running training loss
+	epochsDone int // epochs completed, as shown
 	lastLog    time.Time
 	trial      int // a search's current trial (search.go); 0 outside one
 }
@@ -97,18 +95,20 @@ func (p *trainProgress) trainRows() int {
 
 // update is train.Train's progress callback.
 func (p *trainProgress) update(pr train.Progress) {
+	done := pr.Epoch - 1
+	if pr.Phase == "epoch done" {
+		done = pr.Epoch
+	}
 	if pr.Trials > 0 {
 		p.trialStarted(pr) // search.go: a search's entry counts trials
-	} else if done := pr.Epoch - 1; done > p.epochsDone && p.ctx.ProcessList != nil {
+	} else if done > p.epochsDone && p.ctx.ProcessList != nil {
 		// Completed epochs are the table entry's "partitions".
 		p.ctx.ProcessList.UpdateTableProgress(p.ctx.Pid(), p.name, int64(done-p.epochsDone))
 		p.epochsDone = done
 	}
-	if pr.Phase == "training" {
-		if pr.Epoch > p.epoch && p.epoch > 0 {
-			p.logEpoch(pr.Epochs, pr.ValLoss)
-		}
-		p.epoch, p.loss = pr.Epoch, pr.Loss
+	if pr.Phase == "epoch done" {
+		p.logEpoch(pr)
+		return
 	}
 	if time.Since(p.last) < progressEvery && pr.Step != pr.Steps {
 		return
@@ -117,25 +117,25 @@ func (p *trainProgress) update(pr train.Progress) {
 	stepsPerEpoch := max(pr.Steps/max(pr.Epochs, 1), 1)
 	inEpoch := pr.Step - (pr.Epoch-1)*stepsPerEpoch
 	total := p.trainRows()
-	done := min(inEpoch*p.opts.BatchSize, total)
+	rows := min(inEpoch*p.opts.BatchSize, total)
 	label := fmt.Sprintf("epoch %d/%d step %d/%d loss %.4f", pr.Epoch, pr.Epochs, pr.Step, pr.Steps, pr.Loss)
 	if pr.Phase == "validating" {
 		label = fmt.Sprintf("epoch %d/%d validating, loss %.4f", pr.Epoch, pr.Epochs, pr.Loss)
-		done = total
+		rows = total
 	}
 	if pr.Trials > 0 {
 		label = fmt.Sprintf("trial %d/%d, %s", pr.Trial, pr.Trials, label)
 	}
-	p.setPart(label, int64(done), int64(total))
+	p.setPart(label, int64(rows), int64(total))
 	p.log.Debug().Str("statement", p.name).Str("progress", label).Dur("eta_ms", pr.ETA).Msg("training")
 }
 
-// logEpoch logs the epoch just completed (val: its validation loss, NaN
-// without validation): at info level every few seconds, else at debug level,
-// so tiny epochs do not flood the log.
-func (p *trainProgress) logEpoch(epochs int, val float64) {
+// logEpoch logs the epoch just completed: at info level every few seconds
+// and for the last epoch, else at debug level, so tiny epochs do not flood
+// the log.
+func (p *trainProgress) logEpoch(pr train.Progress) {
 	ev := p.log.Debug()
-	if time.Since(p.lastLog) >= logEvery {
+	if time.Since(p.lastLog) >= logEvery || pr.Epoch == pr.Epochs {
 		p.lastLog = time.Now()
 		ev = p.log.Info()
 	}
@@ -143,9 +143,9 @@ func (p *trainProgress) logEpoch(epochs int, val float64) {
 	if p.trial > 0 {
 		ev = ev.Int("trial", p.trial) // a search's (search.go)
 	}
-	ev = ev.Int("epoch", p.epoch).Int("epochs", epochs).Float64("train_loss", p.loss)
-	if !math.IsNaN(val) {
-		ev = ev.Float64("val_loss", val)
+	ev = ev.Int("epoch", pr.Epoch).Int("epochs", pr.Epochs).Float64("train_loss", pr.Loss)
+	if !math.IsNaN(pr.ValLoss) {
+		ev = ev.Float64("val_loss", pr.ValLoss)
 	}
 	ev.Msg("epoch done")
 }

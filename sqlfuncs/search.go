@@ -233,5 +233,5 @@ func (p *trainProgress) trialStarted(pr train.Progress) {
 			pl.UpdateTableProgress(p.ctx.Pid(), p.name, int64(pr.Trial-p.trial))
 		}
 	}
-	p.trial, p.epoch, p.epochsDone = pr.Trial, 0, 0
+	p.trial, p.epochsDone = pr.Trial, 0
 }

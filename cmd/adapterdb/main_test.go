@@ -174,6 +174,39 @@ func TestBenchContract(t *testing.T) {
 	}
 }
 
+// TestTrainEpochLines: on a non-terminal stderr every epoch gets its log
+// line, the last one too, with its validation loss when there is a
+// validation set.
+func TestTrainEpochLines(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "train.csv")
+	var b strings.Builder
+	b.WriteString("text,label\n")
+	for i := 0; i < 8; i++ {
+		b.WriteString("\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n")
+	}
+	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	code, _, errs := cli(t, "train", "--db", filepath.Join(dir, "a.db"), "--model", testmodels.Dir("bert-tiny"), "--name", "s",
+		"--set", "epochs=3", "--set", "adapter_size=8", "--set", "validation_fraction=0.25", "--set", "early_stopping=0", csvPath)
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errs)
+	}
+	var epochs []string
+	for _, l := range strings.Split(errs, "\n") {
+		if strings.Contains(l, "epoch done") {
+			epochs = append(epochs, l)
+		}
+	}
+	if len(epochs) != 3 {
+		t.Fatalf("%d epoch lines, want 3: %q", len(epochs), errs)
+	}
+	for i, l := range epochs {
+		if !strings.Contains(l, "val_loss") || !strings.Contains(l, "train_loss") {
+			t.Errorf("epoch %d line without its losses: %q", i+1, l)
+		}
+	}
+}
+
 func TestTrainPredictContract(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "train.csv")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -156,17 +155,17 @@ type trainBar struct {
 func newTrainBar(e *env) *trainBar { return &trainBar{e: e} }
 
 func (t *trainBar) update(p train.Progress) {
-	if p.Phase != "training" {
+	switch p.Phase {
+	case "epoch done":
+		t.epochDone(p)
+		return
+	case "training":
+	default:
 		return
 	}
 	if p.Trial != t.last.Trial && t.bar != nil {
 		t.bar.Finish() // a search's next trial: steps start again
 		t.bar = nil
-	}
-	if t.last.Epoch != 0 && p.Epoch != t.last.Epoch {
-		// The first step of an epoch also carries the previous epoch's
-		// validation loss.
-		t.epochDone(t.last, p.ValLoss)
 	}
 	t.last = p
 	if !t.e.tty {
@@ -192,14 +191,14 @@ func (t *trainBar) update(p train.Progress) {
 	t.bar.Set(p.Step)
 }
 
-func (t *trainBar) epochDone(p train.Progress, valLoss float64) {
+func (t *trainBar) epochDone(p train.Progress) {
 	ev := t.e.log.Info()
 	if p.Trials > 0 {
 		ev = ev.Int("trial", p.Trial).Int("trials", p.Trials)
 	}
 	ev = ev.Int("epoch", p.Epoch).Int("epochs", p.Epochs).Float64("train_loss", p.Loss)
-	if valLoss == valLoss { // not NaN
-		ev = ev.Float64("val_loss", valLoss)
+	if p.ValLoss == p.ValLoss { // not NaN
+		ev = ev.Float64("val_loss", p.ValLoss)
 	}
 	ev.Float64("examples_per_s", p.ExamplesPerSec).Msg("epoch done")
 }
@@ -208,10 +207,7 @@ func (t *trainBar) finish() {
 	if t.bar != nil {
 		t.bar.Finish()
 	}
-	if t.last.Epoch != 0 {
-		t.epochDone(t.last, math.NaN()) // the last validation is in the metrics
-		t.last = train.Progress{}
-	}
+	t.last = train.Progress{}
 }
 
 // readTrainingCSV reads text,target rows after a header, or text,text2,target

@@ -13,9 +13,12 @@ import (
 	"github.com/adapterdb/adapterdb/engine/rng"
 )
 
-// Progress is reported after every optimiser step and validation.
+// Progress is reported after every optimiser step ("training"), before each
+// validation ("validating") and when an epoch is over ("epoch done": Loss is
+// the epoch's mean training loss, ValLoss its validation loss, NaN without a
+// validation set).
 type Progress struct {
-	Phase          string // "training" or "validating"
+	Phase          string // "training", "validating" or "epoch done"
 	Epoch, Epochs  int    // 1-based epoch
 	Step, Steps    int    // optimiser steps done, in all
 	Loss           float64
@@ -244,23 +247,30 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 			}
 		}
 		met.Epochs, met.TrainLoss = epoch, sum/float64(max(seen, 1))
-		if len(valIdx) == 0 {
-			continue
+		stop := false
+		if len(valIdx) > 0 {
+			if r.progress != nil {
+				r.progress(Progress{Phase: "validating", Epoch: epoch, Epochs: opts.Epochs, Step: met.Steps, Steps: total,
+					Loss: met.TrainLoss, ValLoss: valLoss})
+			}
+			ev, err := r.evaluate(ctx, valIdx)
+			if err != nil {
+				return met, err
+			}
+			valLoss = ev.Loss
+			if ev.Loss < bestLoss {
+				r.opt.sync()
+				best, bestLoss, bestEpoch = r.set.Clone(), ev.Loss, epoch
+				met.Eval = ev
+			} else {
+				stop = opts.EarlyStopping > 0 && epoch-bestEpoch >= opts.EarlyStopping
+			}
 		}
 		if r.progress != nil {
-			r.progress(Progress{Phase: "validating", Epoch: epoch, Epochs: opts.Epochs, Step: met.Steps, Steps: total,
-				Loss: met.TrainLoss, ValLoss: valLoss})
+			r.progress(Progress{Phase: "epoch done", Epoch: epoch, Epochs: opts.Epochs, Step: met.Steps, Steps: total,
+				Loss: met.TrainLoss, ValLoss: valLoss, ExamplesPerSec: float64(examples) / time.Since(t0).Seconds()})
 		}
-		ev, err := r.evaluate(ctx, valIdx)
-		if err != nil {
-			return met, err
-		}
-		valLoss = ev.Loss
-		if ev.Loss < bestLoss {
-			r.opt.sync()
-			best, bestLoss, bestEpoch = r.set.Clone(), ev.Loss, epoch
-			met.Eval = ev
-		} else if opts.EarlyStopping > 0 && epoch-bestEpoch >= opts.EarlyStopping {
+		if stop {
 			break
 		}
 	}

@@ -270,16 +270,55 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestProgress checks the reports a training run makes: steps up to the
+// total, and one "epoch done" per epoch, after its validation, carrying that
+// epoch's training and validation loss (the last epoch's too), NaN without a
+// validation set.
 func TestProgress(t *testing.T) {
 	eng := demoEngine(t)
 	ex := fortunes(t, "train")[:40]
-	var last train.Progress
-	_, err := train.Train(context.Background(), eng, ex, train.KindUnknown, opts("epochs", "2", "max_length", "32", "batch_size", "8"), func(p train.Progress) { last = p })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last.Epoch != 2 || last.Steps == 0 || last.Step != last.Steps {
-		t.Errorf("last progress %+v", last)
+	for _, val := range []string{"0.2", "0"} {
+		var last train.Progress
+		var epochs []train.Progress
+		res, err := train.Train(context.Background(), eng, ex, train.KindUnknown,
+			opts("epochs", "3", "max_length", "32", "batch_size", "8", "validation_fraction", val, "early_stopping", "0"),
+			func(p train.Progress) {
+				last = p
+				if p.Phase == "epoch done" {
+					epochs = append(epochs, p)
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last.Phase != "epoch done" || last.Epoch != 3 || last.Steps == 0 || last.Step != last.Steps {
+			t.Errorf("validation %s: last progress %+v", val, last)
+		}
+		if len(epochs) != 3 {
+			t.Fatalf("validation %s: %d epoch reports, want 3", val, len(epochs))
+		}
+		best := math.Inf(1)
+		for i, p := range epochs {
+			if p.Epoch != i+1 || !(p.Loss > 0) || !(p.ExamplesPerSec > 0) {
+				t.Errorf("validation %s: epoch report %d: %+v", val, i+1, p)
+			}
+			if val == "0" {
+				if !math.IsNaN(p.ValLoss) {
+					t.Errorf("no validation set, yet epoch %d reports validation loss %g", p.Epoch, p.ValLoss)
+				}
+				continue
+			}
+			if !(p.ValLoss > 0) {
+				t.Errorf("epoch %d reports validation loss %g", p.Epoch, p.ValLoss)
+			}
+			best = math.Min(best, p.ValLoss)
+		}
+		if got := epochs[2].Loss; got != res.Metrics.TrainLoss {
+			t.Errorf("validation %s: last epoch reports training loss %g, metrics %g", val, got, res.Metrics.TrainLoss)
+		}
+		if val != "0" && (res.Metrics.ValLoss == nil || *res.Metrics.ValLoss != best) {
+			t.Errorf("best reported validation loss %g, metrics %v", best, res.Metrics.ValLoss)
+		}
 	}
 }
 
