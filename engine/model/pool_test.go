@@ -7,6 +7,7 @@ import (
 
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
+	"github.com/adapterdb/adapterdb/kernels"
 )
 
 // TestPooledBackward checks ∂L/∂Hidden of the pools that route gradient
@@ -15,8 +16,9 @@ import (
 // the real tokens; every other row is zero. The batch has left and right
 // padding and a hole, so the real span is not [0, n). (The CLS pooler's
 // backward is checked against the PyTorch gradient goldens.)
-func TestPooledBackward(t *testing.T) {
-	be := testmodels.CPU(t)
+func TestPooledBackward(t *testing.T) { checkPooledBackward(t, testmodels.CPU(t)) }
+
+func checkPooledBackward(t *testing.T, be kernels.Backend) {
 	m := testmodels.Load(t, "bert-tiny", be)
 	H, B, T := m.Cfg.Hidden, 3, 6
 	mask := []uint8{

@@ -1,0 +1,27 @@
+//go:build cudaemu && !cuda
+
+package model_test
+
+import (
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/adapterdb/adapterdb/kernels/cuda"
+)
+
+// TestPooledBackwardCUDAEmulated runs TestPooledBackward's checks on the CUDA
+// backend's CPU emulator: the pooled rows are copied between device buffers
+// and mean pooling is a K = 1 cuBLAS product per sequence.
+func TestPooledBackwardCUDAEmulated(t *testing.T) {
+	be, err := cuda.NewEmulated(zerolog.Nop(), cuda.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := be.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	checkPooledBackward(t, be)
+}
