@@ -135,7 +135,7 @@ func (p *trainProgress) update(pr train.Progress) {
 // the log.
 func (p *trainProgress) logEpoch(pr train.Progress) {
 	ev := p.log.Debug()
-	if time.Since(p.lastLog) >= logEvery || pr.Epoch == pr.Epochs {
+	if time.Since(p.lastLog) >= logEvery || pr.Last {
 		p.lastLog = time.Now()
 		ev = p.log.Info()
 	}

@@ -185,7 +185,9 @@ func TestTrainEpochLines(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		b.WriteString("\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n")
 	}
-	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	if err := os.WriteFile(csvPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errs := cli(t, "train", "--db", filepath.Join(dir, "a.db"), "--model", testmodels.Dir("bert-tiny"), "--name", "s",
 		"--set", "epochs=3", "--set", "adapter_size=8", "--set", "validation_fraction=0.25", "--set", "early_stopping=0", csvPath)
 	if code != 0 {

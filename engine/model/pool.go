@@ -153,21 +153,26 @@ func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 		return nil, fmt.Errorf("pooled gradient has %d values, want %d", len(dPooled), B*H)
 	}
 	be := m.Be
+	tr, ok := be.(kernels.Trainer)
+	if !ok {
+		return nil, fmt.Errorf("backend %s cannot train", be.Name())
+	}
+	// Uploads are freed once the work reading them is queued (one stream on
+	// GPU backends, as Pool does): on a GPU each would otherwise stay resident.
 	var dRows kernels.Buffer // [B, H]: the gradient of each pooled row
 	switch pd.Pool {
 	case PoolFirst, PoolLast:
 		dRows = be.Upload(dPooled)
+		defer be.Free(dRows)
 	case PoolCLS:
 		// pooled = tanh(pre), pre = g·Wᵀ + b: dpre = dpooled·(1 − pooled²), dg = dpre·W.
-		tr, ok := be.(kernels.Trainer)
-		if !ok {
-			return nil, fmt.Errorf("backend %s cannot train", be.Name())
-		}
-		dpre := tr.Upload(append([]float32(nil), dPooled...))
-		tr.ActivateBackward(dpre, tr.Upload(pd.pre), dpre, B*H, kernels.ActTanh)
+		dpre, pre := tr.Upload(append([]float32(nil), dPooled...)), tr.Upload(pd.pre)
+		tr.ActivateBackward(dpre, pre, dpre, B*H, kernels.ActTanh)
 		dRows = p.scratch(B * H)
 		pl := m.W.Pooler
 		tr.Gemm(false, pl.Layout == kernels.InOut, B, H, H, 1, dpre, H, pl.W, H, 0, dRows, H)
+		tr.Free(pre)
+		tr.Free(dpre)
 	case PoolMean:
 	default:
 		return nil, fmt.Errorf("no backward for pooling %v", pd.Pool)
@@ -176,11 +181,17 @@ func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 	if pd.Pool == PoolMean {
 		// dHidden[s] [T,H] = weight[s] [T,1] · dPooled[s] [1,H]: one product
 		// per sequence (a K = 1 GEMM multiplies each pair once, as a loop would).
-		dp := be.Upload(dPooled)
+		w := make([]float32, 0, B*T)
 		for s := 0; s < B; s++ {
-			be.Gemm(false, false, T, H, 1, 1, be.Upload(pd.weight[s]), 1, be.View(dp, s*H, H), H, 0,
+			w = append(w, pd.weight[s]...)
+		}
+		wb, dp := be.Upload(w), be.Upload(dPooled)
+		for s := 0; s < B; s++ {
+			be.Gemm(false, false, T, H, 1, 1, be.View(wb, s*T, T), 1, be.View(dp, s*H, H), H, 0,
 				be.View(dHidden, s*T*H, T*H), H)
 		}
+		be.Free(wb)
+		be.Free(dp)
 		return dHidden, nil
 	}
 	for s, r := range pd.rows {

@@ -12,7 +12,8 @@ import (
 
 // TestPooledBackwardCUDAEmulated runs TestPooledBackward's checks on the CUDA
 // backend's CPU emulator: the pooled rows are copied between device buffers
-// and mean pooling is a K = 1 cuBLAS product per sequence.
+// and mean pooling is a K = 1 cuBLAS product per sequence; what Backward
+// uploads must not stay on the device.
 func TestPooledBackwardCUDAEmulated(t *testing.T) {
 	be, err := cuda.NewEmulated(zerolog.Nop(), cuda.Options{})
 	if err != nil {
@@ -23,5 +24,5 @@ func TestPooledBackwardCUDAEmulated(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	})
-	checkPooledBackward(t, be)
+	checkPooledBackward(t, be, func() int { return be.Stats().ResidentUploads })
 }

@@ -15,10 +15,13 @@ import (
 // pooled gradient on its first/last real token, mean spreads it as 1/n over
 // the real tokens; every other row is zero. The batch has left and right
 // padding and a hole, so the real span is not [0, n). (The CLS pooler's
-// backward is checked against the PyTorch gradient goldens.)
-func TestPooledBackward(t *testing.T) { checkPooledBackward(t, testmodels.CPU(t)) }
+// backward is checked against the PyTorch gradient goldens; here it only runs.)
+// With resident set (a GPU backend's count of uploads held on the device),
+// a second round of every pool must leave as many as the first: Backward
+// frees what it uploads.
+func TestPooledBackward(t *testing.T) { checkPooledBackward(t, testmodels.CPU(t), nil) }
 
-func checkPooledBackward(t *testing.T, be kernels.Backend) {
+func checkPooledBackward(t *testing.T, be kernels.Backend, resident func() int) {
 	m := testmodels.Load(t, "bert-tiny", be)
 	H, B, T := m.Cfg.Hidden, 3, 6
 	mask := []uint8{
@@ -36,7 +39,12 @@ func checkPooledBackward(t *testing.T, be kernels.Backend) {
 	for i := range dPooled {
 		dPooled[i] = float32(r.NormFloat64())
 	}
-	for _, pool := range []model.Pool{model.PoolFirst, model.PoolLast, model.PoolMean} {
+	pools := []model.Pool{model.PoolCLS, model.PoolFirst, model.PoolLast, model.PoolMean}
+	held := -1
+	for i, pool := range append(pools, pools...) {
+		if i == len(pools) && resident != nil {
+			held = resident()
+		}
 		pass, err := m.Forward(context.Background(), b, true)
 		if err != nil {
 			t.Fatal(err)
@@ -51,6 +59,10 @@ func checkPooledBackward(t *testing.T, be kernels.Backend) {
 		}
 		got := make([]float32, B*T*H)
 		be.Download(got, dh)
+		if pool == model.PoolCLS {
+			pass.Release()
+			continue
+		}
 		want := make([]float32, B*T*H)
 		for s := 0; s < B; s++ {
 			var real []int
@@ -83,5 +95,10 @@ func checkPooledBackward(t *testing.T, be kernels.Backend) {
 			t.Errorf("%v: a pooled gradient of the wrong size was accepted", pool)
 		}
 		pass.Release()
+	}
+	if resident != nil {
+		if now := resident(); now != held {
+			t.Errorf("uploads held on the device: %d after one round of the pools, %d after two", held, now)
+		}
 	}
 }

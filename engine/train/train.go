@@ -25,7 +25,8 @@ type Progress struct {
 	ValLoss        float64 // NaN until the first validation
 	ExamplesPerSec float64
 	ETA            time.Duration
-	Trial, Trials  int // hyperparameter search (search.go): 1-based trial; 0 outside a search
+	Trial, Trials  int  // hyperparameter search (search.go): 1-based trial; 0 outside a search
+	Last           bool // "epoch done" of the run's last epoch (the epoch count or early stopping)
 }
 
 // Metrics describe a finished training run.
@@ -268,7 +269,8 @@ func (r *run) loop(ctx context.Context, trainIdx, valIdx []int) (Metrics, error)
 		}
 		if r.progress != nil {
 			r.progress(Progress{Phase: "epoch done", Epoch: epoch, Epochs: opts.Epochs, Step: met.Steps, Steps: total,
-				Loss: met.TrainLoss, ValLoss: valLoss, ExamplesPerSec: float64(examples) / time.Since(t0).Seconds()})
+				Loss: met.TrainLoss, ValLoss: valLoss, ExamplesPerSec: float64(examples) / time.Since(t0).Seconds(),
+				Last: stop || epoch == opts.Epochs})
 		}
 		if stop {
 			break

@@ -299,7 +299,7 @@ func TestProgress(t *testing.T) {
 		}
 		best := math.Inf(1)
 		for i, p := range epochs {
-			if p.Epoch != i+1 || !(p.Loss > 0) || !(p.ExamplesPerSec > 0) {
+			if p.Epoch != i+1 || !(p.Loss > 0) || !(p.ExamplesPerSec > 0) || p.Last != (i == 2) {
 				t.Errorf("validation %s: epoch report %d: %+v", val, i+1, p)
 			}
 			if val == "0" {
@@ -320,6 +320,29 @@ func TestProgress(t *testing.T) {
 			t.Errorf("best reported validation loss %g, metrics %v", best, res.Metrics.ValLoss)
 		}
 	}
+	// Early stopping: the epoch it stops after is the last one reported, and
+	// says so (logs raise its line).
+	var epochs []train.Progress
+	res, err := train.Train(context.Background(), eng, ex, train.KindUnknown,
+		opts("epochs", "12", "max_length", "32", "batch_size", "8", "validation_fraction", "0.2", "early_stopping", "1",
+			"learning_rate", "0.05"),
+		func(p train.Progress) {
+			if p.Phase == "epoch done" {
+				epochs = append(epochs, p)
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != res.Metrics.Epochs || len(epochs) == 0 {
+		t.Fatalf("%d epoch reports, %d epochs run", len(epochs), res.Metrics.Epochs)
+	}
+	for i, p := range epochs {
+		if p.Last != (i == len(epochs)-1) {
+			t.Errorf("epoch %d of %d: Last %v", p.Epoch, len(epochs), p.Last)
+		}
+	}
+	t.Logf("early stopping after %d of 12 epochs", len(epochs))
 }
 
 func TestBadInput(t *testing.T) {
