@@ -28,21 +28,29 @@ func TestSequenceLabelingCUDAEmulated(t *testing.T) {
 	}
 	t.Cleanup(func() { emu.Close() })
 	ex := nerRows(t, "train")[:24]
-	run := func(be kernels.Backend) *train.Result {
+	run := func(be kernels.Backend, epochs string) *train.Result {
 		eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Backend: be, Log: zerolog.Nop()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer eng.Close()
 		res, err := train.Train(context.Background(), eng, ex, train.KindText,
-			opts("task", "sequence_labeling", "epochs", "3", "max_length", "16", "batch_size", "8", "adapter_size", "8",
+			opts("task", "sequence_labeling", "epochs", epochs, "max_length", "16", "batch_size", "8", "adapter_size", "8",
 				"validation_fraction", "0", "learning_rate", "0.01"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	cpuRes, emuRes := run(testmodels.CPU(t)), run(emu)
+	r0 := emu.Stats().ResidentUploads
+	cpuRes, emuRes := run(testmodels.CPU(t), "3"), run(emu, "3")
+	// What a training step uploads goes away: a run of one epoch (its own
+	// engine) leaves as many uploads on the device as the run of three did.
+	r1 := emu.Stats().ResidentUploads
+	run(emu, "1")
+	if three, one := r1-r0, emu.Stats().ResidentUploads-r1; three != one {
+		t.Errorf("uploads left on the device: %d by a run of 3 epochs, %d by a run of 1", three, one)
+	}
 	if emuRes.Metrics.Backend == cpuRes.Metrics.Backend {
 		t.Fatalf("both trained on %s", emuRes.Metrics.Backend)
 	}
