@@ -185,6 +185,7 @@ func (l *loader) stack(parts ...Linear) Linear {
 	for j, p := range parts {
 		ws[j] = p.W
 		be.Copy(be.View(bias, j*out, out), p.B)
+		be.Free(p.B) // copied: on a GPU it would stay resident
 	}
 	return Linear{W: be.Stack(ws, out, in), B: bias, Layout: kernels.OutIn, In: in, Out: len(parts) * out}
 }
@@ -331,25 +332,29 @@ func (w *Weights) NormIndex(name string) (int, bool) {
 	return 0, false
 }
 
-// Release frees what the backend holds for the linear layers' weights and
-// biases (the cpu backend's packed copies, the stacked q, k, v); call it
-// before the checkpoint is unmapped.
+// Release frees what the backend holds for every weight (the cpu backend's
+// packed copies and stacked q, k, v; a GPU backend's device copies, which
+// would otherwise stay resident after the engine closes); call it before the
+// checkpoint is unmapped.
 func (ws *Weights) Release(be kernels.Backend) {
-	free := func(l *Linear) {
-		if l == nil {
-			return
-		}
-		for _, b := range []kernels.Buffer{l.W, l.B} {
+	free := func(bs ...kernels.Buffer) {
+		for _, b := range bs {
 			if b != nil {
 				be.Free(b)
 			}
 		}
 	}
+	free(ws.Word, ws.Pos, ws.TokType)
+	for _, n := range ws.Norms {
+		free(n.Gamma, n.Beta)
+	}
 	for i := range ws.Layers {
 		ly := &ws.Layers[i]
 		for _, l := range []*Linear{&ly.QKV, &ly.O, &ly.FC1, &ly.FC2} {
-			free(l)
+			free(l.W, l.B)
 		}
 	}
-	free(ws.Pooler)
+	if ws.Pooler != nil {
+		free(ws.Pooler.W, ws.Pooler.B)
+	}
 }
