@@ -17,11 +17,7 @@ import (
 // its checkpoint on a GPU backend it shares once it is closed (embeddings and
 // LayerNorms stayed resident before).
 func TestCloseFreesCUDAEmulated(t *testing.T) {
-	be, err := cuda.NewEmulated(zerolog.Nop(), cuda.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { be.Close() })
+	be := cuda.OpenEmulatedTest(t, cuda.Options{})
 	before := be.Stats().ResidentUploads
 	for _, name := range testmodels.Names {
 		eng, err := Open(Config{Model: testmodels.Dir(name), Backend: be, Log: zerolog.Nop()})

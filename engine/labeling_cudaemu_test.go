@@ -5,8 +5,6 @@ package engine
 import (
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/kernels/cuda"
 )
@@ -15,15 +13,7 @@ import (
 // (token hidden states of labeling inputs in passes shared with pooled rows)
 // on the CUDA backend's CPU emulator, fp32, on three texts per model.
 func TestLabelingGoldensCUDAEmulated(t *testing.T) {
-	be, err := cuda.NewEmulated(zerolog.Nop(), cuda.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := be.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	be := cuda.OpenEmulatedTest(t, cuda.Options{})
 	for _, name := range testmodels.Names {
 		t.Run(name, func(t *testing.T) { checkLabelingGolden(t, name, be, true) })
 	}

@@ -16,15 +16,10 @@ import (
 func TestEvaluateContract(t *testing.T) {
 	dir := t.TempDir()
 	trainCSV, testCSV := filepath.Join(dir, "train.csv"), filepath.Join(dir, "test.csv")
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := 0; i < 6; i++ {
-		b.WriteString("\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n")
-	}
-	os.WriteFile(trainCSV, []byte(b.String()), 0o644)
+	writeCSV(t, trainCSV, "text,label", "\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n", 6)
 	texts := []string{"wonderful film", "boring awful", "delightful", "awful film", "so so"}
 	labels := []string{"pos", "neg", "neg", "neg", "meh"}
-	b.Reset()
+	var b strings.Builder
 	b.WriteString("text,label\n")
 	for i := range texts {
 		b.WriteString(texts[i] + "," + labels[i] + "\n")

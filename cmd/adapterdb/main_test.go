@@ -22,6 +22,16 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// writeCSV writes a header line and rows repeated n times to path (the
+// small training sets of these tests) and returns path.
+func writeCSV(t *testing.T, path, header, rows string, n int) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(header+"\n"+strings.Repeat(rows, n)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func jsonLines(t *testing.T, s string) []json.RawMessage {
 	t.Helper()
 	var out []json.RawMessage
@@ -180,14 +190,7 @@ func TestBenchContract(t *testing.T) {
 func TestTrainEpochLines(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "train.csv")
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := 0; i < 8; i++ {
-		b.WriteString("\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n")
-	}
-	if err := os.WriteFile(csvPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeCSV(t, csvPath, "text,label", "\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n", 8)
 	code, _, errs := cli(t, "train", "--db", filepath.Join(dir, "a.db"), "--model", testmodels.Dir("bert-tiny"), "--name", "s",
 		"--set", "epochs=3", "--set", "adapter_size=8", "--set", "validation_fraction=0.25", "--set", "early_stopping=0", csvPath)
 	if code != 0 {
@@ -212,12 +215,7 @@ func TestTrainEpochLines(t *testing.T) {
 func TestTrainPredictContract(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "train.csv")
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := 0; i < 6; i++ {
-		b.WriteString("\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n")
-	}
-	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	writeCSV(t, csvPath, "text,label", "\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n", 6)
 	db := filepath.Join(dir, "a.db")
 	model := testmodels.Dir("bert-tiny")
 	code, out, errs := cli(t, "train", "--db", db, "--model", model, "--name", "s", "--set", "epochs=20", "--set", "adapter_size=8", "--set", "validation_fraction=0", csvPath)

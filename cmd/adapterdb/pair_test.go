@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,12 +14,7 @@ import (
 func TestPairCLI(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "pairs.csv")
-	var b strings.Builder
-	b.WriteString("text,text2,label\n")
-	for i := 0; i < 4; i++ {
-		b.WriteString("wonderful film,a wonderful film,same\nterrible boring plot,great fun cast,diff\n")
-	}
-	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	writeCSV(t, csvPath, "text,text2,label", "wonderful film,a wonderful film,same\nterrible boring plot,great fun cast,diff\n", 4)
 	db := filepath.Join(dir, "a.db")
 	model := testmodels.Dir("bert-tiny")
 	code, out, errs := cli(t, "train", "--db", db, "--model", model, "--name", "dup", "--pair", "--set", "epochs=3",

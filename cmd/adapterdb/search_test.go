@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,12 +13,7 @@ import (
 func TestTrainSearchCLI(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "train.csv")
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := 0; i < 6; i++ {
-		b.WriteString("\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n")
-	}
-	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	writeCSV(t, csvPath, "text,label", "\"a wonderful, delightful film\",pos\nterrible boring awful,neg\n", 6)
 	db := filepath.Join(dir, "a.db")
 	model := testmodels.Dir("bert-tiny")
 	code, out, errs := cli(t, "train", "--db", db, "--model", model, "--name", "s", "--set", "epochs=2", "--set", "adapter_size=4, 8",

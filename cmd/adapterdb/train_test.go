@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,12 +17,7 @@ import (
 func TestTrainKeepVersionsCLI(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "train.csv")
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := 0; i < 4; i++ {
-		b.WriteString("a wonderful film,pos\nterrible boring awful,neg\n")
-	}
-	os.WriteFile(csvPath, []byte(b.String()), 0o644)
+	writeCSV(t, csvPath, "text,label", "a wonderful film,pos\nterrible boring awful,neg\n", 4)
 	db := filepath.Join(dir, "a.db")
 	model := testmodels.Dir("bert-tiny")
 	args := []string{"train", "--db", db, "--model", model, "--name", "s", "--set", "epochs=1", "--set", "adapter_size=4",

@@ -148,6 +148,16 @@ func (p *Pass) scratch(n int) kernels.Buffer {
 	return buf
 }
 
+// Upload returns host values on the backend as a buffer the pass owns, freed
+// by Release with its other buffers (on a GPU an upload stays resident until
+// freed): for values a pass's own computations need, such as gradients sent
+// back into it.
+func (p *Pass) Upload(host []float32) kernels.Buffer {
+	buf := p.m.Be.Upload(host)
+	p.owned = append(p.owned, buf)
+	return buf
+}
+
 // Release frees the pass's buffers (device memory on GPU backends).
 func (p *Pass) Release() {
 	for _, b := range p.owned {

@@ -141,11 +141,10 @@ func realSpan(mask []uint8) (first, last int, ok bool) {
 	return first, last, first >= 0
 }
 
-// Backward returns ∂L/∂Hidden [B·T, H] given ∂L/∂pooled [B, H] (host). The
-// buffer belongs to the pass (freed by Release). It comes from the backend's
-// recycled memory: a fresh [B·T, H] host slice each step, nearly all zeros,
-// cost a page fault per 4 KiB on its first read (~10 µs each on the VMs
-// measured, ~4 ms of a MiniLM-L6 training step at batch 16, length 64).
+// Backward returns ∂L/∂Hidden [B·T, H] given ∂L/∂pooled [B, H] (host), in a
+// buffer the pass owns (freed by Release) from the backend's recycled memory:
+// a fresh host slice each step cost a page fault per 4 KiB on first read
+// (~4 ms of a MiniLM-L6 training step at batch 16, length 64).
 func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 	m, b := p.m, p.b
 	H, B, T := m.Cfg.Hidden, b.Seqs, b.Len
@@ -157,22 +156,17 @@ func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 	if !ok {
 		return nil, fmt.Errorf("backend %s cannot train", be.Name())
 	}
-	// Uploads are freed once the work reading them is queued (one stream on
-	// GPU backends, as Pool does): on a GPU each would otherwise stay resident.
 	var dRows kernels.Buffer // [B, H]: the gradient of each pooled row
 	switch pd.Pool {
 	case PoolFirst, PoolLast:
-		dRows = be.Upload(dPooled)
-		defer be.Free(dRows)
+		dRows = p.Upload(dPooled)
 	case PoolCLS:
 		// pooled = tanh(pre), pre = g·Wᵀ + b: dpre = dpooled·(1 − pooled²), dg = dpre·W.
-		dpre, pre := tr.Upload(append([]float32(nil), dPooled...)), tr.Upload(pd.pre)
+		dpre, pre := p.Upload(append([]float32(nil), dPooled...)), p.Upload(pd.pre)
 		tr.ActivateBackward(dpre, pre, dpre, B*H, kernels.ActTanh)
 		dRows = p.scratch(B * H)
 		pl := m.W.Pooler
 		tr.Gemm(false, pl.Layout == kernels.InOut, B, H, H, 1, dpre, H, pl.W, H, 0, dRows, H)
-		tr.Free(pre)
-		tr.Free(dpre)
 	case PoolMean:
 	default:
 		return nil, fmt.Errorf("no backward for pooling %v", pd.Pool)
@@ -185,13 +179,11 @@ func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 		for s := 0; s < B; s++ {
 			w = append(w, pd.weight[s]...)
 		}
-		wb, dp := be.Upload(w), be.Upload(dPooled)
+		wb, dp := p.Upload(w), p.Upload(dPooled)
 		for s := 0; s < B; s++ {
 			be.Gemm(false, false, T, H, 1, 1, be.View(wb, s*T, T), 1, be.View(dp, s*H, H), H, 0,
 				be.View(dHidden, s*T*H, T*H), H)
 		}
-		be.Free(wb)
-		be.Free(dp)
 		return dHidden, nil
 	}
 	for s, r := range pd.rows {

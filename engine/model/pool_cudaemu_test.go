@@ -5,8 +5,6 @@ package model_test
 import (
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/adapterdb/adapterdb/kernels/cuda"
 )
 
@@ -15,14 +13,6 @@ import (
 // and mean pooling is a K = 1 cuBLAS product per sequence; what Backward
 // uploads must not stay on the device.
 func TestPooledBackwardCUDAEmulated(t *testing.T) {
-	be, err := cuda.NewEmulated(zerolog.Nop(), cuda.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := be.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	be := cuda.OpenEmulatedTest(t, cuda.Options{})
 	checkPooledBackward(t, be, func() int { return be.Stats().ResidentUploads })
 }

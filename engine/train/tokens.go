@@ -83,11 +83,7 @@ func (r *run) tokenForward(ctx context.Context, idx []int, train bool) (hidden [
 		}
 		copy(row, r.tok.tags[k])
 	}
-	backward = func(dHidden []float32) error {
-		d := r.m.Be.Upload(dHidden)
-		defer r.m.Be.Free(d) // on a GPU an upload stays resident until freed
-		return pass.Backward(ctx, d, r.bound, r.gradB)
-	}
+	backward = func(dHidden []float32) error { return pass.Backward(ctx, pass.Upload(dHidden), r.bound, r.gradB) }
 	return hidden, tags, T, pass.Release, backward, nil
 }
 

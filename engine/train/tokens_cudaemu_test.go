@@ -22,11 +22,7 @@ import (
 // on the cpu backend with the same seed: the losses and every trained weight
 // agree within float32 noise.
 func TestSequenceLabelingCUDAEmulated(t *testing.T) {
-	emu, err := cuda.NewEmulated(zerolog.Nop(), cuda.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
+	emu := cuda.OpenEmulatedTest(t, cuda.Options{})
 	ex := nerRows(t, "train")[:24]
 	run := func(be kernels.Backend, epochs string) *train.Result {
 		eng, err := engine.Open(engine.Config{Model: testmodels.Dir("bert-tiny"), Backend: be, Log: zerolog.Nop()})
