@@ -24,7 +24,7 @@ scores and context; a multiply-add counts 2; element-wise work, embeddings
 and the pooler are not counted), H hidden size, I intermediate size.`
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench", "bench [--model DIR] --batch B --seq L [--iters N] [--adapters K] [--device cpu|cpu:bf16|cuda]\n\n"+indent(benchHelp))
+	fs := newFlags(e, "bench", "bench [--model DIR] --batch B --seq L [--iters N] [--adapters K] [--device cpu|cpu:bf16|cpu:int8|cuda]\n\n"+indent(benchHelp))
 	modelDir := fs.String("model", "demo", "Hugging Face checkpoint directory, or demo")
 	batch := fs.Int("batch", 32, "sequences per batch (B)")
 	seqLen := fs.Int("seq", 128, "real tokens per sequence (L)")

@@ -60,7 +60,7 @@ func runTokenize(ctx context.Context, e *env, args []string) error {
 }
 
 func runEmbed(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "embed", "embed [--model DIR] [--pool cls|first|mean|last] [--device cpu|cpu:bf16|cuda] [--] TEXT...")
+	fs := newFlags(e, "embed", "embed [--model DIR] [--pool cls|first|mean|last] [--device cpu|cpu:bf16|cpu:int8|cuda] [--] TEXT...")
 	modelDir := fs.String("model", "demo", "Hugging Face checkpoint directory, or demo")
 	poolName := fs.String("pool", "", "pooling: cls (BERT pooler), first, mean, last; default: the model type's (GPT-2 last, encoders cls when the checkpoint has a pooler, else mean)")
 	device := fs.String("device", "cpu", deviceHelp)

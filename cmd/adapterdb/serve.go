@@ -25,7 +25,7 @@ database file. SIGINT/SIGTERM stop the server: running queries get
 --shutdown-grace to finish, then are cancelled. Reference: docs/sql.md.`
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--db FILE.db] [--model DIR] [--listen 127.0.0.1:3306] [--batch 64] [--files-dir DIR] [--device cpu|cpu:bf16|cuda]\n\n"+indent(serveHelp))
+	fs := newFlags(e, "serve", "serve [--db FILE.db] [--model DIR] [--listen 127.0.0.1:3306] [--batch 64] [--files-dir DIR] [--device cpu|cpu:bf16|cpu:int8|cuda]\n\n"+indent(serveHelp))
 	dbPath := fs.String("db", "adapterdb.db", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	listen := fs.String("listen", "127.0.0.1:3306", "address to listen on (host:port)")

@@ -59,7 +59,7 @@ best validation loss stored, its trials in the metrics.
 (background is SQL's only: the command line always trains in the foreground.)`
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--pair] [--set key=value ...] [--replace] [--device cpu|cuda] FILE.csv\n\n"+indent(trainHelp))
+	fs := newFlags(e, "train", "train --db FILE.db [--model DIR] --name NAME [--pair] [--set key=value ...] [--replace] [--device cpu|cpu:bf16|cpu:int8|cuda] FILE.csv\n\n"+indent(trainHelp))
 	dbPath := fs.String("db", "", "database file (created if missing)")
 	modelDir := fs.String("model", "demo", "base model: Hugging Face checkpoint directory, or demo")
 	name := fs.String("name", "", "adapter name")
@@ -301,7 +301,7 @@ func openAdapterRegistry(ctx context.Context, e *env, dbPath, name, modelDir, de
 }
 
 func runPredict(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--device cpu|cpu:bf16|cuda] [--pair] [--csv FILE.csv | [--] TEXT...]\n\n"+
+	fs := newFlags(e, "predict", "predict --db FILE.db --name NAME [--model DIR] [--device cpu|cpu:bf16|cpu:int8|cuda] [--pair] [--csv FILE.csv | [--] TEXT...]\n\n"+
 		"  --pair: a text-pair adapter's inputs: the CSV's first two columns, or TEXT TEXT2 [TEXT TEXT2 ...]")
 	dbPath := fs.String("db", "", "database file")
 	name := fs.String("name", "", "adapter name")

@@ -57,9 +57,12 @@ type Options struct {
 	// when it is missing; "off" does not use it (so does the environment
 	// variable ADAPTERDB_ONEDNN=off); a path must load.
 	OneDNN string
-	// Precision of the linear layers' weights: "" or "fp32", or "bf16"
+	// Precision of the linear layers' weights: "" or "fp32"; "bf16"
 	// (weights stored in bfloat16, products on AVX512_BF16 with float32
-	// accumulation; needs oneDNN and a CPU with AVX512_BF16).
+	// accumulation; needs oneDNN and a CPU with AVX512_BF16); or "int8"
+	// (weights int8 per output column, activations quantised to uint8 per
+	// row as they come, int32 sums on AVX512_VNNI; inference only: gradients
+	// go through the fp32 weights; needs oneDNN and AVX512_VNNI).
 	Precision string
 }
 
@@ -90,15 +93,15 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Precision != "" && opts.Precision != "fp32" && opts.Precision != "bf16" {
-		return nil, fmt.Errorf("cpu backend: unknown precision %q (fp32 or bf16)", opts.Precision)
+	prec, err := parsePrecision(opts.Precision)
+	if err != nil {
+		return nil, err
 	}
-	bf16 := opts.Precision == "bf16"
 	be := &Backend{log: log, threads: threads, k: kernFor(level)}
 	ev := log.Info().Str("isa", be.k.isa()).Int("threads", threads)
 	if opts.DisableBLAS {
-		if bf16 {
-			return nil, errors.New("cpu backend: bf16 needs oneDNN, and BLAS is disabled by option")
+		if prec != precFP32 {
+			return nil, fmt.Errorf("cpu backend: %s needs oneDNN, and BLAS is disabled by option", prec)
 		}
 		be.name = "cpu/go"
 		ev.Str("gemm", be.name).Str("reason", "BLAS disabled by option").Msg("cpu backend")
@@ -109,8 +112,8 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 		if opts.Library != "" {
 			return nil, fmt.Errorf("cpu backend: %w", err)
 		}
-		if bf16 {
-			return nil, fmt.Errorf("cpu backend: bf16 runs on oneDNN beside OpenBLAS, and OpenBLAS is not available: %w", err)
+		if prec != precFP32 {
+			return nil, fmt.Errorf("cpu backend: %s runs on oneDNN beside OpenBLAS, and OpenBLAS is not available: %w", prec, err)
 		}
 		be.name = "cpu/go"
 		ev.Str("gemm", be.name).Str("reason", err.Error()).Msg("cpu backend: OpenBLAS not available, GEMM runs on pure Go (slow)")
@@ -118,14 +121,14 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 	}
 	be.blas = lib
 	be.name = "cpu/openblas-" + lib.core
-	if err := be.openDNN(log, opts, level, bf16, loadOneDNN); err != nil {
+	if err := be.openDNN(log, opts, level, prec, loadOneDNN); err != nil {
 		return nil, err
 	}
 	ev = ev.Str("gemm", "cpu/openblas").Str("core", lib.core).Int("blas_threads", lib.threads()).
 		Str("library", lib.path).Str("config", lib.config)
 	if be.dnn != nil {
 		ev = ev.Str("linear", "onednn").Str("onednn", be.dnn.lib.path).Str("onednn_version", be.dnn.lib.version).
-			Bool("bf16", bf16).Int("omp_threads", be.dnn.threads)
+			Stringer("precision", prec).Int("omp_threads", be.dnn.threads)
 	}
 	ev.Msg("cpu backend")
 	return be, nil
@@ -134,17 +137,21 @@ func New(log zerolog.Logger, opts Options) (*Backend, error) {
 // openDNN sets up oneDNN for the linear layers where it is wanted and
 // available (load opens the library); only an explicit request that cannot
 // be met is an error.
-func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, bf16 bool,
+func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, prec precision,
 	load func(zerolog.Logger, string) (*oneDNNLib, error)) error {
 	if err := checkOneDNNEnv(); err != nil {
 		return err
 	}
 	off, why := oneDNNDisabled(opts.OneDNN)
 	switch {
-	case bf16 && off:
-		return fmt.Errorf("cpu backend: bf16 needs oneDNN, which %s turns off", why)
-	case bf16 && !hasBF16():
+	case prec != precFP32 && off:
+		return fmt.Errorf("cpu backend: %s needs oneDNN, which %s turns off", prec, why)
+	case prec == precBF16 && !hasBF16():
 		return errors.New("cpu backend: bf16 needs a CPU with AVX512_BF16 (Intel Cooper Lake or Sapphire Rapids and later, AMD Zen 4 and later); this one has none: use fp32")
+	case prec == precInt8 && !hasInt8():
+		return errors.New("cpu backend: int8 needs a CPU with AVX512_VNNI (Intel Cascade Lake and later, AMD Zen 4 and later); this one has none: use fp32")
+	case prec != precFP32 && level < 2:
+		return fmt.Errorf("cpu backend: %s runs on AVX-512 and the C kernels are capped at %s", prec, be.k.isa())
 	case off:
 		log.Debug().Str("by", why).Msg("cpu backend: oneDNN turned off")
 		return nil
@@ -156,21 +163,40 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, bf16 boo
 	}
 	lib, err := load(log, opts.OneDNN)
 	if err != nil {
-		if opts.OneDNN != "" || bf16 {
+		if opts.OneDNN != "" || prec != precFP32 {
 			return fmt.Errorf("cpu backend: %w (install Debian's libdnnl2)", err)
 		}
 		log.Info().Str("reason", err.Error()).Msg("cpu backend: oneDNN not available, linear layers run on OpenBLAS")
 		return nil
 	}
-	be.dnn = newDNN(lib, log, bf16, be.threads)
-	if bf16 {
+	be.dnn = newDNN(lib, log, prec, be.k, be.threads)
+	switch {
+	case prec == precBF16:
 		be.dnn.bf16Attn = adviseBF16(log, bf16Rate(), xcpu.X86.HasAMXBF16)
+	case prec == precInt8 && hasBF16():
+		// int8 rounds the inputs of every product to 8 bits; attention's
+		// in bf16 (8 significant bits too) costs no more fidelity and, where
+		// bf16 multiplies fast, ~10% of a (32, 128) pass.
+		be.dnn.bf16Attn = bf16Rate() >= slowBF16
 	}
 	be.name = "cpu/onednn-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/")
-	if bf16 {
-		be.name = "cpu/onednn-bf16-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/onednn-"+lib.version+"+")
+	if prec != precFP32 {
+		be.name = "cpu/onednn-" + prec.String() + "-" + lib.version + "+" + strings.TrimPrefix(be.name, "cpu/onednn-"+lib.version+"+")
 	}
 	return nil
+}
+
+// parsePrecision reads Options.Precision.
+func parsePrecision(s string) (precision, error) {
+	switch s {
+	case "", "fp32":
+		return precFP32, nil
+	case "bf16":
+		return precBF16, nil
+	case "int8":
+		return precInt8, nil
+	}
+	return 0, fmt.Errorf("cpu backend: unknown precision %q (fp32, bf16 or int8)", s)
 }
 
 // adviseBF16 logs what cpu:bf16 gains on this CPU, given rate (bf16Rate:
@@ -334,10 +360,10 @@ func (be *Backend) Free(b kernels.Buffer) {
 // the page cache and map again when read. Other memory is left alone.
 func (be *Backend) ReleasePages(b kernels.Buffer) { releaseFilePages(data(b)) }
 
-// Precision is the linear layers' weight precision: "fp32" or "bf16".
+// Precision is the linear layers' weight precision: "fp32", "bf16" or "int8".
 func (be *Backend) Precision() string {
-	if be.dnn != nil && be.dnn.bf16 {
-		return "bf16"
+	if be.dnn != nil && be.dnn.prec != precFP32 {
+		return be.dnn.prec.String()
 	}
 	return "fp32"
 }

@@ -1017,6 +1017,114 @@ static double sumsq(const float *x, long n) {
 	return s;
 }
 
+/* ---- cpu:int8: activations to uint8 and the product's epilogue ---- */
+
+typedef int32_t i16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef uint8_t u8x16 __attribute__((vector_size(16), aligned(1), may_alias));
+
+/* vround rounds to the nearest integer (ties to even) for |x| < 2²²: adding
+   and taking away 1.5·2²³ leaves no fraction bits. */
+KI v16 vround(v16 x) { return (x + vset(12582912.0f)) - vset(12582912.0f); }
+
+/* q8_quant: a row's range [lo, hi] (widened to hold 0, so that 0 is exact)
+   maps to 0..255 with sx = (hi − lo)/255 and zp = round(−lo/sx). A row with
+   an infinity or NaN gets sx = NaN: its outputs are NaN, as in fp32. */
+static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k) {
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * k;
+		uint8_t *qr = xq + r * k;
+		v16 lo = vset(0.0f), hi = vset(0.0f), bad = vset(0.0f);
+		long i = 0;
+		for (; i + VW <= k; i += VW) {
+			v16 v = vld(xr + i);
+			lo = vsel(vlt(v, lo), v, lo);
+			hi = vsel(vgt(v, hi), v, hi);
+			bad += v * vset(0.0f); /* NaN once an infinity or NaN passes */
+		}
+		float l = 0, h = 0, b = 0;
+		for (int j = 0; j < VW; j++) {
+			l = lo[j] < l ? lo[j] : l;
+			h = hi[j] > h ? hi[j] : h;
+			b += bad[j];
+		}
+		for (; i < k; i++) {
+			l = xr[i] < l ? xr[i] : l;
+			h = xr[i] > h ? xr[i] : h;
+			b += xr[i] * 0.0f;
+		}
+		if (b != 0.0f || b != b) {
+			sx[r] = NAN;
+			zp[r] = 0;
+			memset(qr, 0, (size_t)k);
+			continue;
+		}
+		float s = (h - l) / 255.0f;
+		if (!(s > 0.0f)) s = 1.0f; /* an all-zero row: every q is zp = 0 */
+		float inv = 1.0f / s;
+		float z = roundf(-l * inv);
+		sx[r] = s;
+		zp[r] = (int32_t)z;
+		v16 vz = vset(z), vinv = vset(inv);
+		for (i = 0; i + VW <= k; i += VW) {
+			v16 q = vround(vld(xr + i) * vinv) + vz;
+			q = vsel(vlt(q, vset(0.0f)), vset(0.0f), q);
+			q = vsel(vgt(q, vset(255.0f)), vset(255.0f), q);
+			*(u8x16 *)(qr + i) = __builtin_convertvector(__builtin_convertvector(q, i16), u8x16);
+		}
+		for (; i < k; i++) {
+			float q = nearbyintf(xr[i] * inv) + z;
+			qr[i] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+		}
+	}
+}
+
+/* One row of the int8 epilogue on n0 ≤ 16 columns from j (see kern.h). */
+#define Q8_COLS(F, LD, ST)                                                                           \
+	do {                                                                                             \
+		v16 t = __builtin_convertvector(LD##_i(accr + j) - vz * LD##_i(colsum + j), v16) *            \
+		        (va * LD(sw + j));                                                                   \
+		if (bias) t += LD(bias + j);                                                                 \
+		if (accumulate) t += LD(yr + j);                                                             \
+		ST(yr + j, F(t));                                                                            \
+	} while (0)
+#define Q8_ROW(F)                                                                                    \
+	do {                                                                                             \
+		long j = 0;                                                                                  \
+		for (; j + VW <= n; j += VW) Q8_COLS(F, q8ld, q8st);                                         \
+		if (j < n) {                                                                                 \
+			long n0 = n - j;                                                                         \
+			Q8_COLS(F, q8ldp, q8stp);                                                                \
+		}                                                                                            \
+	} while (0)
+#define q8ld(p) vld(p)
+#define q8ld_i(p) (*(const i16u *)(p))
+#define q8st(p, v) vst(p, v)
+#define q8ldp(p) vld_part(p, n0)
+#define q8ldp_i(p) q8ld_part_i(p, n0)
+#define q8stp(p, v) vst_part(p, v, n0)
+KI i16 q8ld_part_i(const int32_t *p, long n) {
+	int32_t t[VW] = {0};
+	memcpy(t, p, (size_t)n * sizeof(int32_t));
+	return *(const i16u *)t;
+}
+
+static void q8_out(float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp,
+                   const float *sw, const int32_t *colsum, const float *bias, int act, int accumulate) {
+	for (long r = 0; r < rows; r++) {
+		float *yr = y + r * ldy;
+		const int32_t *accr = acc + r * n;
+		v16 va = vset(sx[r]);
+		i16 vz = (i16){0} + zp[r];
+		switch (act) {
+		case KACT_GELU: Q8_ROW(f_gelu); break;
+		case KACT_GELU_TANH: Q8_ROW(f_gelu_tanh); break;
+		case KACT_TANH: Q8_ROW(f_tanh); break;
+		case KACT_RELU: Q8_ROW(f_relu); break;
+		default: Q8_ROW(f_none);
+		}
+	}
+}
+
 const kern_ops KNAME(kern_ops) = {
     .isa = KISA,
     .act_fwd = act_fwd,
@@ -1032,6 +1140,8 @@ const kern_ops KNAME(kern_ops) = {
     .attn_bwd = attn_bwd,
     .adamw = adamw,
     .sumsq = sumsq,
+    .q8_quant = q8_quant,
+    .q8_out = q8_out,
 #if defined(__AVX512F__)
     .attn_fwd_bf16 = attn_fwd_bf16,
 #endif

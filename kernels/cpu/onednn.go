@@ -5,6 +5,7 @@ package cpu
 #include <stdlib.h>
 #include "onednn_shim.h"
 #include "bf16rate.h"
+#include "kern.h"
 */
 import "C"
 
@@ -98,6 +99,10 @@ func hasOneDNNISA() bool {
 
 // hasBF16 says whether the CPU multiplies bfloat16 natively (vdpbf16ps).
 func hasBF16() bool { return hasOneDNNISA() && xcpu.X86.HasAVX512BF16 }
+
+// hasInt8 says whether the CPU multiplies int8 with VNNI (vpdpbusd), on
+// which oneDNN's int8 matmul (brgemm) runs.
+func hasInt8() bool { return hasOneDNNISA() && xcpu.X86.HasAVX512VNNI }
 
 // bf16Rate measures bf16's multiply-add rate over fp32's on this CPU
 // (bf16rate.c); call only where hasBF16. About 2 on Zen 4, about 0.5 on
@@ -196,10 +201,10 @@ func (b *cbuf) n() C.int       { return C.int(len(b)) }
 func (b *cbuf) String() string { return C.GoString(&b[0]) }
 
 // pack reorders w (layout inOut: [k,n], else [n,k]) into the blocked
-// layout of a matmul with mHint rows.
-func (l *oneDNNLib) pack(w []float32, n, k int, inOut, bf16 bool, mHint, threads int) (*C.dn_weights, error) {
+// layout of a matmul with mHint rows, in precision p.
+func (l *oneDNNLib) pack(w []float32, n, k int, inOut bool, p precision, mHint, threads int) (*C.dn_weights, error) {
 	var e cbuf
-	pw := C.dn_pack(l.l, fp(w), C.int(n), C.int(k), cbool(inOut), cbool(bf16), C.int(mHint), C.int(threads), e.p(), e.n())
+	pw := C.dn_pack(l.l, fp(w), C.int(n), C.int(k), cbool(inOut), C.int(p), C.int(mHint), C.int(threads), e.p(), e.n())
 	if pw == nil {
 		return nil, fmt.Errorf("oneDNN: pack %d×%d weights: %s", n, k, e.String())
 	}
@@ -222,6 +227,41 @@ func (l *oneDNNLib) matmul(w *C.dn_weights, m, ldy int, bias bool, act int, accu
 func (l *oneDNNLib) run(mm *C.dn_mm, x, w unsafe.Pointer, bias, y []float32, threads int) error {
 	var e cbuf
 	if C.dn_mm_run(l.l, mm, x, w, fp(bias), fp(y), C.int(threads), e.p(), e.n()) != 0 {
+		return fmt.Errorf("oneDNN: %s", e.String())
+	}
+	return nil
+}
+
+// q8Scratch is what one dn_q8_run works in: the quantised rows, their
+// scales and zero points, and the int32 product.
+type q8Scratch struct {
+	xq  []uint8
+	sx  []float32
+	zp  []int32
+	acc []int32
+}
+
+// grow makes room for m rows of k inputs and n outputs.
+func (s *q8Scratch) grow(m, n, k int) {
+	if len(s.xq) < m*k {
+		s.xq = make([]uint8, m*k)
+	}
+	if len(s.sx) < m {
+		s.sx, s.zp = make([]float32, m), make([]int32, m)
+	}
+	if len(s.acc) < m*n {
+		s.acc = make([]int32, m*n)
+	}
+}
+
+// runQ8 is y[m,n] (+)= act(x·W + bias) on int8 weights w (dn_q8_run).
+func (l *oneDNNLib) runQ8(mm *C.dn_mm, w *C.dn_weights, x []float32, m int, bias []float32, act int, accumulate bool,
+	y []float32, ldy int, s *q8Scratch, ops *C.kern_ops, threads int) error {
+	s.grow(m, int(w.n), int(w.k))
+	var e cbuf
+	if C.dn_q8_run(l.l, mm, w, fp(x), C.int(m), fp(bias), C.int(act), cbool(accumulate), fp(y), C.int(ldy),
+		(*C.uint8_t)(unsafe.Pointer(&s.xq[0])), fp(s.sx), (*C.int32_t)(unsafe.Pointer(&s.zp[0])),
+		(*C.int32_t)(unsafe.Pointer(&s.acc[0])), unsafe.Pointer(ops), C.int(threads), e.p(), e.n()) != 0 {
 		return fmt.Errorf("oneDNN: %s", e.String())
 	}
 	return nil

@@ -51,11 +51,40 @@ const maxPrims = 512
 // select a small-M special case.
 const packHint = 128
 
+// precision is what the frozen weights are stored and multiplied in
+// (C's DN_PREC_*).
+type precision int
+
+const (
+	precFP32 precision = C.DN_PREC_F32
+	precBF16 precision = C.DN_PREC_BF16
+	// precInt8: weights int8 per output column, activations uint8 per row
+	// (dn_q8_run), int32 sums.
+	precInt8 precision = C.DN_PREC_INT8
+)
+
+func (p precision) String() string {
+	switch p {
+	case precBF16:
+		return "bf16"
+	case precInt8:
+		return "int8"
+	}
+	return "fp32"
+}
+
+// q8Elems bounds the outputs of one int8 product (8 MB of int32 sums):
+// its epilogue then reads them back from the caches. Smaller pieces measured
+// slower (each is a oneDNN call and two wake-ups of the OpenMP threads):
+// MiniLM-L6 (32, 128) at 2¹⁷ outputs ran at 0.8× the speed of 2²¹.
+const q8Elems = 1 << 21
+
 // dnn is one backend's oneDNN state.
 type dnn struct {
 	lib  *oneDNNLib
 	log  zerolog.Logger
-	bf16 bool
+	prec precision
+	ops  kern // the C kernels int8's quantisation and epilogue run
 	// bf16Attn: inference attention multiplies in bf16 too (attn_fwd_bf16),
 	// set where bf16 multiplies faster than fp32 (bf16Rate); elsewhere its
 	// own kernel would only be slower and less exact.
@@ -67,6 +96,7 @@ type dnn struct {
 	prims   map[primKey]*prim
 	gemms   map[gemmKey]*prim // plain products (onednn_gemm.go)
 	xbf16   []uint16          // x rounded to bf16
+	q8      q8Scratch
 	warned  bool
 }
 
@@ -158,8 +188,8 @@ type prim struct {
 	impl string
 }
 
-func newDNN(lib *oneDNNLib, log zerolog.Logger, bf16 bool, threads int) *dnn {
-	return &dnn{lib: lib, log: log, bf16: bf16, threads: ompThreads(threads),
+func newDNN(lib *oneDNNLib, log zerolog.Logger, prec precision, ops kern, threads int) *dnn {
+	return &dnn{lib: lib, log: log, prec: prec, ops: ops, threads: ompThreads(threads),
 		weights: map[wkey]*packedWeight{}, prims: map[primKey]*prim{}, gemms: map[gemmKey]*prim{}}
 }
 
@@ -186,8 +216,13 @@ func (d *dnn) linear(y []float32, ldy int, x []float32, m, n, k int, w weight, i
 // inputGrad runs dx (+)= dy·W for a weight Linear has packed (inOut as
 // Linear saw it), with W [k, n] seen as the product's right factor, and
 // reports whether it did. Weights Linear has not seen are not packed here:
-// they may change between calls (an adapter's, a gradient).
+// they may change between calls (an adapter's, a gradient). In int8 the
+// gradients are not quantised: they go through W in fp32 (on OpenBLAS),
+// the straight-through rule of quantisation-aware training.
 func (d *dnn) inputGrad(dx []float32, m, n, k int, dy []float32, w weight, inOut, accumulate bool) bool {
+	if d.prec == precInt8 {
+		return false
+	}
 	return d.matmul(dx, n, dy, m, n, k, w, !inOut, nil, kernels.ActNone, accumulate, true)
 }
 
@@ -207,12 +242,15 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w weight, i
 	if pw == nil {
 		return false
 	}
+	if d.prec == precInt8 {
+		return d.matmulQ8(y, ldy, x, m, n, k, pw, bias, act, accumulate)
+	}
 	p := d.prim(primKey{n: n, k: k, m: m, ldy: ldy, bias: bias != nil, acc: accumulate, act: act}, pw)
 	if p.mm == nil {
 		return false
 	}
 	xp := unsafe.Pointer(&x[0])
-	if d.bf16 {
+	if d.prec == precBF16 {
 		if len(d.xbf16) < m*k {
 			d.xbf16 = make([]uint16, m*k)
 		}
@@ -222,6 +260,42 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w weight, i
 	if err := d.lib.run(p.mm, xp, pw.c.data, bias, y, d.threads); err != nil {
 		d.warn(err, "matmul failed; running it on OpenBLAS")
 		return false
+	}
+	return true
+}
+
+// matmulQ8 is matmul on int8 weights: in pieces of rows whose int32 sums
+// stay in the caches (q8Elems), each quantised, multiplied and finished by
+// dn_q8_run. Every row is quantised on its own and summed exactly in int32,
+// so a row's result does not depend on the other rows of its batch.
+func (d *dnn) matmulQ8(y []float32, ldy int, x []float32, m, n, k int, pw *packedWeight, bias []float32,
+	act kernels.Act, accumulate bool) bool {
+	rows := min(m, max(16, q8Elems/n))
+	// Both primitives (a full piece and the last) first: once a piece has
+	// run, the rest cannot be left to OpenBLAS.
+	full, last := d.prim(primKey{n: n, k: k, m: rows, ldy: n}, pw), (*prim)(nil)
+	if m%rows != 0 {
+		last = d.prim(primKey{n: n, k: k, m: m % rows, ldy: n}, pw)
+	}
+	if full.mm == nil || (last != nil && last.mm == nil) {
+		return false
+	}
+	for r := 0; r < m; r += rows {
+		mr, p := rows, full
+		if m-r < rows {
+			mr, p = m-r, last
+		}
+		err := d.lib.runQ8(p.mm, pw.c, x[r*k:(r+mr)*k], mr, bias, int(act), accumulate, y[r*ldy:], ldy, &d.q8,
+			d.ops.o, d.threads)
+		switch {
+		case err == nil:
+		case r == 0:
+			d.warn(err, "int8 matmul failed; running it on OpenBLAS")
+			return false
+		default:
+			// oneDNN failed after succeeding on the same primitive.
+			panic(fmt.Sprintf("cpu: int8 matmul failed after %d of %d rows: %v", r, m, err))
+		}
 	}
 	return true
 }
@@ -265,7 +339,7 @@ func (d *dnn) packed(w weight, n, k int, inOut bool) *packedWeight {
 		d.warn(err, "cannot pack weights; running them on OpenBLAS")
 		return nil
 	}
-	c, err := d.lib.pack(src, n, k, inOut, d.bf16, packHint, d.threads)
+	c, err := d.lib.pack(src, n, k, inOut, d.prec, packHint, d.threads)
 	done()
 	if err != nil {
 		d.warn(err, "cannot pack weights; running them on OpenBLAS")

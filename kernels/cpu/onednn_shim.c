@@ -1,7 +1,12 @@
 // oneDNN 2.x matmul through dlopen: see onednn_shim.h and onednn.go.
 #include "onednn_shim.h"
+#include "kern.h"
 
 #include <dlfcn.h>
+#include <math.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +34,7 @@ typedef struct {
 } dn_matmul_desc;
 
 enum {
-	DN_F32 = 3, DN_BF16 = 2,         // dnnl_data_type_t
+	DN_F32 = 3, DN_BF16 = 2, DN_S32 = 4, DN_S8 = 5, DN_U8 = 6, // dnnl_data_type_t
 	DN_TAG_ANY = 1, DN_TAG_AB = 3,   // dnnl_format_tag_t
 	DN_CPU = 1,                      // dnnl_engine_kind_t
 	DN_STREAM_DEFAULT = 1,           // dnnl_stream_flags_t
@@ -69,6 +74,9 @@ struct dn_lib {
 	st (*post_ops_append_eltwise)(h, float, int, float, float);
 	st (*post_ops_append_sum)(h, float);
 	void (*omp_set_num_threads)(int);
+	void (*gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
+	int (*omp_get_thread_num)(void);
+	int (*omp_get_num_threads)(void);
 };
 
 struct dn_mm {
@@ -141,6 +149,11 @@ dn_lib *dn_open(const char *path, char *err, int errlen) {
 	SYM(post_ops_append_eltwise, "dnnl_post_ops_append_eltwise");
 	SYM(post_ops_append_sum, "dnnl_post_ops_append_sum");
 	SYM(omp_set_num_threads, "omp_set_num_threads"); // libgomp, a dependency of libdnnl
+	// What #pragma omp parallel compiles to: dn_q8_run's own parallel parts
+	// run on the pool oneDNN's matmuls use, which spins between them.
+	SYM(gomp_parallel, "GOMP_parallel");
+	SYM(omp_get_thread_num, "omp_get_thread_num");
+	SYM(omp_get_num_threads, "omp_get_num_threads");
 #undef SYM
 	CHECK(l->engine_create(&l->engine, DN_CPU, 0), "create engine");
 	CHECK(l->stream_create(&l->stream, l->engine, DN_STREAM_DEFAULT), "create stream");
@@ -155,32 +168,39 @@ void dn_version(dn_lib *l, char *out, int outlen) {
 	snprintf(out, outlen, "%d.%d.%d", l->ver->major, l->ver->minor, l->ver->patch);
 }
 
-static h matmul_pd_src(dn_lib *l, const dn_md *src, int m, int n, int ldy, const dn_md *wmd, int has_bias, int act,
-	int accumulate, char *err, int errlen);
+static h matmul_pd_src(dn_lib *l, const dn_md *src, int m, int n, int ldy, int dtype, const dn_md *wmd,
+	int has_bias, int act, int accumulate, char *err, int errlen);
+
+// src_type is the data type a matmul's source has with weights of prec;
+// dst_type its destination's (int32 sums for int8, dn_q8_run's epilogue
+// makes them floats).
+static int src_type(int prec) { return prec == DN_PREC_BF16 ? DN_BF16 : prec == DN_PREC_INT8 ? DN_U8 : DN_F32; }
+static int wei_type(int prec) { return prec == DN_PREC_BF16 ? DN_BF16 : prec == DN_PREC_INT8 ? DN_S8 : DN_F32; }
+static int dst_type(int prec) { return prec == DN_PREC_INT8 ? DN_S32 : DN_F32; }
 
 // matmul_pd makes the primitive descriptor for x[m,k]·W[k,n] (+ bias, act)
-// with weights described by wmd.
-static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int bf16, const dn_md *wmd, int has_bias, int act,
+// with weights of prec described by wmd.
+static h matmul_pd(dn_lib *l, int m, int n, int k, int ldy, int prec, const dn_md *wmd, int has_bias, int act,
 	int accumulate, char *err, int errlen) {
 	dn_md src;
 	int64_t sd[2] = {m, k};
-	if (l->md_init_by_tag(&src, 2, sd, bf16 ? DN_BF16 : DN_F32, DN_TAG_AB) != 0) {
+	if (l->md_init_by_tag(&src, 2, sd, src_type(prec), DN_TAG_AB) != 0) {
 		if (err) snprintf(err, errlen, "source descriptor");
 		return NULL;
 	}
-	return matmul_pd_src(l, &src, m, n, ldy, wmd, has_bias, act, accumulate, err, errlen);
+	return matmul_pd_src(l, &src, m, n, ldy, dst_type(prec), wmd, has_bias, act, accumulate, err, errlen);
 }
 
 // matmul_pd_src is matmul_pd with the source's descriptor given (strided:
 // a transposed or wider-than-k source).
-static h matmul_pd_src(dn_lib *l, const dn_md *src, int m, int n, int ldy, const dn_md *wmd, int has_bias, int act,
-	int accumulate, char *err, int errlen) {
+static h matmul_pd_src(dn_lib *l, const dn_md *src, int m, int n, int ldy, int dtype, const dn_md *wmd,
+	int has_bias, int act, int accumulate, char *err, int errlen) {
 	h pd = NULL, attr = NULL, po = NULL;
 	dn_md bias, dst;
 	dn_matmul_desc d;
 	int64_t bd[2] = {1, n}, dd[2] = {m, n}, ds[2] = {ldy, 1};
 	CHECK(l->md_init_by_tag(&bias, 2, bd, DN_F32, DN_TAG_AB), "bias descriptor");
-	CHECK(l->md_init_by_strides(&dst, 2, dd, DN_F32, ds), "destination descriptor");
+	CHECK(l->md_init_by_strides(&dst, 2, dd, dtype, ds), "destination descriptor");
 	CHECK(l->matmul_desc_init(&d, src, wmd, has_bias ? &bias : NULL, &dst), "matmul descriptor");
 	CHECK(l->attr_create(&attr), "attributes");
 	if (accumulate || act) CHECK(l->post_ops_create(&po), "post-ops");
@@ -204,10 +224,35 @@ fail:
 	return pd;
 }
 
-dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16, int m_hint, int threads,
+// quantize_weights writes W (layout as dn_pack's inout says) as int8 [k,n]
+// into q, one symmetric scale per column: scale[j] = max|W[:,j]|/127, and
+// colsum[j] = Σ_k q[k,j].
+static void quantize_weights(int8_t *q, float *scale, int32_t *colsum, const float *w, int n, int k, int inout) {
+	for (int j = 0; j < n; j++) {
+		float mx = 0;
+		for (int i = 0; i < k; i++) {
+			float v = fabsf(inout ? w[(size_t)i * n + j] : w[(size_t)j * k + i]);
+			mx = v > mx ? v : mx;
+		}
+		float s = mx > 0 && isfinite(mx) ? mx / 127.0f : (mx > 0 ? NAN : 1.0f);
+		int32_t sum = 0;
+		for (int i = 0; i < k; i++) {
+			float v = (inout ? w[(size_t)i * n + j] : w[(size_t)j * k + i]) / s;
+			int32_t qv = isfinite(v) ? (int32_t)nearbyintf(v) : 0;
+			qv = qv < -127 ? -127 : qv > 127 ? 127 : qv;
+			q[(size_t)i * n + j] = (int8_t)qv;
+			sum += qv;
+		}
+		scale[j] = s;
+		colsum[j] = sum;
+	}
+}
+
+dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int prec, int m_hint, int threads,
 	char *err, int errlen) {
 	dn_weights *pw = calloc(1, sizeof *pw);
 	h pd = NULL, rpd = NULL, rprim = NULL, from = NULL, to = NULL;
+	int8_t *q = NULL;
 	dn_md any, user;
 	int64_t wd[2] = {k, n};
 	int64_t ws[2] = {1, k}; // [n,k] storage seen as K×N
@@ -217,16 +262,28 @@ dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16
 	}
 	if (!pw) FAIL("out of memory");
 	l->omp_set_num_threads(threads);
-	CHECK(l->md_init_by_tag(&any, 2, wd, bf16 ? DN_BF16 : DN_F32, DN_TAG_ANY), "weights descriptor");
-	CHECK(l->md_init_by_strides(&user, 2, wd, DN_F32, ws), "user weights descriptor");
-	pd = matmul_pd(l, m_hint, n, k, n, bf16, &any, 1, 0, 0, err, errlen);
+	const void *from_data = w;
+	if (prec == DN_PREC_INT8) {
+		// Quantised here, then reordered int8 to int8.
+		q = malloc((size_t)n * k);
+		pw->scale = malloc((size_t)n * sizeof(float));
+		pw->colsum = malloc((size_t)n * sizeof(int32_t));
+		if (!q || !pw->scale || !pw->colsum) FAIL("out of memory for %d×%d int8 weights", n, k);
+		quantize_weights(q, pw->scale, pw->colsum, w, n, k, inout);
+		ws[0] = n;
+		ws[1] = 1;
+		from_data = q;
+	}
+	CHECK(l->md_init_by_tag(&any, 2, wd, wei_type(prec), DN_TAG_ANY), "weights descriptor");
+	CHECK(l->md_init_by_strides(&user, 2, wd, prec == DN_PREC_INT8 ? DN_S8 : DN_F32, ws), "user weights descriptor");
+	pd = matmul_pd(l, m_hint, n, k, n, prec, &any, prec != DN_PREC_INT8, 0, 0, err, errlen);
 	if (!pd) goto fail;
 	const dn_md *packed = l->pd_query_md(pd, DN_QUERY_WEIGHTS_MD, 0);
 	if (!packed) FAIL("matmul has no weights descriptor");
 	memcpy(&pw->md, packed, sizeof pw->md);
 	pw->n = n;
 	pw->k = k;
-	pw->bf16 = bf16;
+	pw->prec = prec;
 	pw->bytes = l->md_get_size(&pw->md);
 	if (posix_memalign(&pw->data, 64, pw->bytes ? pw->bytes : 64) != 0) {
 		pw->data = NULL;
@@ -234,16 +291,18 @@ dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16
 	}
 	CHECK(l->reorder_pd_create(&rpd, &user, l->engine, &pw->md, l->engine, NULL), "reorder descriptor");
 	CHECK(l->prim_create(&rprim, rpd), "reorder primitive");
-	CHECK(l->mem_create(&from, &user, l->engine, (void *)w), "reorder source");
+	CHECK(l->mem_create(&from, &user, l->engine, (void *)from_data), "reorder source");
 	CHECK(l->mem_create(&to, &pw->md, l->engine, pw->data), "reorder destination");
 	dn_arg args[2] = {{DN_ARG_FROM, from}, {DN_ARG_TO, to}};
 	CHECK(l->prim_execute(rprim, l->stream, 2, args), "reorder");
 	CHECK(l->stream_wait(l->stream), "reorder wait");
+	if (prec == DN_PREC_INT8) pw->bytes += (size_t)n * (sizeof(float) + sizeof(int32_t));
 	l->mem_destroy(from);
 	l->mem_destroy(to);
 	l->prim_destroy(rprim);
 	l->pd_destroy(rpd);
 	l->pd_destroy(pd);
+	free(q);
 	return pw;
 fail:
 	if (from) l->mem_destroy(from);
@@ -251,6 +310,7 @@ fail:
 	if (rprim) l->prim_destroy(rprim);
 	if (rpd) l->pd_destroy(rpd);
 	if (pd) l->pd_destroy(pd);
+	free(q);
 	dn_weights_free(pw);
 	return NULL;
 }
@@ -258,18 +318,20 @@ fail:
 void dn_weights_free(dn_weights *w) {
 	if (!w) return;
 	free(w->data);
+	free(w->scale);
+	free(w->colsum);
 	free(w);
 }
 
 // mm_create makes the primitive for x·W with x and W described by src and
 // wmd (dense or strided), and the memory objects its runs set buffers on.
-static dn_mm *mm_create(dn_lib *l, const dn_md *src, const dn_md *wmd, int m, int n, int ldy, int has_bias,
-	int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen) {
+static dn_mm *mm_create(dn_lib *l, const dn_md *src, const dn_md *wmd, int m, int n, int ldy, int dtype,
+	int has_bias, int act, int accumulate, int threads, char *impl, int impllen, char *err, int errlen) {
 	dn_mm *mm = calloc(1, sizeof *mm);
 	h pd = NULL;
 	if (!mm) FAIL("out of memory");
 	l->omp_set_num_threads(threads);
-	pd = matmul_pd_src(l, src, m, n, ldy, wmd, has_bias, act, accumulate, err, errlen);
+	pd = matmul_pd_src(l, src, m, n, ldy, dtype, wmd, has_bias, act, accumulate, err, errlen);
 	if (!pd) goto fail;
 	const char *info = NULL;
 	if (l->pd_query(pd, DN_QUERY_IMPL_INFO, 0, &info) == 0 && info && impl) snprintf(impl, impllen, "%s", info);
@@ -297,8 +359,11 @@ dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias
 	int threads, char *impl, int impllen, char *err, int errlen) {
 	dn_md src;
 	int64_t sd[2] = {m, w->k};
-	CHECK(l->md_init_by_tag(&src, 2, sd, w->bf16 ? DN_BF16 : DN_F32, DN_TAG_AB), "source descriptor");
-	return mm_create(l, &src, &w->md, m, w->n, ldy, has_bias, act, accumulate, threads, impl, impllen, err, errlen);
+	CHECK(l->md_init_by_tag(&src, 2, sd, src_type(w->prec), DN_TAG_AB), "source descriptor");
+	if (w->prec == DN_PREC_INT8) // the bare product; dn_q8_run does the rest
+		return mm_create(l, &src, &w->md, m, w->n, w->n, DN_S32, 0, 0, 0, threads, impl, impllen, err, errlen);
+	return mm_create(l, &src, &w->md, m, w->n, ldy, DN_F32, has_bias, act, accumulate, threads, impl, impllen, err,
+		errlen);
 fail:
 	return NULL;
 }
@@ -318,7 +383,7 @@ dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, i
 	}
 	CHECK(l->md_init_by_strides(&a, 2, ad, DN_F32, as), "A descriptor");
 	CHECK(l->md_init_by_strides(&b, 2, bd, DN_F32, bs), "B descriptor");
-	return mm_create(l, &a, &b, m, n, ldc, has_bias, act, accumulate, threads, impl, impllen, err, errlen);
+	return mm_create(l, &a, &b, m, n, ldc, DN_F32, has_bias, act, accumulate, threads, impl, impllen, err, errlen);
 fail:
 	return NULL;
 }
@@ -333,6 +398,75 @@ int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const void *w, const float *b
 	if (mm->bias) CHECK(l->mem_set_handle(mm->bias, (void *)bias), "set bias");
 	CHECK(l->prim_execute(mm->prim, l->stream, mm->bias ? 4 : 3, args), "matmul");
 	CHECK(l->stream_wait(l->stream), "matmul wait");
+	return 0;
+fail:
+	return -1;
+}
+
+// q8_job is one dn_q8_run's parallel parts: rows [0, m) split evenly over
+// the pool's threads.
+typedef struct {
+	dn_lib *l;
+	const kern_ops *ops;
+	const dn_weights *w;
+	const float *x, *bias;
+	float *y, *sx;
+	uint8_t *xq;
+	int32_t *zp, *acc;
+	int m, ldy, act, accumulate;
+} q8_job;
+
+static void q8_rows(dn_lib *l, int m, int *r0, int *r1) {
+	int t = l->omp_get_thread_num(), nt = l->omp_get_num_threads();
+	*r0 = (int)((long)m * t / nt);
+	*r1 = (int)((long)m * (t + 1) / nt);
+}
+
+static void q8_quant_part(void *p) {
+	q8_job *j = p;
+	int r0, r1;
+	q8_rows(j->l, j->m, &r0, &r1);
+	long k = j->w->k;
+	j->ops->q8_quant(j->xq + (size_t)r0 * k, j->sx + r0, j->zp + r0, j->x + (size_t)r0 * k, r1 - r0, k);
+}
+
+static void q8_out_part(void *p) {
+	q8_job *j = p;
+	int r0, r1;
+	q8_rows(j->l, j->m, &r0, &r1);
+	long n = j->w->n;
+	// Denormals flushed to zero, as around the other C kernels (kern.go):
+	// each of OpenMP's threads has its own MXCSR.
+#if defined(__x86_64__)
+	unsigned int csr = _mm_getcsr();
+	_mm_setcsr(csr | 0x8040);
+#endif
+	j->ops->q8_out(j->y + (size_t)r0 * j->ldy, j->ldy, j->acc + (size_t)r0 * n, r1 - r0, n, j->sx + r0, j->zp + r0,
+		j->w->scale, j->w->colsum, j->bias, j->act, j->accumulate);
+#if defined(__x86_64__)
+	_mm_setcsr(csr);
+#endif
+}
+
+// q8Grain is the least work (values) split over threads: below it waking
+// the pool costs more than it saves.
+#define Q8_GRAIN 32768
+
+int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, const float *bias, int act,
+	int accumulate, float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
+	int threads, char *err, int errlen) {
+	q8_job j = {l, ops, w, x, bias, y, sx, xq, zp, acc, m, ldy, act, accumulate};
+	if (w->prec != DN_PREC_INT8) FAIL("dn_q8_run on weights that are not int8");
+	l->omp_set_num_threads(threads);
+	int nt = threads < m ? threads : m;
+	l->gomp_parallel(q8_quant_part, &j, (long)m * w->k >= Q8_GRAIN ? nt : 1, 0);
+	dn_arg args[3] = {{DN_ARG_SRC, mm->src}, {DN_ARG_WEIGHTS, mm->wei}, {DN_ARG_DST, mm->dst}};
+	CHECK(l->mem_set_handle(mm->src, xq), "set source");
+	CHECK(l->mem_set_handle(mm->wei, w->data), "set weights");
+	CHECK(l->mem_set_handle(mm->dst, acc), "set destination");
+	CHECK(l->prim_execute(mm->prim, l->stream, 3, args), "matmul");
+	CHECK(l->stream_wait(l->stream), "matmul wait");
+	l->gomp_parallel(q8_out_part, &j, (long)m * w->n >= Q8_GRAIN ? nt : 1, 0);
 	return 0;
 fail:
 	return -1;

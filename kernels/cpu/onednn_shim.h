@@ -18,13 +18,21 @@ typedef struct {
 
 typedef struct dn_lib dn_lib;
 
+// Precisions of packed weights (and of the matmul's source).
+enum { DN_PREC_F32 = 0, DN_PREC_BF16 = 1, DN_PREC_INT8 = 2 };
+
 // dn_weights is one weight matrix reordered into the blocked layout oneDNN's
-// matmul picked for it: K×N (the matmul's weights), f32 or bf16.
+// matmul picked for it: K×N (the matmul's weights), f32, bf16 or int8. int8
+// weights are quantised per output column, symmetrically: W[:,j] ≈
+// scale[j]·wq[:,j], and colsum[j] = Σ_k wq[k,j] undoes the source's zero
+// point (kern.h's q8_out).
 typedef struct {
 	void *data; // 64-byte aligned, bytes long
 	size_t bytes;
 	dn_md md;
-	int n, k, bf16;
+	int n, k, prec;
+	float *scale;    // [n], int8 only
+	int32_t *colsum; // [n], int8 only
 } dn_weights;
 
 // dn_mm is a matmul primitive for one shape: y[m,n] (row stride ldy) =
@@ -39,8 +47,9 @@ dn_lib *dn_open(const char *path, char *err, int errlen);
 void dn_version(dn_lib *l, char *out, int outlen);
 
 // dn_pack reorders w into the layout a matmul with m_hint rows prefers.
-// layout 0: w is [n,k] (nn.Linear); 1: w is [k,n]. bf16 converts.
-dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int bf16, int m_hint, int threads,
+// layout 0: w is [n,k] (nn.Linear); 1: w is [k,n]. prec is a DN_PREC_*:
+// bf16 rounds, int8 quantises.
+dn_weights *dn_pack(dn_lib *l, const float *w, int n, int k, int inout, int prec, int m_hint, int threads,
 	char *err, int errlen);
 void dn_weights_free(dn_weights *w);
 
@@ -48,6 +57,9 @@ void dn_weights_free(dn_weights *w);
 // act is a kernels.Act (0 none, 1 gelu, 2 gelu_tanh, 3 tanh, 4 relu);
 // accumulate adds the product to y (before act) instead of overwriting it.
 // impl receives oneDNN's implementation name ("brg:avx512_core", ...).
+// For int8 weights the primitive is the bare product of uint8 rows and the
+// weights into int32 [m,n] (ldy, has_bias, act and accumulate are ignored):
+// dn_q8_run adds the rest.
 dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias, int act, int accumulate,
 	int threads, char *impl, int impllen, char *err, int errlen);
 // dn_mm_run executes it on x and the weights' data w: a dn_weights' data for
@@ -57,6 +69,17 @@ dn_mm *dn_mm_create(dn_lib *l, const dn_weights *w, int m, int ldy, int has_bias
 int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const void *w, const float *bias, float *y, int threads,
 	char *err, int errlen);
 void dn_mm_free(dn_lib *l, dn_mm *mm);
+
+// dn_q8_run is y[m,n] (row stride ldy) (+)= act(x·W + bias) for int8
+// weights w, with mm a dn_mm_create primitive of m rows: the rows of x
+// [m,k] are quantised into xq (with sx, zp: kern.h's q8_quant), multiplied
+// into acc [m,n] on oneDNN, and the epilogue (q8_out) writes y. The
+// quantisation and the epilogue are split over threads on OpenMP's pool,
+// which is still spinning from the product. ops are the C kernels
+// (kern.h). Returns 0 or -1, with the reason in err.
+int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, const float *bias, int act,
+	int accumulate, float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
+	int threads, char *err, int errlen);
 
 // dn_gemm_create makes a matmul primitive on plain f32 matrices, for
 // weights that change (adapters, gradients) and are not worth packing:

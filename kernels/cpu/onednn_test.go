@@ -27,6 +27,9 @@ func oneDNNBackend(t testing.TB, precision string) *Backend {
 	if precision == "bf16" && !hasBF16() {
 		t.Skip("CPU without AVX512_BF16: no bf16")
 	}
+	if precision == "int8" && !hasInt8() {
+		t.Skip("CPU without AVX512_VNNI: no int8")
+	}
 	if off, why := oneDNNDisabled(""); off {
 		t.Skipf("oneDNN turned off by %s", why)
 	}
@@ -233,12 +236,12 @@ func TestOneDNNOff(t *testing.T) {
 	be := newBackend(t, Options{OneDNN: "off"})
 	missing := func(zerolog.Logger, string) (*oneDNNLib, error) { return nil, errors.New("no libdnnl.so.2") }
 	t.Setenv(oneDNNEnv, "")
-	if err := be.openDNN(zerolog.Nop(), Options{}, 2, false, missing); err != nil {
+	if err := be.openDNN(zerolog.Nop(), Options{}, 2, precFP32, missing); err != nil {
 		t.Fatalf("missing library: %v, want a fallback", err)
 	}
 	check(be)
 	if hasBF16() {
-		if err := be.openDNN(zerolog.Nop(), Options{}, 2, true, missing); err == nil {
+		if err := be.openDNN(zerolog.Nop(), Options{}, 2, precBF16, missing); err == nil {
 			t.Error("bf16 without the library: no error")
 		}
 	}
@@ -281,7 +284,7 @@ func TestOneDNNBF16Linear(t *testing.T) {
 					be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), layout, be.Upload(bias), act)
 					checkNear(t, fmt.Sprintf("%s call %d", what, call), y, n, want, mag, m, n, 1.0/128, 1e-6, 0)
 				}
-				if pw := be.dnn.weights[plain(w).key(layout == kernels.InOut)]; pw == nil || pw.c == nil || pw.c.bf16 == 0 {
+				if pw := be.dnn.weights[plain(w).key(layout == kernels.InOut)]; pw == nil || pw.c == nil || pw.c.prec != 1 {
 					t.Fatalf("%s: weights not packed in bf16", what)
 				}
 			}

@@ -17,10 +17,20 @@ import (
 // the hidden states drift from the float64 reference, and how close the
 // pooled vectors stay in direction. docs/performance.md has the table the
 // logged figures fill.
-func TestBF16Fidelity(t *testing.T) {
-	be, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: "bf16"})
+func TestBF16Fidelity(t *testing.T) { testFidelity(t, "bf16", 0.2, 0.999) }
+
+// TestInt8Fidelity is TestBF16Fidelity on cpu:int8 (weights int8 per
+// column, activations uint8 per row, int32 sums on AVX512_VNNI).
+func TestInt8Fidelity(t *testing.T) { testFidelity(t, "int8", 0.5, 0.995) }
+
+// testFidelity runs the forward goldens on the cpu backend at precision:
+// the hidden states may differ from the reference by at most maxDiff (and
+// by more than the fp32 tolerance: the precision is in use), the
+// mean-pooled vectors keep a cosine of at least minCosine.
+func testFidelity(t *testing.T, precision string, maxDiff, minCosine float64) {
+	be, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
 	if err != nil {
-		t.Skipf("no bf16 on this machine: %v", err)
+		t.Skipf("no %s on this machine: %v", precision, err)
 	}
 	for _, name := range testmodels.Names {
 		t.Run(name, func(t *testing.T) {
@@ -49,16 +59,16 @@ func TestBF16Fidelity(t *testing.T) {
 				minCos = math.Min(minCos, cosine(pd.Values, testmodels.Tensor(t, st, c.Tensors["mean_pooled"])))
 				pass.Release()
 			}
-			t.Logf("%s bf16: hidden states max |diff| %.3g (fp32 tolerance %.3g), mean-pooled cosine ≥ %.6f over %d texts",
-				name, worst, g.Tolerance.MaxAbsDiff, minCos, len(cases))
-			if worst > 0.2 {
-				t.Errorf("hidden states differ by %g from the reference", worst)
+			t.Logf("%s %s: hidden states max |diff| %.3g (fp32 tolerance %.3g), mean-pooled cosine ≥ %.6f over %d texts",
+				name, precision, worst, g.Tolerance.MaxAbsDiff, minCos, len(cases))
+			if worst > maxDiff {
+				t.Errorf("hidden states differ by %g from the reference, more than %g", worst, maxDiff)
 			}
 			if worst <= g.Tolerance.MaxAbsDiff/10 {
-				t.Errorf("hidden states differ by only %g: is bf16 in use?", worst)
+				t.Errorf("hidden states differ by only %g: is %s in use?", worst, precision)
 			}
-			if minCos < 0.999 {
-				t.Errorf("pooled cosine %.6f < 0.999", minCos)
+			if minCos < minCosine {
+				t.Errorf("pooled cosine %.6f < %g", minCos, minCosine)
 			}
 		})
 	}

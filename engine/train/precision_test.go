@@ -19,13 +19,18 @@ import (
 // the labels must agree on at least 99% of the rows. It trains for minutes,
 // so it runs only when ADAPTERDB_LONG=1 is set; docs/performance.md reports
 // its figure.
-func TestBF16FortunesAgreement(t *testing.T) {
+func TestBF16FortunesAgreement(t *testing.T) { testFortunesAgreement(t, "bf16") }
+
+// TestInt8FortunesAgreement is TestBF16FortunesAgreement on cpu:int8.
+func TestInt8FortunesAgreement(t *testing.T) { testFortunesAgreement(t, "int8") }
+
+func testFortunesAgreement(t *testing.T, precision string) {
 	if os.Getenv("ADAPTERDB_LONG") == "" {
 		t.Skip("set ADAPTERDB_LONG=1: trains on 2,719 rows")
 	}
-	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: "bf16"})
+	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
 	if err != nil {
-		t.Skipf("no bf16 on this machine: %v", err)
+		t.Skipf("no %s on this machine: %v", precision, err)
 	}
 	eng := demoEngine(t)
 	bf, err := engine.Open(engine.Config{Model: "demo", Backend: bbe, Log: zerolog.Nop()})
@@ -55,8 +60,8 @@ func TestBF16FortunesAgreement(t *testing.T) {
 		}
 	}
 	agree := float64(same) / float64(len(want))
-	t.Logf("bf16 vs fp32 labels agree on %d of %d test rows (%.2f%%); accuracy fp32 %.4f, bf16 %.4f",
-		same, len(want), 100*agree, float64(correct32)/float64(len(want)), float64(correct16)/float64(len(want)))
+	t.Logf("%s vs fp32 labels agree on %d of %d test rows (%.2f%%); accuracy fp32 %.4f, %s %.4f", precision,
+		same, len(want), 100*agree, float64(correct32)/float64(len(want)), precision, float64(correct16)/float64(len(want)))
 	if agree < 0.99 {
 		t.Errorf("agreement %.4f < 0.99", agree)
 	}
@@ -101,10 +106,16 @@ func predictLabels(t *testing.T, eng *engine.Engine, set *adapter.Set, ex []trai
 // bfloat16, forward and input gradients; adapters, norms and head in fp32)
 // and on fp32 with the same seed: the final training losses agree within the
 // 5% that docs/cli.md states for 16-bit training.
-func TestBF16Training(t *testing.T) {
-	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: "bf16"})
+func TestBF16Training(t *testing.T) { testReducedTraining(t, "bf16") }
+
+// TestInt8Training is TestBF16Training on cpu:int8 (frozen linear maps
+// forward in int8, input gradients through their fp32 weights).
+func TestInt8Training(t *testing.T) { testReducedTraining(t, "int8") }
+
+func testReducedTraining(t *testing.T, precision string) {
+	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
 	if err != nil {
-		t.Skipf("no bf16 on this machine: %v", err)
+		t.Skipf("no %s on this machine: %v", precision, err)
 	}
 	bf, err := engine.Open(engine.Config{Model: "demo", Backend: bbe, Log: zerolog.Nop()})
 	if err != nil {
@@ -122,7 +133,7 @@ func TestBF16Training(t *testing.T) {
 		loss[i] = res.Metrics.TrainLoss
 	}
 	if d := math.Abs(loss[1]-loss[0]) / loss[0]; !(d <= 0.05) {
-		t.Errorf("train loss fp32 %.5f, bf16 %.5f: %.1f%% apart, want ≤ 5%%", loss[0], loss[1], 100*d)
+		t.Errorf("train loss fp32 %.5f, %s %.5f: %.1f%% apart, want ≤ 5%%", loss[0], precision, loss[1], 100*d)
 	}
-	t.Logf("train loss fp32 %.5f, bf16 %.5f", loss[0], loss[1])
+	t.Logf("train loss fp32 %.5f, %s %.5f", loss[0], precision, loss[1])
 }
