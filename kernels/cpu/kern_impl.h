@@ -1033,15 +1033,32 @@ static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long r
 	for (long r = 0; r < rows; r++) {
 		const float *xr = x + r * k;
 		uint8_t *qr = xq + r * k;
-		v16 lo = vset(0.0f), hi = vset(0.0f), bad = vset(0.0f);
+		float l = 0, h = 0, b = 0;
 		long i = 0;
+#if defined(__AVX512F__)
+		/* vminps/vmaxps on two independent chains: the blends of the
+		   portable loop below form one long dependency chain. */
+		__m512 lo0 = _mm512_setzero_ps(), lo1 = lo0, hi0 = lo0, hi1 = lo0, bad0 = lo0, bad1 = lo0, zero = lo0;
+		for (; i + 2 * VW <= k; i += 2 * VW) {
+			__m512 a = _mm512_loadu_ps(xr + i), c = _mm512_loadu_ps(xr + i + VW);
+			lo0 = _mm512_min_ps(lo0, a);
+			hi0 = _mm512_max_ps(hi0, a);
+			lo1 = _mm512_min_ps(lo1, c);
+			hi1 = _mm512_max_ps(hi1, c);
+			bad0 = _mm512_fmadd_ps(a, zero, bad0); /* NaN once an infinity or NaN passes */
+			bad1 = _mm512_fmadd_ps(c, zero, bad1);
+		}
+		l = _mm512_reduce_min_ps(_mm512_min_ps(lo0, lo1));
+		h = _mm512_reduce_max_ps(_mm512_max_ps(hi0, hi1));
+		b = _mm512_reduce_add_ps(_mm512_add_ps(bad0, bad1));
+#endif
+		v16 lo = vset(0.0f), hi = vset(0.0f), bad = vset(0.0f);
 		for (; i + VW <= k; i += VW) {
 			v16 v = vld(xr + i);
 			lo = vsel(vlt(v, lo), v, lo);
 			hi = vsel(vgt(v, hi), v, hi);
 			bad += v * vset(0.0f); /* NaN once an infinity or NaN passes */
 		}
-		float l = 0, h = 0, b = 0;
 		for (int j = 0; j < VW; j++) {
 			l = lo[j] < l ? lo[j] : l;
 			h = hi[j] > h ? hi[j] : h;
@@ -1064,8 +1081,22 @@ static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long r
 		float z = roundf(-l * inv);
 		sx[r] = s;
 		zp[r] = (int32_t)z;
+		i = 0;
+#if defined(__AVX512F__)
+		{
+			/* vcvtps2dq rounds to nearest even (MXCSR's default) as vround does;
+			   the zero point is added after rounding, in integers. */
+			__m512 vi = _mm512_set1_ps(inv);
+			__m512i vzi = _mm512_set1_epi32((int32_t)z), lo8 = _mm512_setzero_si512(), hi8 = _mm512_set1_epi32(255);
+			for (; i + VW <= k; i += VW) {
+				__m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + i), vi)), vzi);
+				q = _mm512_min_epi32(_mm512_max_epi32(q, lo8), hi8);
+				_mm_storeu_si128((__m128i *)(qr + i), _mm512_cvtepi32_epi8(q));
+			}
+		}
+#endif
 		v16 vz = vset(z), vinv = vset(inv);
-		for (i = 0; i + VW <= k; i += VW) {
+		for (; i + VW <= k; i += VW) {
 			v16 q = vround(vld(xr + i) * vinv) + vz;
 			q = vsel(vlt(q, vset(0.0f)), vset(0.0f), q);
 			q = vsel(vgt(q, vset(255.0f)), vset(255.0f), q);
