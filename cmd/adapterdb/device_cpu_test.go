@@ -39,7 +39,7 @@ func TestEmbedCPUPrecisions(t *testing.T) {
 		_, available := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
 		code, got, errs := embed("cpu:" + precision)
 		if available != nil {
-			if code == 0 || !strings.Contains(errs, precision+" needs") {
+			if code == 0 || !strings.Contains(errs, precision) {
 				t.Errorf("cpu:%s on a CPU without it: exit %d, stderr %q", precision, code, errs)
 			}
 			continue

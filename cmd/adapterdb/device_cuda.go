@@ -9,7 +9,7 @@ import (
 	"github.com/adapterdb/adapterdb/kernels/cuda"
 )
 
-// openBackend selects the kernel backend for --device: cpu[:fp32|bf16], or
+// openBackend selects the kernel backend for --device: cpu[:fp32|bf16|int8], or
 // cuda[:options] (see cuda.ParseDeviceSpec: precision fp32, bf16 or fp16,
 // gpu=N, nocublas, nolt, budget=SIZE). Without a usable GPU the cuda backend
 // fails with an error saying what is missing (docs/cuda.md).
@@ -25,5 +25,5 @@ func openBackend(device string, log zerolog.Logger) (kernels.Backend, error) {
 		return newCUDA(log, cuda.Options{Device: spec.Device, Precision: spec.Precision,
 			DisableCublas: spec.DisableCublas, DisableCublasLt: spec.DisableLt, MemoryBudget: spec.MemoryBudget})
 	}
-	return nil, usageErr("unknown device %q (cpu[:fp32|bf16], or cuda[:fp32|bf16|fp16,gpu=N,nocublas,nolt,budget=SIZE])", device)
+	return nil, usageErr("unknown device %q (cpu[:fp32|bf16|int8], or cuda[:fp32|bf16|fp16,gpu=N,nocublas,nolt,budget=SIZE])", device)
 }

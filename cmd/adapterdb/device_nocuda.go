@@ -20,5 +20,5 @@ func openBackend(device string, log zerolog.Logger) (kernels.Backend, error) {
 	case device == "cuda" || strings.HasPrefix(device, "cuda:"):
 		return nil, fmt.Errorf("this adapterdb was built without CUDA support: build it with -tags cuda (see docs/cuda.md)")
 	}
-	return nil, usageErr("unknown device %q (cpu[:fp32|bf16] or cuda)", device)
+	return nil, usageErr("unknown device %q (cpu[:fp32|bf16|int8] or cuda)", device)
 }

@@ -13,7 +13,9 @@
 //   - Linear layers: on CPUs with AVX-512 and where oneDNN 2.x (libdnnl.so.2)
 //     loads, Linear runs on oneDNN's matmul with the weights packed once
 //     and bias/activation as post-ops, in fp32 or (Options.Precision bf16)
-//     bfloat16; training's input gradients of those weights too. See
+//     bfloat16, training's input gradients of those weights too; or
+//     (Options.Precision int8) int8 weights and uint8 activations with
+//     adapterdb's own epilogue, the input gradients then in fp32. See
 //     onednn.go and onednn_linear.go.
 //   - Element-wise, LayerNorm, embedding and attention kernels are C (Go has
 //     no SIMD), written once with GCC vector extensions and compiled three
@@ -61,8 +63,9 @@ type Options struct {
 	// (weights stored in bfloat16, products on AVX512_BF16 with float32
 	// accumulation; needs oneDNN and a CPU with AVX512_BF16); or "int8"
 	// (weights int8 per output column, activations quantised to uint8 per
-	// row as they come, int32 sums on AVX512_VNNI; inference only: gradients
-	// go through the fp32 weights; needs oneDNN and AVX512_VNNI).
+	// row as they come, int32 sums on AVX512_VNNI; the forward pass only:
+	// training's input gradients go through the fp32 weights; needs oneDNN
+	// and AVX512_VNNI).
 	Precision string
 }
 
@@ -163,7 +166,10 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, prec pre
 	}
 	lib, err := load(log, opts.OneDNN)
 	if err != nil {
-		if opts.OneDNN != "" || prec != precFP32 {
+		if prec != precFP32 {
+			return fmt.Errorf("cpu backend: %s needs oneDNN: %w (install Debian's libdnnl2)", prec, err)
+		}
+		if opts.OneDNN != "" {
 			return fmt.Errorf("cpu backend: %w (install Debian's libdnnl2)", err)
 		}
 		log.Info().Str("reason", err.Error()).Msg("cpu backend: oneDNN not available, linear layers run on OpenBLAS")
@@ -252,7 +258,7 @@ func isaLevel(isa string) (int, error) {
 
 // Name says which implementation runs: "cpu/openblas-<core>", "cpu/go", or
 // with oneDNN for the linear layers "cpu/onednn-<version>+openblas-<core>"
-// ("cpu/onednn-bf16-..." in bf16).
+// ("cpu/onednn-bf16-..." in bf16, "cpu/onednn-int8-..." in int8).
 func (be *Backend) Name() string { return be.name }
 
 // ISA is the instruction set the C kernels were compiled for.

@@ -20,7 +20,7 @@ func quantRef(x []float32) (q []uint8, sx float32, zp int32) {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	sx = (hi - lo) / 255
-	if !(sx > 0) {
+	if !(sx >= 0x1p-126) { // below float32's least normal number 1/sx would overflow
 		sx = 1
 	}
 	inv := 1 / sx
@@ -51,10 +51,11 @@ func TestQ8Kernels(t *testing.T) {
 			for _, cols := range []int{1, 15, 16, 37, 384} {
 				rows := 5
 				x := randVec(r, rows*cols, 2)
-				for i := range cols { // a row ≥ 0, a row of zeros, a row ≤ 0
+				for i := range cols { // a row ≥ 0, a row of zeros, a row ≤ 0, a row of denormals
 					x[i] = float32(math.Abs(float64(x[i])))
 					x[cols+i] = 0
 					x[2*cols+i] = -float32(math.Abs(float64(x[2*cols+i])))
+					x[3*cols+i] = x[3*cols+i] * 1e-40
 				}
 				xq, sx, zp := make([]uint8, rows*cols), make([]float32, rows), make([]int32, rows)
 				k.q8Quant(xq, sx, zp, x, rows, cols)
@@ -209,7 +210,7 @@ func TestOneDNNInt8Linear(t *testing.T) {
 	}
 	// Every shape ran on oneDNN's int8 kernels, none was left to fp32.
 	for key, p := range be.dnn.prims {
-		if p.mm == nil || !strings.Contains(p.impl, "int8") && !strings.Contains(p.impl, "vnni") {
+		if !q8Kernel(p) {
 			t.Errorf("int8 product %d×%d×%d: implementation %q", key.m, key.n, key.k, p.impl)
 		}
 	}
@@ -238,6 +239,56 @@ func TestInt8RowsIndependent(t *testing.T) {
 			if one[j] != all[i*n+j] {
 				t.Fatalf("row %d column %d: %v alone, %v in a batch of %d", i, j, one[j], all[i*n+j], m)
 			}
+		}
+	}
+}
+
+// TestInt8NaNWeights checks that a NaN in a weight makes its column's
+// outputs NaN, as in fp32, and leaves the other columns alone.
+func TestInt8NaNWeights(t *testing.T) {
+	be := oneDNNBackend(t, "int8")
+	r := rand.New(rand.NewPCG(25, 25))
+	m, n, k := 4, 8, 32
+	w, x := randVec(r, n*k, 0.2), randVec(r, m*k, 1)
+	w[3*k+5] = float32(math.NaN()) // column 3 of the [n,k] weight
+	y := make([]float32, m*n)
+	be.Linear(be.Upload(y), n, be.Upload(x), m, n, k, be.Upload(w), kernels.OutIn, nil, kernels.ActNone)
+	for i := range m {
+		for j := range n {
+			if nan := math.IsNaN(float64(y[i*n+j])); nan != (j == 3) {
+				t.Errorf("y[%d,%d] = %v", i, j, y[i*n+j])
+			}
+		}
+	}
+}
+
+// TestInt8PrimitiveCacheFlush runs a product in two pieces when making the
+// second piece's primitive empties the primitive cache: the first piece's
+// primitive, freed by that, must be made again, not used.
+func TestInt8PrimitiveCacheFlush(t *testing.T) {
+	be := oneDNNBackend(t, "int8")
+	r := rand.New(rand.NewPCG(26, 26))
+	n, k := 384, 32
+	m := q8Elems/n + 5 // a full piece and a last one of 5 rows
+	w, x := randVec(r, n*k, 0.2), randVec(r, m*k, 1)
+	want := make([]float32, m*n)
+	be.Linear(be.Upload(want), n, be.Upload(x), m, n, k, be.Upload(w), kernels.OutIn, nil, kernels.ActNone)
+	be.dnn.mu.Lock()
+	delete(be.dnn.prims, primKey{n: n, k: k, m: m % (q8Elems / n), ldy: n})
+	for i := 0; len(be.dnn.prims) < maxPrims; i++ { // full, the first piece's primitive still in it
+		be.dnn.prims[primKey{n: -1, m: i}] = &prim{}
+	}
+	be.dnn.mu.Unlock()
+	got := make([]float32, m*n)
+	be.Linear(be.Upload(got), n, be.Upload(x), m, n, k, be.Upload(w), kernels.OutIn, nil, kernels.ActNone)
+	// The first piece ran on a primitive made after the flush (a freed one
+	// often still works: its memory is intact until reused).
+	if p := be.dnn.prims[primKey{n: n, k: k, m: q8Elems / n, ldy: n}]; p == nil || p.mm == nil {
+		t.Fatal("the first piece's primitive was not made again after the cache was emptied")
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("y[%d] = %v after the cache was emptied, %v before", i, got[i], want[i])
 		}
 	}
 }

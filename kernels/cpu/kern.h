@@ -5,6 +5,7 @@
 #ifndef ADAPTERDB_KERN_H
 #define ADAPTERDB_KERN_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

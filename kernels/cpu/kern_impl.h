@@ -1076,7 +1076,15 @@ static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long r
 			continue;
 		}
 		float s = (h - l) / 255.0f;
-		if (!(s > 0.0f)) s = 1.0f; /* an all-zero row: every q is zp = 0 */
+		if (s > FLT_MAX) { /* a range past float's: as a NaN row */
+			sx[r] = NAN;
+			zp[r] = 0;
+			memset(qr, 0, (size_t)k);
+			continue;
+		}
+		/* An all-zero row, or one so close to 0 that 1/s would overflow:
+		   every q is zp = 0, each value off by less than FLT_MIN·255. */
+		if (!(s >= FLT_MIN)) s = 1.0f;
 		float inv = 1.0f / s;
 		float z = roundf(-l * inv);
 		sx[r] = s;
@@ -1097,7 +1105,13 @@ static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long r
 #endif
 		v16 vz = vset(z), vinv = vset(inv);
 		for (; i + VW <= k; i += VW) {
-			v16 q = vround(vld(xr + i) * vinv) + vz;
+			v16 p = vld(xr + i) * vinv;
+			/* Through memory, so that the compiler cannot fuse the product
+			   into vround's addition (an FMA would round the exact product,
+			   not the float one the scalar tail and the AVX-512 loop round).
+			   This loop runs only without AVX-512, outside production. */
+			__asm__("" : "+m"(p));
+			v16 q = vround(p) + vz;
 			q = vsel(vlt(q, vset(0.0f)), vset(0.0f), q);
 			q = vsel(vgt(q, vset(255.0f)), vset(255.0f), q);
 			*(u8x16 *)(qr + i) = __builtin_convertvector(__builtin_convertvector(q, i16), u8x16);

@@ -8,6 +8,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -17,8 +18,8 @@ import (
 )
 
 // Linear layers on oneDNN. A weight matrix is packed (reordered into
-// oneDNN's blocked layout, converted to bf16 in that precision) the first
-// time Linear sees it: Linear's weights are the model's frozen matrices
+// oneDNN's blocked layout, converted to bf16 or quantised to int8 in those
+// precisions) the first time Linear sees it: Linear's weights are the model's frozen matrices
 // (the adapters' weights, which training changes, go through SegLinear as
 // products of plain matrices, onednn_gemm.go). Weights are identified by
 // address and shape, and a fingerprint of sampled values is checked on every
@@ -26,8 +27,9 @@ import (
 // stale. Free drops a weight's packed copy.
 //
 // Primitives are cached per shape (rows, leading dimension of y, bias,
-// activation), shared by every weight of the same size: a primitive holds
-// the JIT-compiled kernels, not the weights.
+// activation; int8's bare products per rows alone), shared by every weight
+// of the same size: a primitive holds the JIT-compiled kernels, not the
+// weights.
 //
 // After packing, the pages of the original weights are released when they
 // belong to a read-only file mapping (the checkpoint): the process then holds
@@ -272,12 +274,16 @@ func (d *dnn) matmulQ8(y []float32, ldy int, x []float32, m, n, k int, pw *packe
 	act kernels.Act, accumulate bool) bool {
 	rows := min(m, max(16, q8Elems/n))
 	// Both primitives (a full piece and the last) first: once a piece has
-	// run, the rest cannot be left to OpenBLAS.
-	full, last := d.prim(primKey{n: n, k: k, m: rows, ldy: n}, pw), (*prim)(nil)
+	// accumulated into y, the rest cannot be left to OpenBLAS. The full
+	// piece's is looked up again after the last's, whose creation may have
+	// emptied the cache (cachedPrim).
+	keyFull, last := primKey{n: n, k: k, m: rows, ldy: n}, (*prim)(nil)
+	d.prim(keyFull, pw)
 	if m%rows != 0 {
 		last = d.prim(primKey{n: n, k: k, m: m % rows, ldy: n}, pw)
 	}
-	if full.mm == nil || (last != nil && last.mm == nil) {
+	full := d.prim(keyFull, pw)
+	if !q8Kernel(full) || (last != nil && !q8Kernel(last)) {
 		return false
 	}
 	for r := 0; r < m; r += rows {
@@ -285,19 +291,30 @@ func (d *dnn) matmulQ8(y []float32, ldy int, x []float32, m, n, k int, pw *packe
 		if m-r < rows {
 			mr, p = m-r, last
 		}
+		// A failed piece has written nothing to y (dn_q8_run fails before
+		// its epilogue), so without accumulation OpenBLAS can redo it all.
 		err := d.lib.runQ8(p.mm, pw.c, x[r*k:(r+mr)*k], mr, bias, int(act), accumulate, y[r*ldy:], ldy, &d.q8,
 			d.ops.o, d.threads)
 		switch {
 		case err == nil:
-		case r == 0:
+		case r == 0 || !accumulate:
 			d.warn(err, "int8 matmul failed; running it on OpenBLAS")
 			return false
 		default:
-			// oneDNN failed after succeeding on the same primitive.
+			// oneDNN failed after succeeding on the same primitive, with
+			// part of the sums already added to y.
 			panic(fmt.Sprintf("cpu: int8 matmul failed after %d of %d rows: %v", r, m, err))
 		}
 	}
 	return true
+}
+
+// q8Kernel says whether p is an int8 product adapterdb can use: one on
+// VNNI or AMX. Without them oneDNN's int8 kernels add pairs of u8·s8
+// products in 16 bits with saturation (vpmaddubsw: 2·255·127 > 32767), which
+// would be silently wrong for uint8 activations over their full range.
+func q8Kernel(p *prim) bool {
+	return p.mm != nil && (strings.Contains(p.impl, "vnni") || strings.Contains(p.impl, "amx"))
 }
 
 // toBF16 rounds src into dst, split over the backend's threads when it is
@@ -370,6 +387,7 @@ func cachedPrim[K comparable](d *dnn, cache map[K]*prim, key K, m, n, k int, cre
 		for k, p := range cache {
 			if p.mm != nil {
 				C.dn_mm_free(d.lib.l, p.mm)
+				p.mm = nil // a caller holding p sees it gone
 			}
 			delete(cache, k)
 		}

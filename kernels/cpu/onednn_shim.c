@@ -151,9 +151,11 @@ dn_lib *dn_open(const char *path, char *err, int errlen) {
 	SYM(omp_set_num_threads, "omp_set_num_threads"); // libgomp, a dependency of libdnnl
 	// What #pragma omp parallel compiles to: dn_q8_run's own parallel parts
 	// run on the pool oneDNN's matmuls use, which spins between them.
-	SYM(gomp_parallel, "GOMP_parallel");
-	SYM(omp_get_thread_num, "omp_get_thread_num");
-	SYM(omp_get_num_threads, "omp_get_num_threads");
+	// Optional: without them dn_q8_run's parts run on the caller alone.
+	*(void **)&l->gomp_parallel = dlsym(l->so, "GOMP_parallel");
+	*(void **)&l->omp_get_thread_num = dlsym(l->so, "omp_get_thread_num");
+	*(void **)&l->omp_get_num_threads = dlsym(l->so, "omp_get_num_threads");
+	if (!l->gomp_parallel || !l->omp_get_thread_num || !l->omp_get_num_threads) l->gomp_parallel = NULL;
 #undef SYM
 	CHECK(l->engine_create(&l->engine, DN_CPU, 0), "create engine");
 	CHECK(l->stream_create(&l->stream, l->engine, DN_STREAM_DEFAULT), "create stream");
@@ -230,11 +232,15 @@ fail:
 static void quantize_weights(int8_t *q, float *scale, int32_t *colsum, const float *w, int n, int k, int inout) {
 	for (int j = 0; j < n; j++) {
 		float mx = 0;
+		int nan = 0;
 		for (int i = 0; i < k; i++) {
 			float v = fabsf(inout ? w[(size_t)i * n + j] : w[(size_t)j * k + i]);
 			mx = v > mx ? v : mx;
+			nan |= v != v;
 		}
-		float s = mx > 0 && isfinite(mx) ? mx / 127.0f : (mx > 0 ? NAN : 1.0f);
+		// A column with a NaN or an infinity gets a NaN scale: its outputs
+		// are NaN, as fp32's would be.
+		float s = nan || !isfinite(mx) ? NAN : mx > 0 ? mx / 127.0f : 1.0f;
 		int32_t sum = 0;
 		for (int i = 0; i < k; i++) {
 			float v = (inout ? w[(size_t)i * n + j] : w[(size_t)j * k + i]) / s;
@@ -417,7 +423,11 @@ typedef struct {
 } q8_job;
 
 static void q8_rows(dn_lib *l, int m, int *r0, int *r1) {
-	int t = l->omp_get_thread_num(), nt = l->omp_get_num_threads();
+	int t = 0, nt = 1;
+	if (l->gomp_parallel) {
+		t = l->omp_get_thread_num();
+		nt = l->omp_get_num_threads();
+	}
 	*r0 = (int)((long)m * t / nt);
 	*r1 = (int)((long)m * (t + 1) / nt);
 }
@@ -448,9 +458,17 @@ static void q8_out_part(void *p) {
 #endif
 }
 
-// q8Grain is the least work (values) split over threads: below it waking
+// Q8_GRAIN is the least work (values) split over threads: below it waking
 // the pool costs more than it saves.
 #define Q8_GRAIN 32768
+
+// q8_parallel runs fn on nt threads of OpenMP's pool, or on the caller.
+static void q8_parallel(dn_lib *l, void (*fn)(void *), void *arg, int nt) {
+	if (l->gomp_parallel && nt > 1)
+		l->gomp_parallel(fn, arg, (unsigned)nt, 0);
+	else
+		fn(arg); // outside a parallel region OpenMP numbers the caller 0 of 1
+}
 
 int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, const float *bias, int act,
 	int accumulate, float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
@@ -459,14 +477,14 @@ int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, 
 	if (w->prec != DN_PREC_INT8) FAIL("dn_q8_run on weights that are not int8");
 	l->omp_set_num_threads(threads);
 	int nt = threads < m ? threads : m;
-	l->gomp_parallel(q8_quant_part, &j, (long)m * w->k >= Q8_GRAIN ? nt : 1, 0);
+	q8_parallel(l, q8_quant_part, &j, (long)m * w->k >= Q8_GRAIN ? nt : 1);
 	dn_arg args[3] = {{DN_ARG_SRC, mm->src}, {DN_ARG_WEIGHTS, mm->wei}, {DN_ARG_DST, mm->dst}};
 	CHECK(l->mem_set_handle(mm->src, xq), "set source");
 	CHECK(l->mem_set_handle(mm->wei, w->data), "set weights");
 	CHECK(l->mem_set_handle(mm->dst, acc), "set destination");
 	CHECK(l->prim_execute(mm->prim, l->stream, 3, args), "matmul");
 	CHECK(l->stream_wait(l->stream), "matmul wait");
-	l->gomp_parallel(q8_out_part, &j, (long)m * w->n >= Q8_GRAIN ? nt : 1, 0);
+	q8_parallel(l, q8_out_part, &j, (long)m * w->n >= Q8_GRAIN ? nt : 1);
 	return 0;
 fail:
 	return -1;

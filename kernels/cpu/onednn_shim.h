@@ -27,8 +27,8 @@ enum { DN_PREC_F32 = 0, DN_PREC_BF16 = 1, DN_PREC_INT8 = 2 };
 // scale[j]·wq[:,j], and colsum[j] = Σ_k wq[k,j] undoes the source's zero
 // point (kern.h's q8_out).
 typedef struct {
-	void *data; // 64-byte aligned, bytes long
-	size_t bytes;
+	void *data;   // 64-byte aligned
+	size_t bytes; // of data, and of scale and colsum for int8
 	dn_md md;
 	int n, k, prec;
 	float *scale;    // [n], int8 only
