@@ -88,8 +88,10 @@ fuzz:
 	  dir=$$(dirname $$spec); \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec | sed 's/func //'); do \
 	    echo "fuzz $$dir $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir >/dev/null || \
-	      { $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; exit 1; }; \
+	    out=$$(mktemp); \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir >$$out 2>&1 || \
+	      { cat $$out; rm -f $$out; exit 1; }; \
+	    rm -f $$out; \
 	  done; \
 	done
 
