@@ -73,7 +73,13 @@ type run struct {
 // Train fits a new adapter to examples. kind hints the targets' type (for
 // task inference). progress, if not nil, is called after each step. On error or
 // cancellation nothing is left behind: the caller stores only a returned set.
+// It runs on a thread of its own that ends with it (engine.OnDiscardedThread:
+// a server's later passes must not pay for the OpenMP team it leaves).
 func Train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKind, opts Options, progress func(Progress)) (*Result, error) {
+	return engine.OnDiscardedThread(func() (*Result, error) { return train(ctx, eng, ex, kind, opts, progress) })
+}
+
+func train(ctx context.Context, eng *engine.Engine, ex []Example, kind TargetKind, opts Options, progress func(Progress)) (*Result, error) {
 	start := time.Now()
 	m, err := eng.TrainingModel()
 	if err != nil {
