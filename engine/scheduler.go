@@ -203,7 +203,9 @@ func (s *scheduler) loop() {
 // element-wise work over goroutines, which a pinned caller slows down (its
 // every wait for a helper parks and wakes its own thread: 0.90-0.95× at
 // (8,64) and (32,32)), so they run unpinned. (The CUDA backend binds its
-// context to a thread of its own.)
+// context to a thread of its own.) Every team beyond the first also makes
+// libgomp stop spinning in all of them (OnDiscardedThread says how): work
+// outside the scheduler runs on threads that end with it.
 func pinsThread(seqs int) bool { return seqs == 1 }
 
 func (s *scheduler) failQueued() {
