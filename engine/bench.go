@@ -77,7 +77,9 @@ func Bench(ctx context.Context, m *model.Model, b *model.Batch, iters int, pool 
 	if iters <= 0 {
 		return BenchResult{}, fmt.Errorf("iterations must be positive")
 	}
-	// Pinned as the scheduler pins them.
+	// One-sequence passes pinned, as the scheduler runs them; batches not
+	// (the scheduler pins them too, for reasons a lone benchmark does not
+	// have: pinsThread).
 	if pinsThread(b.Seqs) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()

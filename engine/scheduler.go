@@ -167,45 +167,40 @@ func (s *scheduler) take() []*seq {
 
 func (s *scheduler) loop() {
 	defer s.wg.Done()
-	// Passes pinsThread picks run pinned: the loop keeps its thread from
-	// one such pass to the next and unpins for the others.
-	pinned := false
-	defer func() {
-		if pinned {
-			runtime.UnlockOSThread()
-		}
-	}()
+	// Every pass runs on this one OS thread (see pinsThread for why a
+	// one-sequence pass wants it): each thread that calls oneDNN gets an
+	// OpenMP team of its own, and a second team makes libgomp stop
+	// spinning in all of them (OnDiscardedThread). Batches that ran
+	// unpinned landed on other threads, and single-row PREDICTs after a
+	// SELECT PREDICT over a table slowed back down (MiniLM-L6 cpu:int8, 16
+	// and 128 tokens: p50 5.27 and 12.04 ms, against 2.43 and 9.35 with
+	// every pass pinned); pinned, a server's batch throughput was up too
+	// (1,024 rows: fp32 218–226 against 201–213 rows/s, int8 455–530
+	// against 446–461; docs/performance.md).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for {
 		batch := s.take()
 		if batch == nil {
 			s.failQueued()
 			return
 		}
-		if pin := pinsThread(len(batch)); pin != pinned {
-			if pin {
-				runtime.LockOSThread()
-			} else {
-				runtime.UnlockOSThread()
-			}
-			pinned = pin
-		}
 		s.run(batch)
 	}
 }
 
-// pinsThread says whether a pass over seqs sequences runs pinned to one OS
+// pinsThread says whether Bench pins a pass over seqs sequences to one OS
 // thread. The CPU backend's oneDNN keeps an OpenMP thread team per calling
 // thread, and a goroutine that waited (for work, for a helper) resumes on
 // whichever thread the Go scheduler picks, whose team may have gone to
 // sleep: MiniLM-L6's one-row pass of 128 tokens after 5 ms idle took 19-22
 // ms unpinned, 14 pinned (BenchmarkSingleRow in engine/registry) — the
-// single-row PREDICT's case. Batches of several sequences split their
-// element-wise work over goroutines, which a pinned caller slows down (its
-// every wait for a helper parks and wakes its own thread: 0.90-0.95× at
-// (8,64) and (32,32)), so they run unpinned. (The CUDA backend binds its
-// context to a thread of its own.) Every team beyond the first also makes
-// libgomp stop spinning in all of them (OnDiscardedThread says how): work
-// outside the scheduler runs on threads that end with it.
+// single-row PREDICT's case. In a process that makes no other OpenMP
+// calls, as `adapterdb bench`, batches of several sequences run faster
+// unpinned: they split their element-wise work over goroutines, and a
+// pinned caller's every wait for a helper parks and wakes its own thread
+// (0.82-0.95× at (8,64) and (32,32)). The scheduler pins every pass
+// (loop). (The CUDA backend binds its context to a thread of its own.)
 func pinsThread(seqs int) bool { return seqs == 1 }
 
 func (s *scheduler) failQueued() {
