@@ -13,7 +13,8 @@ import (
 )
 
 // TestEmbedCPUPrecisions runs embed on cpu:bf16 and cpu:int8: where this CPU
-// has them the vectors point where fp32's do (cosine ≥ 0.99); where it has
+// has them that backend runs and the vectors point where fp32's do (cosine
+// ≥ 0.99); where it has
 // not, the command fails with an error naming what is missing. An unknown
 // precision is a usage error that lists the known ones.
 func TestEmbedCPUPrecisions(t *testing.T) {
@@ -46,6 +47,11 @@ func TestEmbedCPUPrecisions(t *testing.T) {
 		}
 		if code != 0 || len(got) != len(texts) {
 			t.Fatalf("cpu:%s: exit %d, %d vectors: %s", precision, code, len(got), errs)
+		}
+		// The vectors alone would pass with the flag ignored: the log names
+		// the backend that ran.
+		if !strings.Contains(errs, "backend=cpu/onednn-"+precision+"-") {
+			t.Errorf("cpu:%s: the log names no %s backend: %q", precision, precision, errs)
 		}
 		for i := range got {
 			var ab, aa, bb float64

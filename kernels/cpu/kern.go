@@ -52,7 +52,7 @@ static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const f
 	return r;
 }
 static void k_q8_quant(const kern_ops *o, uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k) { o->q8_quant(xq, sx, zp, x, rows, k); }
-static void k_q8_out(const kern_ops *o, float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp, const float *sw, const int32_t *cs, const float *bias, int act, int accumulate) { FTZ_ON o->q8_out(y, ldy, acc, rows, n, sx, zp, sw, cs, bias, act, accumulate); FTZ_OFF }
+static void k_q8_out(const kern_ops *o, float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp, const float *sw, const int32_t *cs, const float *bias, int act) { FTZ_ON o->q8_out(y, ldy, acc, rows, n, sx, zp, sw, cs, bias, act); FTZ_OFF }
 */
 import "C"
 
@@ -181,7 +181,7 @@ func (k kern) q8Quant(xq []uint8, sx []float32, zp []int32, x []float32, rows, c
 
 // q8Out is int8's epilogue (kern.h's q8_out) on acc [rows, n] into y.
 func (k kern) q8Out(y []float32, ldy int, acc []int32, rows, n int, sx []float32, zp []int32, sw []float32,
-	colsum []int32, bias []float32, act int, accumulate bool) {
+	colsum []int32, bias []float32, act int) {
 	if rows == 0 || n == 0 {
 		return
 	}
@@ -190,11 +190,6 @@ func (k kern) q8Out(y []float32, ldy int, acc []int32, rows, n int, sx []float32
 	if bias != nil {
 		_ = bias[n-1]
 	}
-	acc0 := 0
-	if accumulate {
-		acc0 = 1
-	}
 	C.k_q8_out(k.o, fp(y), C.long(ldy), (*C.int32_t)(unsafe.Pointer(&acc[0])), C.long(rows), C.long(n), fp(sx),
-		(*C.int32_t)(unsafe.Pointer(&zp[0])), fp(sw), (*C.int32_t)(unsafe.Pointer(&colsum[0])), fp(bias), C.int(act),
-		C.int(acc0))
+		(*C.int32_t)(unsafe.Pointer(&zp[0])), fp(sw), (*C.int32_t)(unsafe.Pointer(&colsum[0])), fp(bias), C.int(act))
 }

@@ -75,10 +75,10 @@ typedef struct {
 	   range (widened to hold 0) spread over 0..255. */
 	void (*q8_quant)(uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k);
 	/* cpu:int8's epilogue: acc [rows,n] holds Σ_k xq·wq (int32, exact);
-	   y[r,j] = act(sx[r]·sw[j]·(acc[r,j] − zp[r]·colsum[j]) + bias[j] (+ y[r,j]
-	   when accumulate)), colsum[j] = Σ_k wq[k,j]. bias may be NULL. */
+	   y[r,j] = act(sx[r]·sw[j]·(acc[r,j] − zp[r]·colsum[j]) + bias[j]),
+	   colsum[j] = Σ_k wq[k,j]. bias may be NULL. */
 	void (*q8_out)(float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp,
-	               const float *sw, const int32_t *colsum, const float *bias, int act, int accumulate);
+	               const float *sw, const int32_t *colsum, const float *bias, int act);
 } kern_ops;
 
 /* kern_ops_for returns the table for level 2 (AVX-512), 1 (AVX2+FMA) or 0

@@ -1123,50 +1123,26 @@ static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long r
 	}
 }
 
-/* One row of the int8 epilogue on n0 ≤ 16 columns from j (see kern.h). */
-#define Q8_COLS(F, LD, ST)                                                                           \
-	do {                                                                                             \
-		v16 t = __builtin_convertvector(LD##_i(accr + j) - vz * LD##_i(colsum + j), v16) *            \
-		        (va * LD(sw + j));                                                                   \
-		if (bias) t += LD(bias + j);                                                                 \
-		if (accumulate) t += LD(yr + j);                                                             \
-		ST(yr + j, F(t));                                                                            \
-	} while (0)
-#define Q8_ROW(F)                                                                                    \
-	do {                                                                                             \
-		long j = 0;                                                                                  \
-		for (; j + VW <= n; j += VW) Q8_COLS(F, q8ld, q8st);                                         \
-		if (j < n) {                                                                                 \
-			long n0 = n - j;                                                                         \
-			Q8_COLS(F, q8ldp, q8stp);                                                                \
-		}                                                                                            \
-	} while (0)
-#define q8ld(p) vld(p)
-#define q8ld_i(p) (*(const i16u *)(p))
-#define q8st(p, v) vst(p, v)
-#define q8ldp(p) vld_part(p, n0)
-#define q8ldp_i(p) q8ld_part_i(p, n0)
-#define q8stp(p, v) vst_part(p, v, n0)
-KI i16 q8ld_part_i(const int32_t *p, long n) {
-	int32_t t[VW] = {0};
-	memcpy(t, p, (size_t)n * sizeof(int32_t));
-	return *(const i16u *)t;
-}
-
+/* q8_out: each row's scales, zero-point correction and bias in one vector
+   pass, then the activation in place with act_fwd (the row is still in L1). */
 static void q8_out(float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp,
-                   const float *sw, const int32_t *colsum, const float *bias, int act, int accumulate) {
+                   const float *sw, const int32_t *colsum, const float *bias, int act) {
 	for (long r = 0; r < rows; r++) {
 		float *yr = y + r * ldy;
 		const int32_t *accr = acc + r * n;
 		v16 va = vset(sx[r]);
 		i16 vz = (i16){0} + zp[r];
-		switch (act) {
-		case KACT_GELU: Q8_ROW(f_gelu); break;
-		case KACT_GELU_TANH: Q8_ROW(f_gelu_tanh); break;
-		case KACT_TANH: Q8_ROW(f_tanh); break;
-		case KACT_RELU: Q8_ROW(f_relu); break;
-		default: Q8_ROW(f_none);
+		long j = 0;
+		for (; j + VW <= n; j += VW) {
+			v16 t = __builtin_convertvector(*(const i16u *)(accr + j) - vz * *(const i16u *)(colsum + j), v16) *
+			        (va * vld(sw + j));
+			vst(yr + j, bias ? t + vld(bias + j) : t);
 		}
+		for (; j < n; j++) {
+			float t = (float)(accr[j] - zp[r] * colsum[j]) * (sx[r] * sw[j]);
+			yr[j] = bias ? t + bias[j] : t;
+		}
+		act_fwd(yr, yr, n, act);
 	}
 }
 

@@ -254,12 +254,12 @@ func (s *q8Scratch) grow(m, n, k int) {
 	}
 }
 
-// runQ8 is y[m,n] (+)= act(x·W + bias) on int8 weights w (dn_q8_run).
-func (l *oneDNNLib) runQ8(mm *C.dn_mm, w *C.dn_weights, x []float32, m int, bias []float32, act int, accumulate bool,
+// runQ8 is y[m,n] = act(x·W + bias) on int8 weights w (dn_q8_run).
+func (l *oneDNNLib) runQ8(mm *C.dn_mm, w *C.dn_weights, x []float32, m int, bias []float32, act int,
 	y []float32, ldy int, s *q8Scratch, ops *C.kern_ops, threads int) error {
 	s.grow(m, int(w.n), int(w.k))
 	var e cbuf
-	if C.dn_q8_run(l.l, mm, w, fp(x), C.int(m), fp(bias), C.int(act), cbool(accumulate), fp(y), C.int(ldy),
+	if C.dn_q8_run(l.l, mm, w, fp(x), C.int(m), fp(bias), C.int(act), fp(y), C.int(ldy),
 		(*C.uint8_t)(unsafe.Pointer(&s.xq[0])), fp(s.sx), (*C.int32_t)(unsafe.Pointer(&s.zp[0])),
 		(*C.int32_t)(unsafe.Pointer(&s.acc[0])), unsafe.Pointer(ops), C.int(threads), e.p(), e.n()) != 0 {
 		return fmt.Errorf("oneDNN: %s", e.String())

@@ -245,7 +245,9 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w weight, i
 		return false
 	}
 	if d.prec == precInt8 {
-		return d.matmulQ8(y, ldy, x, m, n, k, pw, bias, act, accumulate)
+		// Never asked to accumulate: int8 weights get no input gradients
+		// (inputGrad).
+		return !accumulate && d.matmulQ8(y, ldy, x, m, n, k, pw, bias, act)
 	}
 	p := d.prim(primKey{n: n, k: k, m: m, ldy: ldy, bias: bias != nil, acc: accumulate, act: act}, pw)
 	if p.mm == nil {
@@ -266,44 +268,25 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w weight, i
 	return true
 }
 
-// matmulQ8 is matmul on int8 weights: in pieces of rows whose int32 sums
-// stay in the caches (q8Elems), each quantised, multiplied and finished by
-// dn_q8_run. Every row is quantised on its own and summed exactly in int32,
-// so a row's result does not depend on the other rows of its batch.
+// matmulQ8 is y = act(x·W + bias) on int8 weights: in pieces of rows whose
+// int32 sums stay in the caches (q8Elems), each quantised, multiplied and
+// finished by dn_q8_run. Every row is quantised on its own and summed
+// exactly in int32, so a row's result does not depend on the other rows of
+// its batch. It overwrites y, so a piece that cannot run leaves the whole
+// product to OpenBLAS, whatever pieces ran before it.
 func (d *dnn) matmulQ8(y []float32, ldy int, x []float32, m, n, k int, pw *packedWeight, bias []float32,
-	act kernels.Act, accumulate bool) bool {
+	act kernels.Act) bool {
 	rows := min(m, max(16, q8Elems/n))
-	// Both primitives (a full piece and the last) first: once a piece has
-	// accumulated into y, the rest cannot be left to OpenBLAS. The full
-	// piece's is looked up again after the last's, whose creation may have
-	// emptied the cache (cachedPrim).
-	keyFull, last := primKey{n: n, k: k, m: rows, ldy: n}, (*prim)(nil)
-	d.prim(keyFull, pw)
-	if m%rows != 0 {
-		last = d.prim(primKey{n: n, k: k, m: m % rows, ldy: n}, pw)
-	}
-	full := d.prim(keyFull, pw)
-	if !q8Kernel(full) || (last != nil && !q8Kernel(last)) {
-		return false
-	}
 	for r := 0; r < m; r += rows {
-		mr, p := rows, full
-		if m-r < rows {
-			mr, p = m-r, last
+		mr := min(rows, m-r)
+		p := d.prim(primKey{n: n, k: k, m: mr, ldy: n}, pw)
+		if !q8Kernel(p) {
+			return false
 		}
-		// A failed piece has written nothing to y (dn_q8_run fails before
-		// its epilogue), so without accumulation OpenBLAS can redo it all.
-		err := d.lib.runQ8(p.mm, pw.c, x[r*k:(r+mr)*k], mr, bias, int(act), accumulate, y[r*ldy:], ldy, &d.q8,
-			d.ops.o, d.threads)
-		switch {
-		case err == nil:
-		case r == 0 || !accumulate:
+		if err := d.lib.runQ8(p.mm, pw.c, x[r*k:(r+mr)*k], mr, bias, int(act), y[r*ldy:], ldy, &d.q8, d.ops.o,
+			d.threads); err != nil {
 			d.warn(err, "int8 matmul failed; running it on OpenBLAS")
 			return false
-		default:
-			// oneDNN failed after succeeding on the same primitive, with
-			// part of the sums already added to y.
-			panic(fmt.Sprintf("cpu: int8 matmul failed after %d of %d rows: %v", r, m, err))
 		}
 	}
 	return true

@@ -419,7 +419,7 @@ typedef struct {
 	float *y, *sx;
 	uint8_t *xq;
 	int32_t *zp, *acc;
-	int m, ldy, act, accumulate;
+	int m, ldy, act;
 } q8_job;
 
 static void q8_rows(dn_lib *l, int m, int *r0, int *r1) {
@@ -452,7 +452,7 @@ static void q8_out_part(void *p) {
 	_mm_setcsr(csr | 0x8040);
 #endif
 	j->ops->q8_out(j->y + (size_t)r0 * j->ldy, j->ldy, j->acc + (size_t)r0 * n, r1 - r0, n, j->sx + r0, j->zp + r0,
-		j->w->scale, j->w->colsum, j->bias, j->act, j->accumulate);
+		j->w->scale, j->w->colsum, j->bias, j->act);
 #if defined(__x86_64__)
 	_mm_setcsr(csr);
 #endif
@@ -471,9 +471,9 @@ static void q8_parallel(dn_lib *l, void (*fn)(void *), void *arg, int nt) {
 }
 
 int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, const float *bias, int act,
-	int accumulate, float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
+	float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
 	int threads, char *err, int errlen) {
-	q8_job j = {l, ops, w, x, bias, y, sx, xq, zp, acc, m, ldy, act, accumulate};
+	q8_job j = {l, ops, w, x, bias, y, sx, xq, zp, acc, m, ldy, act};
 	if (w->prec != DN_PREC_INT8) FAIL("dn_q8_run on weights that are not int8");
 	l->omp_set_num_threads(threads);
 	int nt = threads < m ? threads : m;

@@ -70,15 +70,14 @@ int dn_mm_run(dn_lib *l, dn_mm *mm, const void *x, const void *w, const float *b
 	char *err, int errlen);
 void dn_mm_free(dn_lib *l, dn_mm *mm);
 
-// dn_q8_run is y[m,n] (row stride ldy) (+)= act(x·W + bias) for int8
+// dn_q8_run is y[m,n] (row stride ldy) = act(x·W + bias) for int8
 // weights w, with mm a dn_mm_create primitive of m rows: the rows of x
 // [m,k] are quantised into xq (with sx, zp: kern.h's q8_quant), multiplied
 // into acc [m,n] on oneDNN, and the epilogue (q8_out) writes y. The
-// quantisation and the epilogue are split over threads on OpenMP's pool,
-// which is still spinning from the product. ops are the C kernels
+// quantisation and the epilogue are split over threads on OpenMP's pool. ops are the C kernels
 // (kern.h). Returns 0 or -1, with the reason in err.
 int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, const float *bias, int act,
-	int accumulate, float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
+	float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
 	int threads, char *err, int errlen);
 
 // dn_gemm_create makes a matmul primitive on plain f32 matrices, for
