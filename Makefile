@@ -82,7 +82,10 @@ test-emu: aptdeps
 	$(GO) build -tags cudaemu -o $(EMU_BIN) ./cmd/adapterdb
 	@for s in testdata/e2e/cudaemu/*.sh; do [ -f "$$s" ] || continue; echo "e2e $$s"; bash "$$s" $(EMU_BIN) || exit 1; done
 
-## fuzz: every fuzz target for $(FUZZTIME) (untrusted input: files, text, packets)
+## fuzz: every fuzz target for $(FUZZTIME) (untrusted input: files, text, packets). A run that fails
+## with a bare "context deadline exceeded" and wrote no failing input runs once more: Go 1.26's
+## fuzzing coordinator can report its own -fuzztime deadline as a failure on a loaded machine
+## (golang/go#75804, fixed in Go 1.27); a real finding writes its input and still fails.
 fuzz:
 	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	  dir=$$(dirname $$spec); \
@@ -90,6 +93,9 @@ fuzz:
 	    echo "fuzz $$dir $$f"; \
 	    out=$$(mktemp); \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir >$$out 2>&1 || \
+	    { grep -q 'context deadline exceeded' $$out && ! grep -qE 'Failing input written|panic:|_test.go:[0-9]+:' $$out && \
+	      echo "  go's fuzzing deadline race (golang/go#75804, no failing input): once more" && \
+	      $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir >$$out 2>&1; } || \
 	      { cat $$out; rm -f $$out; exit 1; }; \
 	    rm -f $$out; \
 	  done; \
