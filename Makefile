@@ -77,7 +77,7 @@ EMU_BIN   := bin/emu/adapterdb
 EMU_TESTS := TestTrainerConformance/.*/.*Backward|TestTrainerConformance/kernels/Stack|TestTrainerConformance/kernels/Buffers|TestLowPrecisionBackward|TestAdamW|TestTrainMatchesCPU
 test-emu: aptdeps
 	$(GO) run ./internal/testsummary $(GO) test -json -tags cudaemu -timeout 10m -run '$(EMU_TESTS)' ./kernels/cuda/
-	$(GO) run ./internal/testsummary $(GO) test -json -tags cudaemu -timeout 10m -run 'CUDAEmulated' ./engine/ ./engine/model/ ./engine/train/
+	$(GO) run ./internal/testsummary $(GO) test -json -tags cudaemu -timeout 10m -run 'CUDAEmulated' ./engine/ ./engine/adapter/ ./engine/model/ ./engine/train/
 	@mkdir -p bin/emu
 	$(GO) build -tags cudaemu -o $(EMU_BIN) ./cmd/adapterdb
 	@for s in testdata/e2e/cudaemu/*.sh; do [ -f "$$s" ] || continue; echo "e2e $$s"; bash "$$s" $(EMU_BIN) || exit 1; done

@@ -94,7 +94,11 @@ func runBatch(ctx context.Context, m *model.Model, seqs []*seq, observe func(seq
 		}
 		observe(len(seqs), tokens, b.Seqs*b.Len)
 	}
-	pass, err := m.Forward(ctx, b, false)
+	keep, err := keptRows(m, b, seqs)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := m.ForwardRows(ctx, b, false, keep)
 	if err != nil {
 		return nil, fmt.Errorf("forward pass: %w", err)
 	}
@@ -124,4 +128,30 @@ func runBatch(ctx context.Context, m *model.Model, seqs []*seq, observe func(seq
 		out[k] = pd.Values[i*H : (i+1)*H : (i+1)*H]
 	}
 	return out, nil
+}
+
+// keptRows gives the rows a batch's pass must keep when every sequence reads
+// one hidden state — all pool with cls/first or all with last — so the last
+// layer past its attention runs on those rows only (model.ForwardRows); nil
+// (every row) when some sequence wants its tokens, pools by mean, or the
+// batch mixes first and last rows.
+func keptRows(m *model.Model, b *model.Batch, seqs []*seq) ([]int32, error) {
+	var pool model.Pool
+	for i, q := range seqs {
+		if q.tokens {
+			return nil, nil
+		}
+		p, err := m.Resolve(q.pool)
+		if err != nil {
+			return nil, err
+		}
+		if p == model.PoolCLS {
+			p = model.PoolFirst // the same row
+		}
+		if i > 0 && p != pool {
+			return nil, nil
+		}
+		pool = p
+	}
+	return m.PoolRows(b, pool)
 }

@@ -48,13 +48,14 @@ func (b *backward) release() {
 	}
 }
 
-// normGrads pairs each segment's gain with where its gradients go.
-func (b *backward) normGrads(idx int) []kernels.NormGrad {
+// normGrads pairs each segment's gain with where its gradients go; per is
+// the rows of each sequence (Pass.normSegs).
+func (b *backward) normGrads(idx, per int) []kernels.NormGrad {
 	p := b.p
 	segs := make([]kernels.NormGrad, len(p.segs))
 	for i, s := range p.segs {
 		n := p.m.W.Norms[idx]
-		segs[i] = kernels.NormGrad{Rows: s.Seqs * p.b.Len, Gamma: n.Gamma}
+		segs[i] = kernels.NormGrad{Rows: s.Seqs * per, Gamma: n.Gamma}
 		if s.Adapter != nil {
 			segs[i].Gamma = s.Adapter.Norms[idx].Gamma
 			if s.Adapter == b.a {
@@ -72,8 +73,9 @@ func (b *backward) blockGrads(layer int, ffn bool) (down, up []kernels.LinearGra
 	p := b.p
 	down = make([]kernels.LinearGrad, len(p.segs))
 	up = make([]kernels.LinearGrad, len(p.segs))
+	per := p.rowsPerSeq(layer)
 	for i, s := range p.segs {
-		rows := s.Seqs * p.b.Len
+		rows := s.Seqs * per
 		down[i].Rows, up[i].Rows = rows, rows
 		if s.Adapter == nil {
 			continue
@@ -99,8 +101,8 @@ func (b *backward) blockGrads(layer int, ffn bool) (down, up []kernels.LinearGra
 // forward's pre- and post-activation of the bottleneck; scratch is [M,m].
 func (b *backward) adaptBackward(dz, dzA, z, d, dAct, scratch kernels.Buffer, layer int, ffn bool) {
 	tr, p := b.tr, b.p
-	H, M := p.m.Cfg.Hidden, p.b.rows()
-	tr.Copy(dz, dzA) // the skip connection
+	H, M := p.m.Cfg.Hidden, p.b.Seqs*p.rowsPerSeq(layer)
+	tr.Copy(tr.View(dz, 0, M*H), tr.View(dzA, 0, M*H)) // the skip connection
 	for _, g := range adapterGroups(p.segs) {
 		down, up := b.blockGrads(layer, ffn)
 		n := M * g.size
@@ -126,9 +128,9 @@ func (b *backward) linearInputGrad(dx kernels.Buffer, ldx int, dy kernels.Buffer
 func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 	p, tr := b.p, b.tr
 	cfg, w := p.m.Cfg, p.m.W
-	M, H, I := p.b.rows(), cfg.Hidden, cfg.FFN
-	if dHidden.Len() != M*H {
-		return fmt.Errorf("hidden-state gradient has %d values, want %d", dHidden.Len(), M*H)
+	M, H, I, T := p.b.rows(), cfg.Hidden, cfg.FFN, p.b.Len
+	if want := p.Hidden.Len(); dHidden.Len() != want {
+		return fmt.Errorf("hidden-state gradient has %d values, want %d", dHidden.Len(), want)
 	}
 	attn := p.m.attnArgs(p.b)
 
@@ -142,10 +144,20 @@ func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 	if p.mSize > 0 {
 		scratch = b.alloc(M * p.mSize)
 	}
-	tr.Copy(dX, dHidden)
+	// A pass that keeps rows: the last layer's gradients past its attention
+	// are [B, H]; two [B+1, H] buffers whose last row stays zero spread them
+	// back over every row (Embed with Pass.spread) for the attention's
+	// backward and the residual.
+	var dKeptRes, dKeptCtx kernels.Buffer
+	if p.keep != nil {
+		n := (p.b.Seqs + 1) * H
+		dKeptRes, dKeptCtx = tr.Alloc(n), tr.Alloc(n)
+		b.owned = append(b.owned, dKeptRes, dKeptCtx)
+	}
+	tr.Copy(tr.View(dX, 0, dHidden.Len()), dHidden)
 	if cfg.PreLN {
 		// Hidden = ln_f(final)
-		tr.NormBackward(dS, dX, p.final, H, cfg.Eps, b.normGrads(w.Final), false)
+		tr.NormBackward(dS, dX, p.final, H, cfg.Eps, b.normGrads(w.Final, p.rowsPerSeq(cfg.Layers-1)), false)
 		dX, dS = dS, dX
 	}
 	for l := cfg.Layers - 1; l >= 0; l-- {
@@ -153,41 +165,61 @@ func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 			return err
 		}
 		a, ly := &p.layers[l], w.Layers[l]
+		per := p.rowsPerSeq(l)
+		rows, kept := p.b.Seqs*per, per != T
+		// dRes takes the gradient of the residual sum past the attention
+		// (sum1), dCtxK the attention context's: [rows, H]. In the kept rows'
+		// layer they are [B, H] heads of [B+1, H] buffers, spread over every
+		// row before the attention's backward.
+		dCtx := tr.View(dF, 0, M*H) // dF is free after the feed-forward network: reuse it as [M,H]
+		dRes, dCtxK := dS, dCtx
+		if !cfg.PreLN {
+			dRes = dX
+		}
+		if kept {
+			dRes, dCtxK = tr.View(dKeptRes, 0, rows*H), tr.View(dKeptCtx, 0, rows*H)
+		}
 		if cfg.PreLN {
 			// out = sum1 + A2(f2), f2 = mlp(h1), h1 = ln_2(sum1)
 			b.adaptBackward(dT, dX, a.f2, a.fd, a.fdAct, scratch, l, true) // dT = dF2
-			b.linearInputGrad(dF, I, dT, H, M, ly.FC2, 0)
-			tr.ActivateBackward(dF1, a.f1, dF, M*I, cfg.Act)
-			b.linearInputGrad(dT, H, dF1, I, M, ly.FC1, 0) // dT = dH1
-			tr.Copy(dS, dX)                                // dS = dSum1 via the residual
-			tr.NormBackward(dS, dT, a.sum1, H, cfg.Eps, b.normGrads(ly.Norm2), true)
+			b.linearInputGrad(dF, I, dT, H, rows, ly.FC2, 0)
+			tr.ActivateBackward(dF1, a.f1, dF, rows*I, cfg.Act)
+			b.linearInputGrad(dT, H, dF1, I, rows, ly.FC1, 0) // dT = dH1
+			tr.Copy(dRes, tr.View(dX, 0, rows*H))             // dRes = dSum1 via the residual
+			tr.NormBackward(dRes, dT, a.sum1, H, cfg.Eps, b.normGrads(ly.Norm2, per), true)
 			// sum1 = in + A1(attn), attn = proj(attention(ln_1(in)))
-			b.adaptBackward(dT, dS, a.attn, a.ad, a.adAct, scratch, l, false) // dT = dAttn
-			dCtx := tr.View(dF, 0, M*H)                                       // dF is free again: reuse it as [M,H]
-			b.linearInputGrad(dCtx, H, dT, H, M, ly.O, 0)
+			b.adaptBackward(dT, dRes, a.attn, a.ad, a.adAct, scratch, l, false) // dT = dAttn
+			b.linearInputGrad(dCtxK, H, dT, H, rows, ly.O, 0)
+			if kept {
+				tr.Embed(dCtx, dKeptCtx, p.spread, H, false)
+				tr.Embed(dS, dKeptRes, p.spread, H, false)
+			}
 			tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
 			b.linearInputGrad(dT, H, dQKV, 3*H, M, ly.QKV, 0) // dT = dLn1
 			tr.Copy(dX, dS)                                   // dIn via the residual
-			tr.NormBackward(dX, dT, a.in, H, cfg.Eps, b.normGrads(ly.Norm1), true)
+			tr.NormBackward(dX, dT, a.in, H, cfg.Eps, b.normGrads(ly.Norm1, T), true)
 			continue
 		}
 		// out = LN2(sum2), sum2 = h1 + A2(f2), f2 = ffn(h1)
-		tr.NormBackward(dS, dX, a.sum2, H, cfg.Eps, b.normGrads(ly.Norm2), false)
+		tr.NormBackward(dS, dX, a.sum2, H, cfg.Eps, b.normGrads(ly.Norm2, per), false)
 		b.adaptBackward(dT, dS, a.f2, a.fd, a.fdAct, scratch, l, true) // dT = dF2
-		b.linearInputGrad(dF, I, dT, H, M, ly.FC2, 0)
-		tr.ActivateBackward(dF1, a.f1, dF, M*I, cfg.Act)
-		b.linearInputGrad(dS, H, dF1, I, M, ly.FC1, 1) // dS = dH1 (residual + ffn)
+		b.linearInputGrad(dF, I, dT, H, rows, ly.FC2, 0)
+		tr.ActivateBackward(dF1, a.f1, dF, rows*I, cfg.Act)
+		b.linearInputGrad(dS, H, dF1, I, rows, ly.FC1, 1) // dS = dH1 (residual + ffn)
 		// h1 = LN1(sum1), sum1 = in + A1(attn)
-		tr.NormBackward(dX, dS, a.sum1, H, cfg.Eps, b.normGrads(ly.Norm1), false) // dX = dSum1
-		b.adaptBackward(dT, dX, a.attn, a.ad, a.adAct, scratch, l, false)         // dT = dAttn
-		dCtx := tr.View(dF, 0, M*H)
-		b.linearInputGrad(dCtx, H, dT, H, M, ly.O, 0)
+		tr.NormBackward(dRes, dS, a.sum1, H, cfg.Eps, b.normGrads(ly.Norm1, per), false) // dRes = dSum1
+		b.adaptBackward(dT, dRes, a.attn, a.ad, a.adAct, scratch, l, false)              // dT = dAttn
+		b.linearInputGrad(dCtxK, H, dT, H, rows, ly.O, 0)
+		if kept {
+			tr.Embed(dCtx, dKeptCtx, p.spread, H, false)
+			tr.Embed(dX, dKeptRes, p.spread, H, false) // dX = dSum1 over every row
+		}
 		tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
 		b.linearInputGrad(dX, H, dQKV, 3*H, M, ly.QKV, 1) // dX = dIn: residual + q, k, v
 	}
 	if !cfg.PreLN {
 		// Embeddings are frozen: only the embedding LayerNorm copy gets gradients.
-		tr.NormBackward(dS, dX, p.emb, H, cfg.Eps, b.normGrads(w.EmbNorm), false)
+		tr.NormBackward(dS, dX, p.emb, H, cfg.Eps, b.normGrads(w.EmbNorm, T), false)
 	}
 	return nil
 }

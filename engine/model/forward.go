@@ -119,10 +119,18 @@ type Pass struct {
 	emb    kernels.Buffer // [M,H] embedding sum (LN input), training
 	layers []layerActs
 	final  kernels.Buffer // GPT-2 training: the residual stream before ln_f
-	// Hidden is the last hidden state [B·T, H] (GPT-2: after ln_f).
+	// Hidden is the last hidden state [B·T, H] (GPT-2: after ln_f), or, in a
+	// pass that keeps rows (ForwardRows), those rows' states [B, H].
 	Hidden kernels.Buffer
 	owned  []kernels.Buffer
 	mSize  int // widest adapter bottleneck in the batch
+
+	// A pass that keeps one row per sequence (ForwardRows): keep[s] is
+	// sequence s's row; spread[r] is where row r's gradient comes from in a
+	// [B+1, H] buffer whose last row is zero (its kept position, else B).
+	keep            []int32
+	spread          []int32
+	keptCtx, keptIn kernels.Buffer // [B, H] the last layer's gathered attention context and input
 }
 
 // Batch is the batch the pass ran on.
@@ -169,10 +177,29 @@ func (p *Pass) Release() {
 // Forward runs the model over a batch. With train set it keeps the activations
 // for Backward. It checks ctx between layers.
 func (m *Model) Forward(ctx context.Context, b *Batch, train bool) (*Pass, error) {
+	return m.ForwardRows(ctx, b, train, nil)
+}
+
+// ForwardRows is Forward for a caller that reads one row of the last hidden
+// state per sequence (cls, first or last pooling: Model.PoolRows): keep[s] is
+// sequence s's row. The last layer needs every row's keys and values, so its
+// QKV projection and attention run over all rows; the rest of it — the output
+// projection, the feed-forward network, the adapters and LayerNorms, a share
+// of the layer's products (3/4) — runs over the kept rows only, and Hidden is
+// [B, H]. Nil keep is Forward.
+func (m *Model) ForwardRows(ctx context.Context, b *Batch, train bool, keep []int32) (*Pass, error) {
 	if err := m.check(b); err != nil {
 		return nil, err
 	}
-	p := &Pass{m: m, b: b, train: train, segs: b.segments()}
+	if keep != nil && len(keep) != b.Seqs {
+		return nil, fmt.Errorf("%d kept rows for %d sequences", len(keep), b.Seqs)
+	}
+	for s, r := range keep {
+		if int(r) < s*b.Len || int(r) >= (s+1)*b.Len {
+			return nil, fmt.Errorf("kept row %d is not in sequence %d", r, s)
+		}
+	}
+	p := &Pass{m: m, b: b, train: train, segs: b.segments(), keep: keep}
 	for _, s := range p.segs {
 		if s.Adapter != nil && s.Adapter.Size > p.mSize {
 			p.mSize = s.Adapter.Size
@@ -204,6 +231,17 @@ func (p *Pass) allocActs() {
 		p.emb = p.scratch(M * H)
 	}
 	p.layers = make([]layerActs, n)
+	if p.keep != nil {
+		B := b.Seqs
+		p.keptCtx, p.keptIn = p.scratch(B*H), p.scratch(B*H)
+		p.spread = make([]int32, M)
+		for r := range p.spread {
+			p.spread[r] = int32(B)
+		}
+		for s, r := range p.keep {
+			p.spread[r] = int32(s)
+		}
+	}
 	if !p.train {
 		// One set, reused by every layer. The block's input and output share a
 		// buffer: the input is dead once the first residual sum is formed.
@@ -227,7 +265,7 @@ func (p *Pass) allocActs() {
 			a.ln1 = a.h1 // ln_1 output is dead once the attention has run
 			a.sum1, a.sum2 = x, x
 		}
-		p.Hidden = x
+		p.Hidden = p.kept(x)
 		return
 	}
 	// The backward pass reads, per layer, what the derivatives of the
@@ -279,16 +317,36 @@ func (p *Pass) allocActs() {
 		}
 	}
 	if cfg.PreLN {
-		p.final = p.layers[cfg.Layers-1].out
-		p.Hidden = p.scratch(M * H)
+		p.final = p.kept(p.layers[cfg.Layers-1].out)
+		p.Hidden = p.kept(p.scratch(M * H))
 	} else {
-		p.Hidden = p.layers[cfg.Layers-1].out
+		p.Hidden = p.kept(p.layers[cfg.Layers-1].out)
 	}
 }
 
+// kept is the [B, H] head of an [M, H] buffer in a pass that keeps rows (the
+// last layer's outputs fill it), else the buffer.
+func (p *Pass) kept(x kernels.Buffer) kernels.Buffer {
+	if p.keep == nil {
+		return x
+	}
+	return p.m.Be.View(x, 0, p.b.Seqs*p.m.Cfg.Hidden)
+}
+
+// rowsPerSeq is how many rows each sequence has past a layer's attention:
+// Batch.Len, or 1 in the last layer of a pass that keeps rows.
+func (p *Pass) rowsPerSeq(layer int) int {
+	if p.keep != nil && layer == p.m.Cfg.Layers-1 {
+		return 1
+	}
+	return p.b.Len
+}
+
 // normSegs gives, for a LayerNorm of the base model, each segment's gain and
-// bias: the adapter's copy, or the base values for plain rows.
-func (p *Pass) normSegs(idx int) []kernels.NormSeg {
+// bias: the adapter's copy, or the base values for plain rows. per is the
+// rows of each sequence (Batch.Len, or 1 past the attention of a pass that
+// keeps rows).
+func (p *Pass) normSegs(idx, per int) []kernels.NormSeg {
 	segs := make([]kernels.NormSeg, len(p.segs))
 	base := p.m.W.Norms[idx]
 	for i, s := range p.segs {
@@ -296,7 +354,7 @@ func (p *Pass) normSegs(idx int) []kernels.NormSeg {
 		if s.Adapter != nil {
 			n = s.Adapter.Norms[idx]
 		}
-		segs[i] = kernels.NormSeg{Rows: s.Seqs * p.b.Len, Gamma: n.Gamma, Beta: n.Beta}
+		segs[i] = kernels.NormSeg{Rows: s.Seqs * per, Gamma: n.Gamma, Beta: n.Beta}
 	}
 	return segs
 }
@@ -331,8 +389,9 @@ func adapterGroups(segs []Segment) []adapterGroup {
 func (p *Pass) blockSegs(g adapterGroup, layer int, ffn bool) (down, up []kernels.LinearSeg) {
 	down = make([]kernels.LinearSeg, len(p.segs))
 	up = make([]kernels.LinearSeg, len(p.segs))
+	per := p.rowsPerSeq(layer)
 	for i, s := range p.segs {
-		rows := s.Seqs * p.b.Len
+		rows := s.Seqs * per
 		down[i].Rows, up[i].Rows = rows, rows
 		if s.Adapter == nil || s.Adapter.Size != g.size || s.Adapter.Act != g.act {
 			continue
@@ -351,9 +410,9 @@ func (p *Pass) blockSegs(g adapterGroup, layer int, ffn bool) (down, up []kernel
 // adapter pass through unchanged. d/dAct are [M,m] scratch (d is only written
 // in training, where the backward pass needs the pre-activation).
 func (p *Pass) adapt(zA, z, d, dAct kernels.Buffer, layer int, ffn bool) {
-	be, H, M := p.m.Be, p.m.Cfg.Hidden, p.b.rows()
+	be, H, M := p.m.Be, p.m.Cfg.Hidden, p.b.Seqs*p.rowsPerSeq(layer)
 	if p.train { // inference aliases zA and z: the blocks add in place
-		be.Copy(zA, z)
+		be.Copy(be.View(zA, 0, M*H), be.View(z, 0, M*H))
 	}
 	for _, g := range adapterGroups(p.segs) {
 		down, up := p.blockSegs(g, layer, ffn)
@@ -396,7 +455,7 @@ func (p *Pass) forward(ctx context.Context) error {
 		be.Embed(emb, w.TokType, types, H, true)
 	}
 	if !cfg.PreLN {
-		be.AddNorm(p.layers[0].in, nil, emb, nil, H, cfg.Eps, p.normSegs(w.EmbNorm))
+		be.AddNorm(p.layers[0].in, nil, emb, nil, H, cfg.Eps, p.normSegs(w.EmbNorm, b.Len))
 	}
 
 	attn := m.attnArgs(b)
@@ -412,38 +471,47 @@ func (p *Pass) forward(ctx context.Context) error {
 		x := a.in
 		if cfg.PreLN {
 			// x = x + A1(attn(ln_1(x))); x = x + A2(mlp(ln_2(x)))
-			be.AddNorm(a.ln1, nil, a.in, nil, H, cfg.Eps, p.normSegs(ly.Norm1))
+			be.AddNorm(a.ln1, nil, a.in, nil, H, cfg.Eps, p.normSegs(ly.Norm1, b.Len))
 			x = a.ln1
 		}
 		be.Linear(a.qkv, 3*H, x, M, 3*H, H, ly.QKV.W, ly.QKV.Layout, ly.QKV.B, kernels.ActNone)
 		be.Attention(a.ctx, a.qkv, attn, a.probs)
-		be.Linear(a.attn, H, a.ctx, M, H, H, ly.O.W, ly.O.Layout, ly.O.B, kernels.ActNone)
+		// Past the attention, a pass that keeps rows needs only those in the
+		// last layer: rows, per and the block's input and context shrink.
+		per := p.rowsPerSeq(l)
+		rows, in, ctxs := b.Seqs*per, a.in, a.ctx
+		if per != b.Len {
+			be.Embed(p.keptCtx, a.ctx, p.keep, H, false)
+			be.Embed(p.keptIn, a.in, p.keep, H, false)
+			in, ctxs = p.keptIn, p.keptCtx
+		}
+		be.Linear(a.attn, H, ctxs, rows, H, H, ly.O.W, ly.O.Layout, ly.O.B, kernels.ActNone)
 		p.adapt(a.attnA, a.attn, a.ad, a.adAct, l, false)
 		// BERT: h1 = LN1(in + A1(attn)). GPT-2: sum1 = in + A1(attn); h1 = ln_2(sum1).
 		afterAttn := ly.Norm1 // BERT family: attention.output.LayerNorm
 		if cfg.PreLN {
 			afterAttn = ly.Norm2 // GPT-2: ln_2, before the feed-forward network
 		}
-		be.AddNorm(a.h1, a.sum1, a.in, a.attnA, H, cfg.Eps, p.normSegs(afterAttn))
+		be.AddNorm(a.h1, a.sum1, in, a.attnA, H, cfg.Eps, p.normSegs(afterAttn, per))
 
 		if p.train {
-			be.Linear(a.f1, I, a.h1, M, I, H, ly.FC1.W, ly.FC1.Layout, ly.FC1.B, kernels.ActNone)
-			be.Activate(a.f1Act, a.f1, M*I, cfg.Act)
+			be.Linear(a.f1, I, a.h1, rows, I, H, ly.FC1.W, ly.FC1.Layout, ly.FC1.B, kernels.ActNone)
+			be.Activate(a.f1Act, a.f1, rows*I, cfg.Act)
 		} else {
-			be.Linear(a.f1Act, I, a.h1, M, I, H, ly.FC1.W, ly.FC1.Layout, ly.FC1.B, cfg.Act)
+			be.Linear(a.f1Act, I, a.h1, rows, I, H, ly.FC1.W, ly.FC1.Layout, ly.FC1.B, cfg.Act)
 		}
-		be.Linear(a.f2, H, a.f1Act, M, H, I, ly.FC2.W, ly.FC2.Layout, ly.FC2.B, kernels.ActNone)
+		be.Linear(a.f2, H, a.f1Act, rows, H, I, ly.FC2.W, ly.FC2.Layout, ly.FC2.B, kernels.ActNone)
 		p.adapt(a.f2A, a.f2, a.fd, a.fdAct, l, true)
 		if cfg.PreLN {
 			// sum2 = sum1 + A2(f2) is the block output (the residual stream).
-			be.Add(a.sum2, a.sum1, a.f2A, M*H)
+			be.Add(a.sum2, a.sum1, a.f2A, rows*H)
 		} else {
-			be.AddNorm(a.out, a.sum2, a.h1, a.f2A, H, cfg.Eps, p.normSegs(ly.Norm2))
+			be.AddNorm(a.out, a.sum2, a.h1, a.f2A, H, cfg.Eps, p.normSegs(ly.Norm2, per))
 		}
 	}
 	if cfg.PreLN {
 		last := p.layers[len(p.layers)-1].out
-		be.AddNorm(p.Hidden, nil, last, nil, H, cfg.Eps, p.normSegs(w.Final))
+		be.AddNorm(p.Hidden, nil, last, nil, H, cfg.Eps, p.normSegs(w.Final, p.rowsPerSeq(cfg.Layers-1)))
 	}
 	return ctx.Err()
 }

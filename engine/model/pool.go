@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/adapterdb/adapterdb/kernels"
 )
@@ -68,23 +69,22 @@ func (p *Pass) Pool(pool Pool) (*Pooled, error) {
 	}
 	be, H, B, T := m.Be, m.Cfg.Hidden, b.Seqs, b.Len
 	out := &Pooled{Pool: pool, Values: make([]float32, B*H)}
+	if p.keep != nil && pool == PoolMean {
+		return nil, fmt.Errorf("pooling mean needs every row, and this pass kept one per sequence")
+	}
 	switch pool {
 	case PoolCLS, PoolFirst, PoolLast:
-		out.rows = make([]int32, B)
-		for s := 0; s < B; s++ {
-			first, last, ok := realSpan(b.Mask[s*T : (s+1)*T])
-			if !ok {
-				return nil, fmt.Errorf("sequence %d has no tokens to pool", s)
-			}
-			r := first
-			if pool == PoolLast {
-				r = last
-			}
-			out.rows[s] = int32(s*T + r)
+		if out.rows, err = m.poolRows(b, pool); err != nil {
+			return nil, err
 		}
-		g := be.Alloc(B * H)
-		defer be.Free(g)
-		be.Embed(g, p.Hidden, out.rows, H, false) // gather rows
+		g := p.Hidden // a pass that keeps rows holds them in order
+		if p.keep == nil {
+			g = be.Alloc(B * H)
+			defer be.Free(g)
+			be.Embed(g, p.Hidden, out.rows, H, false) // gather rows
+		} else if !slices.Equal(out.rows, p.keep) {
+			return nil, fmt.Errorf("pooling %v reads other rows than this pass kept", pool)
+		}
 		if pool != PoolCLS {
 			be.Download(out.Values, g)
 			return out, nil
@@ -125,6 +125,33 @@ func (p *Pass) Pool(pool Pool) (*Pooled, error) {
 		be.Download(out.Values, y)
 	}
 	return out, nil
+}
+
+// PoolRows gives the hidden-state row each sequence's pooled feature reads —
+// what ForwardRows keeps — or nil for mean pooling, which reads every row.
+func (m *Model) PoolRows(b *Batch, pool Pool) ([]int32, error) {
+	pool, err := m.Resolve(pool)
+	if err != nil || pool == PoolMean {
+		return nil, err
+	}
+	return m.poolRows(b, pool)
+}
+
+func (m *Model) poolRows(b *Batch, pool Pool) ([]int32, error) {
+	T := b.Len
+	rows := make([]int32, b.Seqs)
+	for s := range rows {
+		first, last, ok := realSpan(b.Mask[s*T : (s+1)*T])
+		if !ok {
+			return nil, fmt.Errorf("sequence %d has no tokens to pool", s)
+		}
+		r := first
+		if pool == PoolLast {
+			r = last
+		}
+		rows[s] = int32(s*T + r)
+	}
+	return rows, nil
 }
 
 // realSpan finds the first and last real token of one sequence's mask.
@@ -170,6 +197,9 @@ func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 	case PoolMean:
 	default:
 		return nil, fmt.Errorf("no backward for pooling %v", pd.Pool)
+	}
+	if p.keep != nil {
+		return dRows, nil // the pass's Hidden is the pooled rows, in order
 	}
 	dHidden := p.alloc(B * T * H) // zeroed: only pooled rows get gradient
 	if pd.Pool == PoolMean {

@@ -323,7 +323,7 @@ func (r *run) step(ctx context.Context, idx []int) (float64, error) {
 		seqs[i] = r.seqs[k]
 	}
 	batch := engine.Pack(r.m.Cfg, seqs, []model.Segment{{Seqs: B, Adapter: r.bound}})
-	pass, err := r.m.Forward(ctx, batch, true)
+	pass, err := r.forward(ctx, batch, true)
 	if err != nil {
 		return 0, err
 	}
@@ -353,6 +353,16 @@ func (r *run) step(ctx context.Context, idx []int) (float64, error) {
 	return loss, pass.Backward(ctx, dHidden, r.bound, r.gradB)
 }
 
+// forward runs a pass whose last layer computes only the rows the set's
+// pooling reads (model.ForwardRows; every row for mean pooling).
+func (r *run) forward(ctx context.Context, b *model.Batch, train bool) (*model.Pass, error) {
+	keep, err := r.m.PoolRows(b, r.set.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return r.m.ForwardRows(ctx, b, train, keep)
+}
+
 // forwardRows computes pooled features of rows through adapter a (nil: the
 // base model) in length-sorted batches, returning [len(idx), H] in idx order.
 func (r *run) forwardRows(ctx context.Context, idx []int, a *model.Adapter) ([]float32, error) {
@@ -375,7 +385,7 @@ func (r *run) forwardRows(ctx context.Context, idx []int, a *model.Adapter) ([]f
 		if a != nil {
 			segs = []model.Segment{{Seqs: len(chunk), Adapter: a}}
 		}
-		pass, err := r.m.Forward(ctx, engine.Pack(r.m.Cfg, seqs, segs), false)
+		pass, err := r.forward(ctx, engine.Pack(r.m.Cfg, seqs, segs), false)
 		if err != nil {
 			return nil, err
 		}
