@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/adapterdb/adapterdb/engine"
 )
@@ -25,13 +26,16 @@ func TestOnDiscardedThread(t *testing.T) {
 		t.Fatal("f ran on the caller's thread")
 	}
 	if runtime.GOOS == "linux" {
+		// The runtime ends the thread just after the goroutine; on a loaded
+		// machine (make test runs packages in parallel, under -race) that can
+		// take a while: 1,000 yields were once not enough.
 		gone := false
-		for range 1000 { // the runtime ends the thread just after the goroutine
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 			if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); os.IsNotExist(err) {
 				gone = true
 				break
 			}
-			runtime.Gosched()
+			time.Sleep(time.Millisecond)
 		}
 		if !gone {
 			t.Errorf("thread %d still exists", tid)
