@@ -459,10 +459,12 @@ func TestOneDNNGemm(t *testing.T) {
 	}
 
 	// SegLinear: two segments with their own weights, bias and activation,
-	// then accumulated without activation.
+	// then accumulated without activation; more rows than lin_small takes
+	// (fewer: TestSegLinearSmallRows).
 	n, k := 64, 96
-	rows := []int{5, 11}
-	x := randVec(r, 16*k, 1)
+	rows := []int{linSmallRows + 5, linSmallRows + 11}
+	M := rows[0] + rows[1]
+	x := randVec(r, M*k, 1)
 	var segs []kernels.LinearSeg
 	var ws, bs [][]float32
 	for _, rr := range rows {
@@ -471,7 +473,7 @@ func TestOneDNNGemm(t *testing.T) {
 		segs = append(segs, kernels.LinearSeg{Rows: rr, W: be.Upload(w), Bias: be.Upload(bias)})
 	}
 	for _, act := range []kernels.Act{kernels.ActGELU, kernels.ActReLU, kernels.ActNone} {
-		y := randVec(r, 16*n, 1)
+		y := randVec(r, M*n, 1)
 		y0 := slices.Clone(y)
 		acc := act == kernels.ActNone
 		be.SegLinear(be.Upload(y), be.Upload(x), n, k, segs, act, acc)
