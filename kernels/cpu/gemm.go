@@ -179,37 +179,27 @@ func (be *Backend) SegLinear(y, x kernels.Buffer, n, k int, segs []kernels.Linea
 				bs = need(s.Bias, n, "seglinear bias")
 			}
 			y, x := ys[off*n:(off+r)*n], xs[off*k:(off+r)*k]
-			switch {
-			case r <= linRowByRow:
+			if r > linRowByRow {
+				be.linear(y, n, x, r, n, k, ws, true, k, bs, act, accumulate)
+			} else {
 				for i := range r {
 					be.linear(y[i*n:(i+1)*n], n, x[i*k:(i+1)*k], 1, n, k, ws, true, k, bs, act, accumulate)
 				}
-			case r <= linSmallRows && be.dnn != nil: // on OpenMP's threads, which spin between products
-				be.dnn.lib.linSmall(be.dnn.ops.o, y, n, x, k, r, n, k, ws, bs, int(act), accumulate, be.dnn.threads)
-			case r <= linSmallRows:
-				be.k.linSmall(y, n, x, k, r, n, k, ws, bs, int(act), accumulate, 0, n)
-			default:
-				be.linear(y, n, x, r, n, k, ws, true, k, bs, act, accumulate)
 			}
 		}
 		off += r
 	}
 }
 
-// linSmallRows is the most rows for which SegLinear runs a product on the
-// kernel's lin_small. The adapters' products at a few rows — a one-row
-// PREDICT's 16 tokens, the kept rows of a pass's last layer — have n or k of
-// 64, and oneDNN ran them at 15–45 GFLOP/s on both cores (MiniLM-L6's 384×64
-// blocks, 2 to 64 rows; Zen 4), its call as long as the work. lin_small runs
-// them transposed on the matmul tile at 55–75 GFLOP/s on the calling thread
-// alone: 1.3–3× faster up to 64 rows (96: even; 128: oneDNN's two cores win;
-// split over both cores, the helper's wake-up cost more than it saved). One
-// row keeps be.linear's own product (2.4 µs a block, against 17), and so do
-// up to linRowByRow rows, one at a time.
-const (
-	linSmallRows = 64
-	linRowByRow  = 6
-)
+// linRowByRow is the most rows of a SegLinear segment multiplied one row at
+// a time, each on the one-row product. For an adapter block of MiniLM-L6
+// (384 → 64 → 384) oneDNN's call costs more than the work at a few rows:
+// 11.7–12.0 µs at 2 rows, 13.4–13.7 at 4, 15.5–18.6 at 6, against 5.4–6.7,
+// 9.5–9.9 and 14.8–15.0 one row at a time (BenchmarkAdapterBlock, Zen 4);
+// from 8 rows oneDNN is as fast or faster. Very short texts' single-row
+// PREDICTs have such segments, and so have the kept rows of small batches
+// (model.ForwardRows).
+const linRowByRow = 6
 
 // SegLinearBackward: dx (+)= dy·W, DW += dyᵀ·x, DBias += Σ_rows dy per
 // segment. A segment without W does not depend on x: its dx rows are cleared

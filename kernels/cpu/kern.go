@@ -53,7 +53,6 @@ static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const f
 }
 static void k_q8_quant(const kern_ops *o, uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k) { o->q8_quant(xq, sx, zp, x, rows, k); }
 static void k_q8_out(const kern_ops *o, float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp, const float *sw, const int32_t *cs, const float *bias, int act) { FTZ_ON o->q8_out(y, ldy, acc, rows, n, sx, zp, sw, cs, bias, act); FTZ_OFF }
-static int k_lin_small(const kern_ops *o, float *y, long ldy, const float *x, long ldx, long M, long n, long k, const float *w, const float *bias, int act, int acc, long j0, long j1) { FTZ_ON int r = o->lin_small(y, ldy, x, ldx, M, n, k, w, bias, act, acc, j0, j1); FTZ_OFF return r; }
 */
 import "C"
 
@@ -79,15 +78,6 @@ func fp(s []float32) *C.float {
 
 func oom(what string) {
 	panic("cpu: out of memory in " + what)
-}
-
-// linSmall is y[m,n] (+)= act(x[m,k]·wᵀ + bias) for w [n,k] and m ≤ 128
-// rows (kern.h's lin_small), outputs [j0, j1) only.
-func (k kern) linSmall(y []float32, ldy int, x []float32, ldx, m, n, kk int, w, bias []float32, act int, acc bool, j0, j1 int) {
-	if C.k_lin_small(k.o, fp(y), C.long(ldy), fp(x), C.long(ldx), C.long(m), C.long(n), C.long(kk), fp(w), fp(bias),
-		C.int(act), cbool(acc), C.long(j0), C.long(j1)) != 0 {
-		oom("SegLinear")
-	}
 }
 
 func (k kern) actFwd(y, x []float32, n int, act int) {

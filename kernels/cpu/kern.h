@@ -79,11 +79,6 @@ typedef struct {
 	   colsum[j] = Σ_k wq[k,j]. bias may be NULL. */
 	void (*q8_out)(float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp,
 	               const float *sw, const int32_t *colsum, const float *bias, int act);
-	/* y[M,n] (+)= act(x[M,k]·wᵀ + bias), w [n,k], for M ≤ 128 rows, outputs
-	   [j0, j1) only (the adapters' projections at a few rows). bias may be
-	   NULL; acc adds to y. Returns -1 when out of memory or M > 128. */
-	int (*lin_small)(float *y, long ldy, const float *x, long ldx, long M, long n, long k, const float *w,
-	                 const float *bias, int act, int acc, long j0, long j1);
 } kern_ops;
 
 /* kern_ops_for returns the table for level 2 (AVX-512), 1 (AVX2+FMA) or 0

@@ -1146,41 +1146,6 @@ static void q8_out(float *y, long ldy, const int32_t *acc, long rows, long n, co
 	}
 }
 
-/* lin_small: y[M,n] (+)= act(x[M,k]·wᵀ + bias) for w [n,k] row-major (an
-   adapter's projection) and few rows, M ≤ 128, outputs [j0, j1) only.
-   oneDNN runs these skinny products (n or k of 64) at 15–45 GFLOP/s at 2 to
-   64 rows, a call's overhead as long as its work (gemm.go). Here the product
-   runs transposed, yᵀ = w·xᵀ, on the matmul tile: the rows become the vector
-   lanes (xᵀ zero-padded to a multiple of 16), w's rows the tile's rows, so
-   the weights are read once, in order, without being packed. Returns -1
-   when out of memory or M > 128. */
-static int lin_small(float *y, long ldy, const float *x, long ldx, long M, long n, long k, const float *w,
-                     const float *bias, int act, int acc, long j0, long j1) {
-	const long Mp = (M + VW - 1) / VW * VW, nj = j1 - j0;
-	if (M <= 0 || nj <= 0) return 0;
-	if (M > 8 * VW) return -1;
-	float *xt = malloc(sizeof(float) * (size_t)(k * Mp + nj * Mp + nj));
-	if (!xt) return -1;
-	float *ct = xt + k * Mp, *row = ct + nj * Mp;
-	for (long kk = 0; kk < k; kk++) {
-		float *d = xt + kk * Mp;
-		for (long r = 0; r < M; r++) d[r] = x[r * ldx + kk];
-		for (long r = M; r < Mp; r++) d[r] = 0.0f;
-	}
-	mm_nn(nj, Mp, k, w + j0 * k, k, xt, Mp, ct, Mp, 0, NULL, NULL);
-	for (long r = 0; r < M; r++) {
-		for (long j = 0; j < nj; j++) row[j] = ct[j * Mp + r] + (bias ? bias[j0 + j] : 0.0f);
-		act_fwd(row, row, nj, act);
-		float *yr = y + r * ldy + j0;
-		if (acc)
-			for (long j = 0; j < nj; j++) yr[j] += row[j];
-		else
-			memcpy(yr, row, sizeof(float) * (size_t)nj);
-	}
-	free(xt);
-	return 0;
-}
-
 const kern_ops KNAME(kern_ops) = {
     .isa = KISA,
     .act_fwd = act_fwd,
@@ -1198,7 +1163,6 @@ const kern_ops KNAME(kern_ops) = {
     .sumsq = sumsq,
     .q8_quant = q8_quant,
     .q8_out = q8_out,
-    .lin_small = lin_small,
 #if defined(__AVX512F__)
     .attn_fwd_bf16 = attn_fwd_bf16,
 #endif

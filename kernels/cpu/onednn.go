@@ -267,16 +267,6 @@ func (l *oneDNNLib) runQ8(mm *C.dn_mm, w *C.dn_weights, x []float32, m int, bias
 	return nil
 }
 
-// linSmall is kern.h's lin_small with the outputs split over OpenMP's
-// threads (dn_lin_small).
-func (l *oneDNNLib) linSmall(ops *C.kern_ops, y []float32, ldy int, x []float32, ldx, m, n, k int, w, bias []float32,
-	act int, acc bool, threads int) {
-	if C.dn_lin_small(l.l, unsafe.Pointer(ops), fp(y), C.long(ldy), fp(x), C.long(ldx), C.long(m), C.long(n), C.long(k),
-		fp(w), fp(bias), C.int(act), cbool(acc), C.int(threads)) != 0 {
-		oom("SegLinear")
-	}
-}
-
 // gemm makes the primitive for a product of plain matrices (dn_gemm_create).
 func (l *oneDNNLib) gemm(k gemmKey, threads int) (*C.dn_mm, string, error) {
 	var e, impl cbuf

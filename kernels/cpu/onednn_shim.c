@@ -490,44 +490,6 @@ fail:
 	return -1;
 }
 
-// ls_job is one dn_lin_small: the outputs [0, n) split evenly over the
-// pool's threads.
-typedef struct {
-	dn_lib *l;
-	const kern_ops *ops;
-	float *y;
-	const float *x, *w, *bias;
-	long ldy, ldx, m, n, k;
-	int act, acc, failed;
-} ls_job;
-
-static void lin_small_part(void *p) {
-	ls_job *j = p;
-	long t = 0, nt = 1;
-	if (j->l->gomp_parallel) {
-		t = j->l->omp_get_thread_num();
-		nt = j->l->omp_get_num_threads();
-	}
-#if defined(__x86_64__)
-	unsigned int csr = _mm_getcsr();
-	_mm_setcsr(csr | 0x8040);
-#endif
-	if (j->ops->lin_small(j->y, j->ldy, j->x, j->ldx, j->m, j->n, j->k, j->w, j->bias, j->act, j->acc, j->n * t / nt,
-		j->n * (t + 1) / nt) != 0)
-		__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
-#if defined(__x86_64__)
-	_mm_setcsr(csr);
-#endif
-}
-
-int dn_lin_small(dn_lib *l, const void *ops, float *y, long ldy, const float *x, long ldx, long m, long n, long k,
-	const float *w, const float *bias, int act, int acc, int threads) {
-	ls_job j = {l, ops, y, x, w, bias, ldy, ldx, m, n, k, act, acc, 0};
-	l->omp_set_num_threads(threads);
-	q8_parallel(l, lin_small_part, &j, n >= 32 ? threads : 1);
-	return j.failed ? -1 : 0;
-}
-
 void dn_mm_free(dn_lib *l, dn_mm *mm) {
 	if (!mm) return;
 	if (mm->src) l->mem_destroy(mm->src);

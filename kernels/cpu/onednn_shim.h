@@ -80,13 +80,6 @@ int dn_q8_run(dn_lib *l, dn_mm *mm, const dn_weights *w, const float *x, int m, 
 	float *y, int ldy, uint8_t *xq, float *sx, int32_t *zp, int32_t *acc, const void *ops,
 	int threads, char *err, int errlen);
 
-// dn_lin_small runs the kernels' lin_small (kern.h; ops is the table) with
-// its outputs split over OpenMP's pool, whose threads spin between the
-// model's products: y[m,n] (+)= act(x·wᵀ + bias) for w [n,k] and m ≤ 128.
-// Returns -1 when out of memory.
-int dn_lin_small(dn_lib *l, const void *ops, float *y, long ldy, const float *x, long ldx, long m, long n, long k,
-	const float *w, const float *bias, int act, int acc, int threads);
-
 // dn_gemm_create makes a matmul primitive on plain f32 matrices, for
 // weights that change (adapters, gradients) and are not worth packing:
 // C[m,n] (row stride ldc) (+)= act(op(A)·op(B) + bias), A [m,k] with row

@@ -459,10 +459,10 @@ func TestOneDNNGemm(t *testing.T) {
 	}
 
 	// SegLinear: two segments with their own weights, bias and activation,
-	// then accumulated without activation; more rows than lin_small takes
-	// (fewer: TestSegLinearSmallRows).
+	// then accumulated without activation; more rows than are multiplied one
+	// at a time (fewer: TestSegLinearFewRows).
 	n, k := 64, 96
-	rows := []int{linSmallRows + 5, linSmallRows + 11}
+	rows := []int{linRowByRow + 1, linRowByRow + 5}
 	M := rows[0] + rows[1]
 	x := randVec(r, M*k, 1)
 	var segs []kernels.LinearSeg
