@@ -7,7 +7,8 @@ import (
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
-// Backward propagates ∂L/∂Hidden ([B·T, H], left unchanged) through the network of a
+// Backward propagates ∂L/∂Hidden ([B·T, H], or [B, H] for a pass that keeps
+// rows; left unchanged) through the network of a
 // training pass and accumulates (+=) the gradients of the trainable tensors of
 // adapter a — its bottleneck blocks and LayerNorm copies — into grad, which has
 // a's shapes. Base weights are frozen: only their input gradients are formed.

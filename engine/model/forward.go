@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/adapterdb/adapterdb/kernels"
 )
@@ -199,7 +200,7 @@ func (m *Model) ForwardRows(ctx context.Context, b *Batch, train bool, keep []in
 			return nil, fmt.Errorf("kept row %d is not in sequence %d", r, s)
 		}
 	}
-	p := &Pass{m: m, b: b, train: train, segs: b.segments(), keep: keep}
+	p := &Pass{m: m, b: b, train: train, segs: b.segments(), keep: slices.Clone(keep)}
 	for _, s := range p.segs {
 		if s.Adapter != nil && s.Adapter.Size > p.mSize {
 			p.mSize = s.Adapter.Size

@@ -168,8 +168,8 @@ func realSpan(mask []uint8) (first, last int, ok bool) {
 	return first, last, first >= 0
 }
 
-// Backward returns ∂L/∂Hidden [B·T, H] given ∂L/∂pooled [B, H] (host), in a
-// buffer the pass owns (freed by Release) from the backend's recycled memory:
+// Backward returns ∂L/∂Hidden [B·T, H] — [B, H] for a pass that keeps rows —
+// given ∂L/∂pooled [B, H] (host), in a buffer the pass owns (freed by Release) from the backend's recycled memory:
 // a fresh host slice each step cost a page fault per 4 KiB on first read
 // (~4 ms of a MiniLM-L6 training step at batch 16, length 64).
 func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
@@ -177,6 +177,9 @@ func (pd *Pooled) Backward(p *Pass, dPooled []float32) (kernels.Buffer, error) {
 	H, B, T := m.Cfg.Hidden, b.Seqs, b.Len
 	if len(dPooled) != B*H {
 		return nil, fmt.Errorf("pooled gradient has %d values, want %d", len(dPooled), B*H)
+	}
+	if p.keep != nil && (pd.Pool == PoolMean || !slices.Equal(pd.rows, p.keep)) {
+		return nil, fmt.Errorf("pooling %v reads other rows than this pass kept", pd.Pool)
 	}
 	be := m.Be
 	tr, ok := be.(kernels.Trainer)
