@@ -178,28 +178,11 @@ func (be *Backend) SegLinear(y, x kernels.Buffer, n, k int, segs []kernels.Linea
 			if s.Bias != nil {
 				bs = need(s.Bias, n, "seglinear bias")
 			}
-			y, x := ys[off*n:(off+r)*n], xs[off*k:(off+r)*k]
-			if r > linRowByRow {
-				be.linear(y, n, x, r, n, k, ws, true, k, bs, act, accumulate)
-			} else {
-				for i := range r {
-					be.linear(y[i*n:(i+1)*n], n, x[i*k:(i+1)*k], 1, n, k, ws, true, k, bs, act, accumulate)
-				}
-			}
+			be.linear(ys[off*n:(off+r)*n], n, xs[off*k:(off+r)*k], r, n, k, ws, true, k, bs, act, accumulate)
 		}
 		off += r
 	}
 }
-
-// linRowByRow is the most rows of a SegLinear segment multiplied one row at
-// a time, each on the one-row product. For an adapter block of MiniLM-L6
-// (384 → 64 → 384) oneDNN's call costs more than the work at a few rows:
-// 11.7–12.0 µs at 2 rows, 13.4–13.7 at 4, 15.5–18.6 at 6, against 5.4–6.7,
-// 9.5–9.9 and 14.8–15.0 one row at a time (BenchmarkAdapterBlock, Zen 4);
-// from 8 rows oneDNN is as fast or faster. Very short texts' single-row
-// PREDICTs have such segments, and so have the kept rows of small batches
-// (model.ForwardRows).
-const linRowByRow = 6
 
 // SegLinearBackward: dx (+)= dy·W, DW += dyᵀ·x, DBias += Σ_rows dy per
 // segment. A segment without W does not depend on x: its dx rows are cleared

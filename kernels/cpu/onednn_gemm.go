@@ -28,14 +28,26 @@ type gemmKey struct {
 	act           kernels.Act
 }
 
+// gemmMinRows is the fewest rows a product of plain matrices needs to run on
+// oneDNN; fewer stay on OpenBLAS, whose call costs less than oneDNN's at
+// such sizes. An adapter block of MiniLM-L6 (M×64×384 then M×384×64, bias,
+// ReLU, accumulated; BenchmarkAdapterBlock, Zen 4, two runs) took 2.7–3.8 µs
+// on OpenBLAS against 9.9–11.3 on oneDNN at 2 rows, 15.2–15.7 against
+// 18.5–18.6 at 8, and at 16 either won by turns (21.7–24.2 against
+// 21.3–30.7). Short texts' single-row PREDICTs have such products, and so
+// have the kept rows of small batches (model.ForwardRows).
+const gemmMinRows = 9
+
 // gemm runs c (+)= act(op(a)·op(b) + bias) on oneDNN and reports whether it
-// did; false leaves it to OpenBLAS. The operands are checked slices. A
-// single row (a vector-matrix product: mean pooling's weights·hidden per
-// sequence) stays on OpenBLAS's GEMV: oneDNN took 19-28 µs for 1×384×32 and
-// 1×384×64 against OpenBLAS's 1.5-4 µs, while from two rows up (2×64×384)
-// it was 1.4-2.9 µs against 4.8-5.1.
+// did; false leaves it to OpenBLAS (fewer than gemmMinRows rows, among
+// others). The operands are checked slices.
 func (d *dnn) gemm(key gemmKey, a, b, bias, c []float32) bool {
-	if key.m < 2 || key.n == 0 || key.k == 0 || !fitsBLASInt(key.m, key.n, key.k, key.lda, key.ldb, key.ldc) {
+	return key.m >= gemmMinRows && d.runGemm(key, a, b, bias, c)
+}
+
+// runGemm is gemm whatever the rows.
+func (d *dnn) runGemm(key gemmKey, a, b, bias, c []float32) bool {
+	if key.m == 0 || key.n == 0 || key.k == 0 || !fitsBLASInt(key.m, key.n, key.k, key.lda, key.ldb, key.ldc) {
 		return false
 	}
 	d.mu.Lock()

@@ -395,7 +395,7 @@ func TestOMPEnv(t *testing.T) {
 
 // TestOneDNNGemm checks that products of plain matrices (the adapters'
 // bottlenecks, the weight gradients) run on oneDNN primitives rather than
-// falling back (single rows stay on OpenBLAS's GEMV by design), at the
+// falling back (fewer than gemmMinRows rows stay on OpenBLAS by design), at the
 // shapes a MiniLM pass and odd ones give, and that the untransposed ones
 // (the forward pass's) match a float64 reference with C wider than n,
 // overwritten and accumulated into. Every transpose, stride,
@@ -404,7 +404,7 @@ func TestOMPEnv(t *testing.T) {
 func TestOneDNNGemm(t *testing.T) {
 	be := oneDNNBackend(t, "fp32")
 	r := rand.New(rand.NewPCG(12, 12))
-	for _, sz := range []struct{ m, n, k int }{{2, 1, 1}, {7, 5, 9}, {128, 64, 384}, {128, 384, 64}, {33, 70, 130}} {
+	for _, sz := range []struct{ m, n, k int }{{gemmMinRows, 1, 1}, {9, 5, 9}, {128, 64, 384}, {128, 384, 64}, {33, 70, 130}} {
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
 				for _, beta := range []float32{0, 1} {
@@ -451,18 +451,20 @@ func TestOneDNNGemm(t *testing.T) {
 		}
 	}
 
-	// A single row stays on OpenBLAS.
-	be.Gemm(false, false, 1, 384, 32, 1, be.Upload(randVec(r, 32, 1)), 32, be.Upload(randVec(r, 32*384, 1)), 384, 0,
-		be.Upload(make([]float32, 384)), 384)
-	if _, ok := be.dnn.gemms[gemmKey{m: 1, n: 384, k: 32, lda: 32, ldb: 384, ldc: 384}]; ok {
-		t.Error("a single-row product went to oneDNN")
+	// Fewer rows than gemmMinRows stay on OpenBLAS.
+	for _, m := range []int{1, gemmMinRows - 1} {
+		be.Gemm(false, false, m, 384, 32, 1, be.Upload(randVec(r, m*32, 1)), 32, be.Upload(randVec(r, 32*384, 1)), 384, 0,
+			be.Upload(make([]float32, m*384)), 384)
+		if _, ok := be.dnn.gemms[gemmKey{m: m, n: 384, k: 32, lda: 32, ldb: 384, ldc: 384}]; ok {
+			t.Errorf("a product of %d rows went to oneDNN", m)
+		}
 	}
 
 	// SegLinear: two segments with their own weights, bias and activation,
-	// then accumulated without activation; more rows than are multiplied one
-	// at a time (fewer: TestSegLinearFewRows).
+	// then accumulated without activation; at least gemmMinRows rows each
+	// (fewer: TestSegLinearFewRows).
 	n, k := 64, 96
-	rows := []int{linRowByRow + 1, linRowByRow + 5}
+	rows := []int{gemmMinRows, gemmMinRows + 4}
 	M := rows[0] + rows[1]
 	x := randVec(r, M*k, 1)
 	var segs []kernels.LinearSeg

@@ -12,9 +12,9 @@ import (
 	"github.com/adapterdb/adapterdb/kernels"
 )
 
-// TestSegLinearFewRows: SegLinear's segments of one row, of a few rows (one
-// row at a time) and of many agree with float64, segments without weights
-// left alone.
+// TestSegLinearFewRows: SegLinear's segments of one row, of a few rows (on
+// OpenBLAS, below gemmMinRows) and of more (on oneDNN) agree with float64,
+// segments without weights left alone.
 func TestSegLinearFewRows(t *testing.T) {
 	be, err := New(zerolog.Nop(), Options{})
 	if err != nil {
@@ -22,7 +22,7 @@ func TestSegLinearFewRows(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(6, 6))
 	const n, k = 48, 40
-	rows := []int{1, 16, 0, 3, linRowByRow, linRowByRow + 1}
+	rows := []int{1, 16, 0, 3, gemmMinRows - 1, gemmMinRows}
 	segs := make([]kernels.LinearSeg, len(rows))
 	ws := make([][]float32, len(rows))
 	M := 0
@@ -60,16 +60,22 @@ func TestSegLinearFewRows(t *testing.T) {
 }
 
 // BenchmarkAdapterBlock is one adapter block of MiniLM-L6 (384 → 64 → 384,
-// ReLU, added to its input) through SegLinear at the row counts of short
-// single-row PREDICTs and kept rows, all on one locked thread as the
-// scheduler runs passes (sub-benchmarks run on goroutines of their own:
-// on other threads libgomp would start more thread teams and stop
-// spinning): SegLinear (one row at a time up to linRowByRow rows) and
-// "linear" (be.linear over all rows: oneDNN from 2 rows).
+// bias, ReLU, added to its input) at the row counts of short single-row
+// PREDICTs and kept rows, on OpenBLAS and on oneDNN, all on one locked
+// thread as the scheduler runs passes (sub-benchmarks run on goroutines of
+// their own: on other threads libgomp would start more thread teams and
+// stop spinning). gemmMinRows is where oneDNN takes over.
 //
-//	go test ./kernels/cpu -run '^$' -bench AdapterBlock -benchtime 2000x
+//	go test ./kernels/cpu -run '^$' -bench AdapterBlock -benchtime 3000x
 func BenchmarkAdapterBlock(b *testing.B) {
-	be, err := New(zerolog.Nop(), Options{})
+	dnnBe, err := New(zerolog.Nop(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if dnnBe.dnn == nil {
+		b.Skip("no oneDNN here")
+	}
+	blasBe, err := New(zerolog.Nop(), Options{OneDNN: "off"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,19 +91,25 @@ func BenchmarkAdapterBlock(b *testing.B) {
 	onThread := func(f func()) { work <- f; <-done }
 	const H, m = 384, 64
 	for _, M := range []int{1, 2, 4, 6, 8, 16} {
-		for _, path := range []string{"seglinear", "linear"} {
+		for _, path := range []string{"openblas", "onednn"} {
 			b.Run(fmt.Sprintf("rows=%d/%s", M, path), func(b *testing.B) {
-				z, d := randBuf(be, M*H, 1), be.Alloc(M*m)
-				down := []kernels.LinearSeg{{Rows: M, W: randBuf(be, m*H, 2), Bias: randBuf(be, m, 3)}}
-				up := []kernels.LinearSeg{{Rows: M, W: randBuf(be, m*H, 4), Bias: randBuf(be, H, 5)}}
+				be := blasBe
+				if path == "onednn" {
+					be = dnnBe
+				}
+				z, d := data(randBuf(be, M*H, 1)), data(be.Alloc(M*m))
+				wd, bd, wu, bu := data(randBuf(be, m*H, 2)), data(randBuf(be, m, 3)), data(randBuf(be, m*H, 4)), data(randBuf(be, H, 5))
+				down := gemmKey{m: M, n: m, k: H, tB: true, lda: H, ldb: H, ldc: m, bias: true, act: kernels.ActReLU}
+				up := gemmKey{m: M, n: H, k: m, tB: true, lda: m, ldb: m, ldc: H, bias: true, acc: true}
 				block := func() {
-					if path == "seglinear" {
-						be.SegLinear(d, z, m, H, down, kernels.ActReLU, false)
-						be.SegLinear(z, d, H, m, up, kernels.ActNone, true)
+					if path == "openblas" {
+						be.linear(d, m, z, M, m, H, wd, true, H, bd, kernels.ActReLU, false)
+						be.linear(z, H, d, M, H, m, wu, true, m, bu, kernels.ActNone, true)
 						return
 					}
-					be.linear(data(d), m, data(z), M, m, H, data(down[0].W), true, H, data(down[0].Bias), kernels.ActReLU, false)
-					be.linear(data(z), H, data(d), M, H, m, data(up[0].W), true, m, data(up[0].Bias), kernels.ActNone, true)
+					if !be.dnn.runGemm(down, z, wd, bd, d) || !be.dnn.runGemm(up, d, wu, bu, z) {
+						b.Fatal("not run on oneDNN")
+					}
 				}
 				onThread(block) // warm-up: primitives, threads
 				b.ResetTimer()
