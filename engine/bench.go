@@ -114,3 +114,17 @@ func Bench(ctx context.Context, m *model.Model, b *model.Batch, iters int, pool 
 	return BenchResult{Iters: iters, Median: med, Min: times[0], Max: times[len(times)-1],
 		SeqPerSec: float64(b.Seqs) / med.Seconds(), GFLOPs: fl / med.Seconds() / 1e9, FLOPsBatch: fl}, nil
 }
+
+// pinsThread says whether Bench pins a pass over seqs sequences to one OS
+// thread. The CPU backend's oneDNN keeps an OpenMP thread team per calling
+// thread, and a goroutine that waited (for work, for a helper) resumes on
+// whichever thread the Go scheduler picks, whose team may have gone to
+// sleep: MiniLM-L6's one-row pass of 128 tokens after 5 ms idle took 19-22
+// ms unpinned, 14 pinned (BenchmarkSingleRow in engine/registry) — the
+// single-row PREDICT's case. In a process that makes no other OpenMP
+// calls, as `adapterdb bench`, batches of several sequences run faster
+// unpinned: they split their element-wise work over goroutines, and a
+// pinned caller's every wait for a helper parks and wakes its own thread
+// (0.82-0.95× at (8,64) and (32,32)). The scheduler pins every pass
+// (scheduler.loop). (The CUDA backend binds its context to a thread of its own.)
+func pinsThread(seqs int) bool { return seqs == 1 }

@@ -167,8 +167,8 @@ func (s *scheduler) take() []*seq {
 
 func (s *scheduler) loop() {
 	defer s.wg.Done()
-	// Every pass runs on this one OS thread (see pinsThread for why a
-	// one-sequence pass wants it): each thread that calls oneDNN gets an
+	// Every pass runs on this one OS thread (see pinsThread in bench.go
+	// for why a one-sequence pass wants it): each thread that calls oneDNN gets an
 	// OpenMP team of its own, and a second team makes libgomp stop
 	// spinning in all of them (OnDiscardedThread). Batches that ran
 	// unpinned landed on other threads, and single-row PREDICTs after a
@@ -188,20 +188,6 @@ func (s *scheduler) loop() {
 		s.run(batch)
 	}
 }
-
-// pinsThread says whether Bench pins a pass over seqs sequences to one OS
-// thread. The CPU backend's oneDNN keeps an OpenMP thread team per calling
-// thread, and a goroutine that waited (for work, for a helper) resumes on
-// whichever thread the Go scheduler picks, whose team may have gone to
-// sleep: MiniLM-L6's one-row pass of 128 tokens after 5 ms idle took 19-22
-// ms unpinned, 14 pinned (BenchmarkSingleRow in engine/registry) — the
-// single-row PREDICT's case. In a process that makes no other OpenMP
-// calls, as `adapterdb bench`, batches of several sequences run faster
-// unpinned: they split their element-wise work over goroutines, and a
-// pinned caller's every wait for a helper parks and wakes its own thread
-// (0.82-0.95× at (8,64) and (32,32)). The scheduler pins every pass
-// (loop). (The CUDA backend binds its context to a thread of its own.)
-func pinsThread(seqs int) bool { return seqs == 1 }
 
 func (s *scheduler) failQueued() {
 	s.mu.Lock()

@@ -18,19 +18,6 @@ import (
 // losses and gradients computed in float64 by an independent reference
 // (testdata/adapters/README.md).
 
-func relL2(g, ref []float32) float64 {
-	var num, den float64
-	for i := range g {
-		e := float64(g[i]) - float64(ref[i])
-		num += e * e
-		den += float64(ref[i]) * float64(ref[i])
-	}
-	if den == 0 {
-		return math.Sqrt(num)
-	}
-	return math.Sqrt(num / den)
-}
-
 // forward runs a training or inference pass over every row, or (rows) one
 // that keeps only the rows pool reads (model.ForwardRows), where it has any.
 func forward(t *testing.T, m *model.Model, b *model.Batch, train, rows bool, pool model.Pool) *model.Pass {
@@ -148,7 +135,7 @@ func checkGoldens(t *testing.T, be kernels.Backend, name string, rows bool) {
 					}
 					continue
 				}
-				if e := relL2(p.Data, ref); !(e <= g.Tolerance.Grad) {
+				if e := testmodels.RelL2(p.Data, ref); !(e <= g.Tolerance.Grad) {
 					t.Errorf("grad %s: relative error %g", p.Name, e)
 				}
 			}

@@ -3,7 +3,6 @@ package model_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -109,27 +108,6 @@ func batchOf(m *model.Model, c rowsCase, adapters map[string]*model.Adapter, see
 		b.Segs[len(b.Segs)-1].Seqs++
 	}
 	return b
-}
-
-// relErr is ‖g − ref‖₂ / ‖ref‖₂ (‖g‖₂ when ref is zero); NaN gives +Inf.
-func relErr(g, ref []float32) float64 {
-	if len(g) != len(ref) {
-		return math.Inf(1)
-	}
-	var num, den float64
-	for i := range g {
-		e := float64(g[i]) - float64(ref[i])
-		num += e * e
-		den += float64(ref[i]) * float64(ref[i])
-	}
-	e := math.Sqrt(num)
-	if den > 0 {
-		e /= math.Sqrt(den)
-	}
-	if math.IsNaN(e) {
-		return math.Inf(1)
-	}
-	return e
 }
 
 // TestForwardRowsMatchesForward checks that a pass keeping only the pooled
@@ -247,7 +225,7 @@ func checkForwardRows(t *testing.T, m *model.Model, setA, setB *adapter.Set) {
 					}
 					full[pool] = want.Values
 					for s := 0; s < B; s++ {
-						if e := relErr(got.Values[s*H:(s+1)*H], want.Values[s*H:(s+1)*H]); !(e <= 1e-5) {
+						if e := testmodels.RelL2(got.Values[s*H:(s+1)*H], want.Values[s*H:(s+1)*H]); !(e <= 1e-5) {
 							t.Errorf("%v train=%v: sequence %d (%s) pooled differs from Forward's by %g relative", pool, train, s, c.segs[s], e)
 						}
 					}
@@ -271,7 +249,7 @@ func checkForwardRows(t *testing.T, m *model.Model, setA, setB *adapter.Set) {
 				if n < 2 {
 					continue
 				}
-				if e := relErr(full[model.PoolFirst][s*H:(s+1)*H], full[model.PoolLast][s*H:(s+1)*H]); !(e > 1e-2) {
+				if e := testmodels.RelL2(full[model.PoolFirst][s*H:(s+1)*H], full[model.PoolLast][s*H:(s+1)*H]); !(e > 1e-2) {
 					t.Errorf("sequence %d: first and last rows pool alike (%g): the case cannot tell rows apart", s, e)
 				}
 			}
@@ -368,7 +346,7 @@ func checkRowsGrads(t *testing.T, m *model.Model, b *model.Batch, pool model.Poo
 			if w.Head {
 				continue
 			}
-			if e := relErr(got[i].Data, w.Data); !(e <= 1e-4) {
+			if e := testmodels.RelL2(got[i].Data, w.Data); !(e <= 1e-4) {
 				t.Errorf("%v: adapter %s: gradient of %s differs from Forward's by %g relative L2", pool, name, w.Name, e)
 			}
 			for _, v := range w.Data {

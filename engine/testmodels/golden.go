@@ -114,6 +114,28 @@ func MaxAbsDiff(a, b []float32) float64 {
 	return d
 }
 
+// RelL2 is ‖g − ref‖₂ / ‖ref‖₂ (‖g − ref‖₂ when ref is zero), +Inf when the
+// lengths differ or a value is NaN.
+func RelL2(g, ref []float32) float64 {
+	if len(g) != len(ref) {
+		return math.Inf(1)
+	}
+	var num, den float64
+	for i := range g {
+		e := float64(g[i]) - float64(ref[i])
+		num += e * e
+		den += float64(ref[i]) * float64(ref[i])
+	}
+	e := math.Sqrt(num)
+	if den > 0 {
+		e /= math.Sqrt(den)
+	}
+	if math.IsNaN(e) {
+		return math.Inf(1)
+	}
+	return e
+}
+
 // Batch is one golden case as a batch of one sequence.
 func (c *GoldenCase) Batch() *model.Batch {
 	b := &model.Batch{Seqs: 1, Len: len(c.InputIDs), IDs: c.InputIDs, Mask: c.Mask, PosIDs: c.PosIDs}

@@ -28,16 +28,16 @@ func testFortunesAgreement(t *testing.T, precision string) {
 	if os.Getenv("ADAPTERDB_LONG") == "" {
 		t.Skip("set ADAPTERDB_LONG=1: trains on 2,719 rows")
 	}
-	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
+	lowBe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
 	if err != nil {
 		t.Skipf("no %s on this machine: %v", precision, err)
 	}
 	eng := demoEngine(t)
-	bf, err := engine.Open(engine.Config{Model: "demo", Backend: bbe, Log: zerolog.Nop()})
+	low, err := engine.Open(engine.Config{Model: "demo", Backend: lowBe, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bf.Close()
+	defer low.Close()
 	o := train.DefaultOptions()
 	o.Trainable, o.Epochs = "adapters", 1
 	res, err := train.Train(context.Background(), eng, fortunes(t, "train"), train.KindUnknown, o, nil)
@@ -46,22 +46,22 @@ func testFortunesAgreement(t *testing.T, precision string) {
 	}
 	test := fortunes(t, "test")
 	want := predictLabels(t, eng, res.Set, test, o.MaxLength)
-	got := predictLabels(t, bf, res.Set, test, o.MaxLength)
-	same, correct32, correct16 := 0, 0, 0
+	got := predictLabels(t, low, res.Set, test, o.MaxLength)
+	same, correctFP32, correctLow := 0, 0, 0
 	for i := range want {
 		if got[i] == want[i] {
 			same++
 		}
 		if res.Set.Labels[want[i]] == test[i].Target {
-			correct32++
+			correctFP32++
 		}
 		if res.Set.Labels[got[i]] == test[i].Target {
-			correct16++
+			correctLow++
 		}
 	}
 	agree := float64(same) / float64(len(want))
 	t.Logf("%s vs fp32 labels agree on %d of %d test rows (%.2f%%); accuracy fp32 %.4f, %s %.4f", precision,
-		same, len(want), 100*agree, float64(correct32)/float64(len(want)), precision, float64(correct16)/float64(len(want)))
+		same, len(want), 100*agree, float64(correctFP32)/float64(len(want)), precision, float64(correctLow)/float64(len(want)))
 	if agree < 0.99 {
 		t.Errorf("agreement %.4f < 0.99", agree)
 	}
@@ -113,19 +113,19 @@ func TestBF16Training(t *testing.T) { testReducedTraining(t, "bf16") }
 func TestInt8Training(t *testing.T) { testReducedTraining(t, "int8") }
 
 func testReducedTraining(t *testing.T, precision string) {
-	bbe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
+	lowBe, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: precision})
 	if err != nil {
 		t.Skipf("no %s on this machine: %v", precision, err)
 	}
-	bf, err := engine.Open(engine.Config{Model: "demo", Backend: bbe, Log: zerolog.Nop()})
+	low, err := engine.Open(engine.Config{Model: "demo", Backend: lowBe, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bf.Close()
+	defer low.Close()
 	ex := fortunes(t, "train")[:48]
 	o := opts("epochs", "2", "max_length", "24", "batch_size", "8", "seed", "3")
 	var loss [2]float64
-	for i, e := range []*engine.Engine{demoEngine(t), bf} {
+	for i, e := range []*engine.Engine{demoEngine(t), low} {
 		res, err := train.Train(context.Background(), e, ex, train.KindUnknown, o, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -195,7 +195,7 @@ func TestOneDNNInt8Linear(t *testing.T) {
 						}
 					}
 				}
-				if pw := be.dnn.weights[plain(w).key(layout == kernels.InOut)]; pw == nil || pw.c == nil || pw.c.prec != 2 {
+				if pw := be.dnn.weights[plain(w).key(layout == kernels.InOut)]; pw == nil || pw.c == nil || precision(pw.c.prec) != precInt8 {
 					t.Fatalf("%s: weights not packed in int8", what)
 				}
 			}

@@ -5,19 +5,7 @@ package cpu
 #cgo LDFLAGS: -lm
 #include "kern.h"
 
-// Kernels run with denormals flushed to zero (MXCSR FTZ and DAZ, restored
-// after): a denormal result, say GELU(-13) or an exponential deep in a
-// softmax tail, costs a microcode assist of ~100 cycles on x86, and a
-// GEMM output with many of them made a bias+GELU pass 10x slower.
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#define FTZ_ON unsigned int csr_ = _mm_getcsr(); _mm_setcsr(csr_ | 0x8040);
-#define FTZ_OFF _mm_setcsr(csr_);
-#else
-#define FTZ_ON
-#define FTZ_OFF
-#endif
-
+// Kernels run with denormals flushed to zero (kern.h's FTZ_ON, FTZ_OFF).
 // Go cannot call C function pointers; these forward to the chosen table.
 static void k_act_fwd(const kern_ops *o, float *y, const float *x, long n, int act) { FTZ_ON o->act_fwd(y, x, n, act); FTZ_OFF }
 static void k_act_bwd(const kern_ops *o, float *dx, const float *x, const float *dy, long n, int act) { FTZ_ON o->act_bwd(dx, x, dy, n, act); FTZ_OFF }

@@ -1069,14 +1069,10 @@ static void q8_quant(uint8_t *xq, float *sx, int32_t *zp, const float *x, long r
 			h = xr[i] > h ? xr[i] : h;
 			b += xr[i] * 0.0f;
 		}
-		if (b != 0.0f || b != b) {
-			sx[r] = NAN;
-			zp[r] = 0;
-			memset(qr, 0, (size_t)k);
-			continue;
-		}
 		float s = (h - l) / 255.0f;
-		if (s > FLT_MAX) { /* a range past float's: as a NaN row */
+		/* b is 0 unless an infinity or NaN passed (NaN != 0); a range past
+		   float's is treated the same. */
+		if (b != 0.0f || s > FLT_MAX) {
 			sx[r] = NAN;
 			zp[r] = 0;
 			memset(qr, 0, (size_t)k);

@@ -4,9 +4,6 @@
 
 #include <dlfcn.h>
 #include <math.h>
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,17 +442,10 @@ static void q8_out_part(void *p) {
 	int r0, r1;
 	q8_rows(j->l, j->m, &r0, &r1);
 	long n = j->w->n;
-	// Denormals flushed to zero, as around the other C kernels (kern.go):
-	// each of OpenMP's threads has its own MXCSR.
-#if defined(__x86_64__)
-	unsigned int csr = _mm_getcsr();
-	_mm_setcsr(csr | 0x8040);
-#endif
+	FTZ_ON // as around the other C kernels, on each of OpenMP's threads
 	j->ops->q8_out(j->y + (size_t)r0 * j->ldy, j->ldy, j->acc + (size_t)r0 * n, r1 - r0, n, j->sx + r0, j->zp + r0,
 		j->w->scale, j->w->colsum, j->bias, j->act);
-#if defined(__x86_64__)
-	_mm_setcsr(csr);
-#endif
+	FTZ_OFF
 }
 
 // Q8_GRAIN is the least work (values) split over threads: below it waking

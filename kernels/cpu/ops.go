@@ -242,11 +242,11 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 }
 
 // attnBF16 says whether inference attention runs its products in bf16: in
-// bf16 or int8 precision where bf16 multiplies faster than fp32 (dnn.bf16Attn),
-// without a causal mask (GPT-2
-// keeps fp32), for head sizes the kernel tiles (multiples of 32: 32 for
-// MiniLM, 64 for BERT-base). Training keeps fp32 attention: its backward
-// differentiates the fp32 forward.
+// bf16 or int8 precision where bf16 multiplies faster than fp32
+// (dnn.bf16Attn), without a causal mask (GPT-2 keeps fp32), for head sizes
+// the kernel tiles (multiples of 32: 32 for MiniLM, 64 for BERT-base).
+// Training keeps fp32 attention: its backward differentiates the fp32
+// forward.
 func (be *Backend) attnBF16(s attnShape) bool {
 	return be.dnn != nil && be.dnn.bf16Attn && !s.causal && s.hd%32 == 0 && be.k.hasAttnBF16()
 }
