@@ -18,6 +18,12 @@ import "runtime"
 // adapter trained in another process; docs/performance.md). A thread that
 // ends takes its team with it.
 func OnDiscardedThread[T any](f func() (T, error)) (T, error) {
+	return onDiscardedThread(f, onMainThread)
+}
+
+// onDiscardedThread is OnDiscardedThread with the main-thread test given
+// (tests force its branch).
+func onDiscardedThread[T any](f func() (T, error), mainThread func() bool) (T, error) {
 	type result struct {
 		v     T
 		err   error
@@ -36,7 +42,15 @@ func OnDiscardedThread[T any](f func() (T, error)) (T, error) {
 			}
 			done <- r
 		}()
-		r.v, r.err = f()
+		if mainThread() {
+			// Except the process's main thread, which it parks for good
+			// instead (runtime.mexit): f would leave its team there. Hold
+			// the main thread, so that the next goroutine cannot land on
+			// it, and run f on that one.
+			r.v, r.err = onDiscardedThread(f, mainThread)
+		} else {
+			r.v, r.err = f()
+		}
 		r.ok = true
 	}()
 	r := <-done
