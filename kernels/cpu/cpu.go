@@ -78,6 +78,7 @@ type Backend struct {
 	blas    *openBLAS // nil: gonum
 	gonum   gonum.Implementation
 	dnn     *dnn    // nil: linear layers on OpenBLAS
+	team    team    // OpenMP's team, where oneDNN brought libgomp (team.h)
 	bufs    bufPool // Alloc's large buffers, for reuse
 }
 
@@ -176,6 +177,7 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, prec pre
 		return nil
 	}
 	be.dnn = newDNN(lib, log, prec, be.k, be.threads)
+	be.team = lib.team()
 	switch {
 	case prec == precBF16:
 		be.dnn.bf16Attn = adviseBF16(log, bf16Rate(), xcpu.X86.HasAMXBF16)

@@ -239,12 +239,16 @@ func (be *Backend) colSum(out, y []float32, rows, n int) {
 		return
 	}
 	part := make([]float32, chunks*n)
-	be.parallel(chunks, 1, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			r0, r1 := rows*c/chunks, rows*(c+1)/chunks
-			be.k.colSum(part[c*n:(c+1)*n], y[r0*n:r1*n], r1-r0, n)
-		}
-	})
+	if nt := be.teamSize(chunks, 1); nt > 0 {
+		be.k.colSumTeam(be.team, nt, part, chunks, y, rows, n)
+	} else {
+		be.parallel(chunks, 1, 1, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				r0, r1 := rows*c/chunks, rows*(c+1)/chunks
+				be.k.colSum(part[c*n:(c+1)*n], y[r0*n:r1*n], r1-r0, n)
+			}
+		})
+	}
 	for c := range chunks {
 		be.k.add(out, out, part[c*n:(c+1)*n], n)
 	}

@@ -49,7 +49,8 @@ import (
 )
 
 // kern is one instruction set's table of C kernels. Each method runs one
-// chunk on the calling thread; callers split work across goroutines.
+// chunk on the calling thread; callers split work across goroutines, or
+// across OpenMP's team with team.go's methods.
 type kern struct{ o *C.kern_ops }
 
 func kernFor(level int) kern { return kern{C.kern_ops_for(C.int(level))} }

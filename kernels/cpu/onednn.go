@@ -285,3 +285,6 @@ func toBF16(dst []uint16, src []float32) {
 	}
 	C.dn_to_bf16((*C.uint16_t)(unsafe.Pointer(&dst[0])), fp(src), C.long(len(src)))
 }
+
+// team is OpenMP's team as oneDNN's library brought libgomp in (team.h).
+func (l *oneDNNLib) team() team { return team{C.dn_gomp_parallel(l.l)} }

@@ -501,3 +501,5 @@ __attribute__((target("avx512f,avx512bw"))) void dn_to_bf16(uint16_t *dst, const
 		dst[i] = nan ? (uint16_t)((v >> 16) | 0x40) : (uint16_t)(r >> 16);
 	}
 }
+
+void *dn_gomp_parallel(dn_lib *l) { return *(void **)&l->gomp_parallel; }

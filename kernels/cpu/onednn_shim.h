@@ -91,4 +91,8 @@ dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, i
 // dn_to_bf16 rounds n floats to bfloat16 (nearest even; NaN stays NaN).
 void dn_to_bf16(uint16_t *dst, const float *src, long n);
 
+// dn_gomp_parallel is libgomp's GOMP_parallel, as oneDNN's library brought
+// it in, or NULL when it was not found.
+void *dn_gomp_parallel(dn_lib *l);
+
 #endif

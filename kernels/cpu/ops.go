@@ -21,7 +21,15 @@ const elemGrain = 1 << 17
 func (be *Backend) Activate(y, x kernels.Buffer, n int, act kernels.Act) {
 	checkAct(act)
 	ys, xs := need(y, n, "activate y"), need(x, n, "activate x")
-	be.parallel(n, elemGrain, 16, func(lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	step := be.step(n, elemGrain, 16)
+	if nt := be.teamSize(n, step); nt > 0 {
+		be.k.actFwdTeam(be.team, nt, step, ys, xs, n, int(act))
+		return
+	}
+	be.parallelDynamic(n, step, func(lo, hi int) {
 		be.k.actFwd(ys[lo:hi], xs[lo:hi], hi-lo, int(act))
 	})
 }
@@ -30,7 +38,15 @@ func (be *Backend) Activate(y, x kernels.Buffer, n int, act kernels.Act) {
 func (be *Backend) ActivateBackward(dx, x, dy kernels.Buffer, n int, act kernels.Act) {
 	checkAct(act)
 	dxs, xs, dys := need(dx, n, "activate backward dx"), need(x, n, "activate backward x"), need(dy, n, "activate backward dy")
-	be.parallel(n, elemGrain, 16, func(lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	step := be.step(n, elemGrain, 16)
+	if nt := be.teamSize(n, step); nt > 0 {
+		be.k.actBwdTeam(be.team, nt, step, dxs, xs, dys, n, int(act))
+		return
+	}
+	be.parallelDynamic(n, step, func(lo, hi int) {
 		be.k.actBwd(dxs[lo:hi], xs[lo:hi], dys[lo:hi], hi-lo, int(act))
 	})
 }
@@ -107,7 +123,15 @@ func (be *Backend) AddNorm(y, sum, a, b kernels.Buffer, cols int, eps float32, s
 		}
 		return s[r*cols:]
 	}
-	be.parallel(rows, rowGrain(cols), 1, func(lo, hi int) {
+	if rows == 0 {
+		return
+	}
+	step := be.step(rows, rowGrain(cols), 1)
+	if nt := be.teamSize(rows, step); nt > 0 && len(segs) == 1 {
+		be.k.addNormTeam(be.team, nt, step, ys, ss, as, bs, rows, cols, eps, gains[0][0], gains[0][1])
+		return
+	}
+	be.parallelDynamic(rows, step, func(lo, hi int) {
 		forSegs(starts, lo, hi, func(i, r0, r1 int) {
 			be.k.addNorm(at(ys, r0), at(ss, r0), at(as, r0), at(bs, r0), r1-r0, cols, eps, gains[i][0], gains[i][1])
 		})
@@ -150,8 +174,14 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 			}
 			return s[(off+lo)*cols:]
 		}
+		step := be.step(r, rowGrain(cols), 1)
 		if dg == nil && db == nil {
-			be.parallel(r, rowGrain(cols), 1, func(lo, hi int) {
+			if nt := be.teamSize(r, step); nt > 0 {
+				be.k.normBwdTeam(be.team, nt, step, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, nil, 0, accumulate)
+				off += r
+				continue
+			}
+			be.parallelDynamic(r, step, func(lo, hi int) {
 				be.k.normBwd(seg(dxs, lo), seg(dys, lo), seg(xs, lo), hi-lo, cols, eps, gamma, dg, db, accumulate)
 			})
 			off += r
@@ -160,19 +190,23 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 		// Parameter gradients: partial sums per chunk, added up after.
 		chunks := min(be.threads, max(1, r/rowGrain(cols)))
 		part := make([]float32, 2*chunks*cols)
-		be.parallel(chunks, 1, 1, func(clo, chi int) {
-			for c := clo; c < chi; c++ {
-				lo, hi := r*c/chunks, r*(c+1)/chunks
-				var pg, pb []float32
-				if dg != nil {
-					pg = part[2*c*cols : (2*c+1)*cols]
+		if nt := be.teamSize(chunks, 1); nt > 0 {
+			be.k.normBwdTeam(be.team, nt, 1, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, part, chunks, accumulate)
+		} else {
+			be.parallel(chunks, 1, 1, func(clo, chi int) {
+				for c := clo; c < chi; c++ {
+					lo, hi := r*c/chunks, r*(c+1)/chunks
+					var pg, pb []float32
+					if dg != nil {
+						pg = part[2*c*cols : (2*c+1)*cols]
+					}
+					if db != nil {
+						pb = part[(2*c+1)*cols : (2*c+2)*cols]
+					}
+					be.k.normBwd(seg(dxs, lo), seg(dys, lo), seg(xs, lo), hi-lo, cols, eps, gamma, pg, pb, accumulate)
 				}
-				if db != nil {
-					pb = part[(2*c+1)*cols : (2*c+2)*cols]
-				}
-				be.k.normBwd(seg(dxs, lo), seg(dys, lo), seg(xs, lo), hi-lo, cols, eps, gamma, pg, pb, accumulate)
-			}
-		})
+			})
+		}
 		for c := range chunks {
 			if dg != nil {
 				be.k.add(dg, dg, part[2*c*cols:(2*c+1)*cols], cols)
@@ -234,11 +268,21 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 	if probs != nil {
 		ps = need(probs, s.B*s.H*s.T*s.T, "attention probs")
 	}
+	bf16 := ps == nil && be.attnBF16(s)
+	n, step := s.B*s.H, attnStep(s, be.threads)
+	if nt := be.teamSize(n, step); nt > 0 {
+		if bf16 {
+			be.k.attnFwdBF16Team(be.team, nt, step, cs, qs, a.KeyMask, s)
+		} else {
+			be.k.attnFwdTeam(be.team, nt, step, cs, qs, a.KeyMask, ps, s)
+		}
+		return
+	}
 	units := func(lo, hi int) { be.k.attnFwd(cs, qs, a.KeyMask, ps, s, lo, hi) }
-	if ps == nil && be.attnBF16(s) {
+	if bf16 {
 		units = func(lo, hi int) { be.k.attnFwdBF16(cs, qs, a.KeyMask, s, lo, hi) }
 	}
-	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), units)
+	be.parallelDynamic(n, step, units)
 }
 
 // attnBF16 says whether inference attention runs its products in bf16: in
@@ -262,7 +306,12 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 	dcs := need(dctx, s.B*s.T*D, "attention backward dctx")
 	qs := need(qkv, s.B*s.T*3*D, "attention backward qkv")
 	ps := need(probs, s.B*s.H*s.T*s.T, "attention backward probs")
-	be.parallelDynamic(s.B*s.H, attnStep(s, be.threads), func(lo, hi int) {
+	n, step := s.B*s.H, attnStep(s, be.threads)
+	if nt := be.teamSize(n, step); nt > 0 {
+		be.k.attnBwdTeam(be.team, nt, step, dqs, dcs, qs, ps, a.KeyMask, s)
+		return
+	}
+	be.parallelDynamic(n, step, func(lo, hi int) {
 		be.k.attnBwd(dqs, dcs, qs, ps, a.KeyMask, s, lo, hi)
 	})
 }
