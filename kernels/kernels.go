@@ -175,6 +175,21 @@ type NormGrad struct {
 	DBeta  Buffer // [cols] accumulated; nil when frozen
 }
 
+// RowAttention is a Backend that can run attention for one query row per
+// sequence: the last layer of a pass whose pooling reads one row
+// (model.ForwardRows) needs only that row's context. Backends without it
+// run Attention over every row and gather the kept ones.
+type RowAttention interface {
+	// AttentionRows writes ctx [Batch, D] row b: the context of the query at
+	// row rows[b] (0 ≤ rows[b] < Seq) of sequence b, as Attention computes
+	// it; probs, when not nil, gets its weights [Batch, Heads, Seq].
+	AttentionRows(ctx, qkv Buffer, a Attn, rows []int32, probs Buffer)
+	// AttentionRowsBackward is the backward of AttentionRows: given dctx
+	// [Batch, D] and the forward's qkv and probs it writes all of dqkv
+	// [Batch·Seq, 3D] (dq is zero outside the rows).
+	AttentionRowsBackward(dqkv, dctx, qkv, probs Buffer, a Attn, rows []int32)
+}
+
 // Trainer is a Backend that also runs the backward operations training needs.
 // Every backward op is the exact derivative of its forward op; the engine checks
 // each against finite differences. The cpu and cuda backends implement it.

@@ -126,6 +126,25 @@ func (b *backward) linearInputGrad(dx kernels.Buffer, ldx int, dy kernels.Buffer
 	}
 }
 
+// attentionBackward writes dQKV [M, 3H] from the gradient of a layer's
+// attention context: dCtx [M, H], or in the kept rows' layer the [B+1, H]
+// dKeptCtx, whose [B, H] head the kept rows' attention (Pass.rowAttn) takes
+// as it is and the full attention spread over every row (the last row,
+// zero, for the others).
+func (b *backward) attentionBackward(dQKV, dCtx, dKeptCtx kernels.Buffer, a *layerActs, kept bool) {
+	p, tr := b.p, b.tr
+	attn, H := p.m.attnArgs(p.b), p.m.Cfg.Hidden
+	switch {
+	case !kept:
+		tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
+	case p.rowAttn != nil:
+		p.rowAttn.AttentionRowsBackward(dQKV, tr.View(dKeptCtx, 0, p.b.Seqs*H), a.qkv, a.probs, attn, p.keepPos)
+	default:
+		tr.Embed(dCtx, dKeptCtx, p.spread, H, false)
+		tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
+	}
+}
+
 func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 	p, tr := b.p, b.tr
 	cfg, w := p.m.Cfg, p.m.W
@@ -133,7 +152,6 @@ func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 	if want := p.Hidden.Len(); dHidden.Len() != want {
 		return fmt.Errorf("hidden-state gradient has %d values, want %d", dHidden.Len(), want)
 	}
-	attn := p.m.attnArgs(p.b)
 
 	dX := b.alloc(M * H) // gradient w.r.t. the current block's output
 	dS := b.alloc(M * H) // gradient w.r.t. a residual sum / LN input
@@ -192,10 +210,9 @@ func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 			b.adaptBackward(dT, dRes, a.attn, a.ad, a.adAct, scratch, l, false) // dT = dAttn
 			b.linearInputGrad(dCtxK, H, dT, H, rows, ly.O, 0)
 			if kept {
-				tr.Embed(dCtx, dKeptCtx, p.spread, H, false)
 				tr.Embed(dS, dKeptRes, p.spread, H, false)
 			}
-			tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
+			b.attentionBackward(dQKV, dCtx, dKeptCtx, a, kept)
 			b.linearInputGrad(dT, H, dQKV, 3*H, M, ly.QKV, 0) // dT = dLn1
 			tr.Copy(dX, dS)                                   // dIn via the residual
 			tr.NormBackward(dX, dT, a.in, H, cfg.Eps, b.normGrads(ly.Norm1, T), true)
@@ -212,10 +229,9 @@ func (b *backward) run(ctx context.Context, dHidden kernels.Buffer) error {
 		b.adaptBackward(dT, dRes, a.attn, a.ad, a.adAct, scratch, l, false)              // dT = dAttn
 		b.linearInputGrad(dCtxK, H, dT, H, rows, ly.O, 0)
 		if kept {
-			tr.Embed(dCtx, dKeptCtx, p.spread, H, false)
 			tr.Embed(dX, dKeptRes, p.spread, H, false) // dX = dSum1 over every row
 		}
-		tr.AttentionBackward(dQKV, dCtx, a.qkv, a.probs, attn)
+		b.attentionBackward(dQKV, dCtx, dKeptCtx, a, kept)
 		b.linearInputGrad(dX, H, dQKV, 3*H, M, ly.QKV, 1) // dX = dIn: residual + q, k, v
 	}
 	if !cfg.PreLN {

@@ -132,6 +132,12 @@ type Pass struct {
 	keep            []int32
 	spread          []int32
 	keptCtx, keptIn kernels.Buffer // [B, H] the last layer's gathered attention context and input
+	// rowAttn runs the last layer's attention for the kept rows only (nil:
+	// the backend has no RowAttention, the attention runs over every row and
+	// the kept rows' contexts are gathered); keepPos[s] is sequence s's kept
+	// row within it, and the layer's probs are [B, heads, T].
+	rowAttn kernels.RowAttention
+	keepPos []int32
 }
 
 // Batch is the batch the pass ran on.
@@ -184,10 +190,11 @@ func (m *Model) Forward(ctx context.Context, b *Batch, train bool) (*Pass, error
 // ForwardRows is Forward for a caller that reads one row of the last hidden
 // state per sequence (cls, first or last pooling: Model.PoolRows): keep[s] is
 // sequence s's row. The last layer needs every row's keys and values, so its
-// QKV projection and attention run over all rows; the rest of it — the output
-// projection, the feed-forward network, the adapters and LayerNorms, a share
-// of the layer's products (3/4) — runs over the kept rows only, and Hidden is
-// [B, H]. Nil keep is Forward.
+// QKV projection runs over all rows, and so does its attention unless the
+// backend has kernels.RowAttention (then only the kept rows' queries attend);
+// the rest of it — the output projection, the feed-forward network, the
+// adapters and LayerNorms, a share of the layer's products (3/4) — runs over
+// the kept rows only, and Hidden is [B, H]. Nil keep is Forward.
 func (m *Model) ForwardRows(ctx context.Context, b *Batch, train bool, keep []int32) (*Pass, error) {
 	if err := m.check(b); err != nil {
 		return nil, err
@@ -201,6 +208,12 @@ func (m *Model) ForwardRows(ctx context.Context, b *Batch, train bool, keep []in
 		}
 	}
 	p := &Pass{m: m, b: b, train: train, segs: b.segments(), keep: slices.Clone(keep)}
+	if ra, ok := m.Be.(kernels.RowAttention); ok && keep != nil {
+		p.rowAttn, p.keepPos = ra, make([]int32, len(keep))
+		for s, r := range keep {
+			p.keepPos[s] = r - int32(s*b.Len)
+		}
+	}
 	for _, s := range p.segs {
 		if s.Adapter != nil && s.Adapter.Size > p.mSize {
 			p.mSize = s.Adapter.Size
@@ -295,7 +308,11 @@ func (p *Pass) allocActs() {
 		}
 		a.ln1, a.ctx, a.attnA, a.h1, a.f1Act, a.f2A = shared.ln1, shared.ctx, shared.attnA, shared.h1, shared.f1Act, shared.f2A
 		a.qkv = p.scratch(M * 3 * H)
-		a.probs = p.scratch(b.Seqs * cfg.Heads * b.Len * b.Len)
+		if p.rowAttn != nil && l == cfg.Layers-1 {
+			a.probs = p.scratch(b.Seqs * cfg.Heads * b.Len) // the kept rows' weights
+		} else {
+			a.probs = p.scratch(b.Seqs * cfg.Heads * b.Len * b.Len)
+		}
 		a.attn = p.scratch(M * H)
 		a.sum1 = p.scratch(M * H)
 		a.f1 = p.scratch(M * I)
@@ -476,13 +493,20 @@ func (p *Pass) forward(ctx context.Context) error {
 			x = a.ln1
 		}
 		be.Linear(a.qkv, 3*H, x, M, 3*H, H, ly.QKV.W, ly.QKV.Layout, ly.QKV.B, kernels.ActNone)
-		be.Attention(a.ctx, a.qkv, attn, a.probs)
 		// Past the attention, a pass that keeps rows needs only those in the
 		// last layer: rows, per and the block's input and context shrink.
 		per := p.rowsPerSeq(l)
 		rows, in, ctxs := b.Seqs*per, a.in, a.ctx
-		if per != b.Len {
+		switch {
+		case per == b.Len:
+			be.Attention(a.ctx, a.qkv, attn, a.probs)
+		case p.rowAttn != nil:
+			p.rowAttn.AttentionRows(p.keptCtx, a.qkv, attn, p.keepPos, a.probs)
+		default:
+			be.Attention(a.ctx, a.qkv, attn, a.probs)
 			be.Embed(p.keptCtx, a.ctx, p.keep, H, false)
+		}
+		if per != b.Len {
 			be.Embed(p.keptIn, a.in, p.keep, H, false)
 			in, ctxs = p.keptIn, p.keptCtx
 		}

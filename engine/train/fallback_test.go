@@ -59,9 +59,13 @@ func TestTrainWithoutTrainBackend(t *testing.T) {
 	}
 }
 
-// hostAdamW hides the cpu backend's AdamW (kernels.Optimizer): training on
-// it runs engine/train's host AdamW.
-type hostAdamW struct{ kernels.Trainer }
+// hostAdamW hides the cpu backend's AdamW (kernels.Optimizer), and only it:
+// training on it runs engine/train's host AdamW, and the same row attention
+// (kernels.RowAttention) in the last layer.
+type hostAdamW struct {
+	kernels.Trainer
+	kernels.RowAttention
+}
 
 // The cpu backend's AdamW (vectorised, on its threads) trains exactly the
 // adapter the host AdamW trains, byte for byte.
@@ -69,7 +73,8 @@ func TestBackendAdamWMatchesHost(t *testing.T) {
 	if _, ok := testmodels.CPU(t).(kernels.Optimizer); !ok {
 		t.Fatal("the cpu backend no longer runs AdamW itself: this test compares nothing")
 	}
-	host, err := engine.Open(engine.Config{Model: "demo", Backend: hostAdamW{testmodels.CPU(t).(kernels.Trainer)}, Log: zerolog.Nop()})
+	cpu := testmodels.CPU(t)
+	host, err := engine.Open(engine.Config{Model: "demo", Backend: hostAdamW{cpu.(kernels.Trainer), cpu.(kernels.RowAttention)}, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,10 @@ type Backend struct {
 	bufs    bufPool // Alloc's large buffers, for reuse
 }
 
-var _ kernels.Trainer = (*Backend)(nil)
+var (
+	_ kernels.Trainer      = (*Backend)(nil)
+	_ kernels.RowAttention = (*Backend)(nil)
+)
 
 // New returns a cpu backend and logs which GEMM implementation it runs.
 func New(log zerolog.Logger, opts Options) (*Backend, error) {

@@ -39,6 +39,16 @@ static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const f
 	FTZ_ON int r = o->attn_bwd(dqkv, dctx, qkv, probs, mask, &a, u0, u1); FTZ_OFF
 	return r;
 }
+static int k_attn_rows_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs, long B, long T, long H, long hd, int causal, float scale) {
+	kattn a = {B, T, H, hd, causal, scale};
+	FTZ_ON int r = o->attn_rows_fwd(ctx, qkv, mask, rows, probs, &a); FTZ_OFF
+	return r;
+}
+static int k_attn_rows_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows, long B, long T, long H, long hd, int causal, float scale) {
+	kattn a = {B, T, H, hd, causal, scale};
+	FTZ_ON int r = o->attn_rows_bwd(dqkv, dctx, qkv, probs, mask, rows, &a); FTZ_OFF
+	return r;
+}
 static void k_q8_quant(const kern_ops *o, uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k) { o->q8_quant(xq, sx, zp, x, rows, k); }
 static void k_q8_out(const kern_ops *o, float *y, long ldy, const int32_t *acc, long rows, long n, const float *sx, const int32_t *zp, const float *sw, const int32_t *cs, const float *bias, int act) { FTZ_ON o->q8_out(y, ldy, acc, rows, n, sx, zp, sw, cs, bias, act); FTZ_OFF }
 */
@@ -147,6 +157,20 @@ func (k kern) attnBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, a attnShap
 	if C.k_attn_bwd(k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
 		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
 		oom("AttentionBackward")
+	}
+}
+
+func (k kern) attnRowsFwd(ctx, qkv []float32, mask []uint8, rows []int32, probs []float32, a attnShape) {
+	if C.k_attn_rows_fwd(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])), fp(probs),
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale)) != 0 {
+		oom("AttentionRows")
+	}
+}
+
+func (k kern) attnRowsBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, rows []int32, a attnShape) {
+	if C.k_attn_rows_bwd(k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])),
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale)) != 0 {
+		oom("AttentionRowsBackward")
 	}
 }
 

@@ -938,6 +938,107 @@ static int attn_bwd(float *dqkv, const float *dctx, const float *qkv, const floa
 	return 0;
 }
 
+/* ---- Attention for one query row per sequence (kernels.RowAttention) ----
+   The last layer of a pass that keeps one row per sequence (model.ForwardRows)
+   needs only that row's context: its query against the sequence's keys, a
+   vector-matrix product per head instead of attn_fwd's matrix products. */
+
+/* dotv is Σ a[c]·b[c] over n values. */
+KI float dotv(const float *a, const float *b, long n) {
+	v16 acc = vset(0.0f);
+	long c = 0;
+	for (; c + VW <= n; c += VW) acc += vld(a + c) * vld(b + c);
+	if (c < n) acc += vld_part(a + c, n - c) * vld_part(b + c, n - c);
+	return hsum(acc);
+}
+
+/* axpyv is y += x·s over n values. */
+KI void axpyv(float *y, const float *x, float s, long n) {
+	long c = 0;
+	for (; c + VW <= n; c += VW) vst(y + c, vld(y + c) + vld(x + c) * vset(s));
+	for (; c < n; c++) y[c] += x[c] * s;
+}
+
+/* attn_rows_fwd: for each sequence b and head h, the query at row rows[b]
+   attends over the keys attn_fwd gives it (real keys before the last real
+   one; with a causal mask those at or before it): ctx [B, D] row b, probs
+   [B, H, T] (or NULL) its weights, zero elsewhere. A padding query gets
+   zeros, as in attn_fwd. s is [T] scratch. */
+static int attn_rows_fwd(float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs,
+                         const kattn *a) {
+	const long B = a->batch, T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D;
+	float *s = malloc((size_t)T * sizeof(float));
+	if (!s) return -1;
+	for (long b = 0; b < B; b++) {
+		const uint8_t *mk = mask + b * T;
+		const long r = rows[b], L = valid_keys(mk, T), lim = a->causal && r + 1 < L ? r + 1 : L;
+		for (long h = 0; h < H; h++) {
+			float *o = ctx + b * D + h * hd, *p = probs ? probs + (b * H + h) * T : NULL;
+			memset(o, 0, (size_t)hd * sizeof(float));
+			if (p) memset(p, 0, (size_t)T * sizeof(float));
+			if (!mk[r]) continue;
+			const float *q = qkv + (b * T + r) * ld + h * hd;
+			float mx = -INFINITY;
+			for (long j = 0; j < lim; j++) {
+				s[j] = mk[j] ? dotv(q, qkv + (b * T + j) * ld + D + h * hd, hd) * a->scale : -INFINITY;
+				mx = s[j] > mx ? s[j] : mx;
+			}
+			if (!(mx > -INFINITY)) continue;
+			float sum = 0;
+			for (long j = 0; j < lim; j++) {
+				s[j] = mk[j] ? expf(s[j] - mx) : 0.0f;
+				sum += s[j];
+			}
+			const float inv = 1.0f / sum;
+			for (long j = 0; j < lim; j++) {
+				const float pj = s[j] * inv;
+				if (p) p[j] = pj;
+				if (pj != 0.0f) axpyv(o, qkv + (b * T + j) * ld + 2 * D + h * hd, pj, hd);
+			}
+		}
+	}
+	free(s);
+	return 0;
+}
+
+/* attn_rows_bwd is attn_rows_fwd's backward: with p the kept query's
+   weights and dO = dctx row b, dv_j = p_j·dO, dp_j = dO·v_j,
+   ds_j = p_j·(dp_j − Σ p·dp), dq = scale·Σ ds_j·k_j (the kept row only),
+   dk_j = scale·ds_j·q. Every value of dqkv [B·T, 3D] is written: other
+   rows' dq and keys without weight get zeros. s is [T] scratch. */
+static int attn_rows_bwd(float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask,
+                         const int32_t *rows, const kattn *a) {
+	const long B = a->batch, T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D;
+	float *s = malloc((size_t)T * sizeof(float));
+	if (!s) return -1;
+	memset(dqkv, 0, (size_t)(B * T * ld) * sizeof(float));
+	for (long b = 0; b < B; b++) {
+		const uint8_t *mk = mask + b * T;
+		const long r = rows[b], L = valid_keys(mk, T), lim = a->causal && r + 1 < L ? r + 1 : L;
+		if (!mk[r]) continue;
+		for (long h = 0; h < H; h++) {
+			const float *p = probs + (b * H + h) * T, *dO = dctx + b * D + h * hd;
+			const float *q = qkv + (b * T + r) * ld + h * hd;
+			float dot = 0;
+			for (long j = 0; j < lim; j++) {
+				s[j] = p[j] != 0.0f ? dotv(dO, qkv + (b * T + j) * ld + 2 * D + h * hd, hd) : 0.0f;
+				dot += p[j] * s[j];
+			}
+			float *dq = dqkv + (b * T + r) * ld + h * hd;
+			for (long j = 0; j < lim; j++) {
+				if (p[j] == 0.0f) continue;
+				const float ds = p[j] * (s[j] - dot) * a->scale;
+				float *dk = dqkv + (b * T + j) * ld + D + h * hd;
+				axpyv(dq, qkv + (b * T + j) * ld + D + h * hd, ds, hd);
+				axpyv(dk, q, ds, hd);
+				axpyv(dk + D, dO, p[j], hd);
+			}
+		}
+	}
+	free(s);
+	return 0;
+}
+
 /* ---- AdamW (kernels.Optimizer) ---------------------------------------- */
 
 /* A v8d is 8 doubles: AdamW's arithmetic is in double, as engine/train's
@@ -1155,6 +1256,8 @@ const kern_ops KNAME(kern_ops) = {
     .embed = embed,
     .attn_fwd = attn_fwd,
     .attn_bwd = attn_bwd,
+    .attn_rows_fwd = attn_rows_fwd,
+    .attn_rows_bwd = attn_rows_bwd,
     .adamw = adamw,
     .sumsq = sumsq,
     .q8_quant = q8_quant,

@@ -316,6 +316,51 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 	})
 }
 
+// AttentionRows runs attention for query row rows[b] of each sequence b
+// (kernels.RowAttention), on the caller: a vector-matrix product per head,
+// too little work to split.
+func (be *Backend) AttentionRows(ctx, qkv kernels.Buffer, a kernels.Attn, rows []int32, probs kernels.Buffer) {
+	s, ok := attnCheck(a)
+	if !ok {
+		return
+	}
+	D := s.H * s.hd
+	cs := need(ctx, s.B*D, "attention rows ctx")
+	qs := need(qkv, s.B*s.T*3*D, "attention rows qkv")
+	var ps []float32
+	if probs != nil {
+		ps = need(probs, s.B*s.H*s.T, "attention rows probs")
+	}
+	be.k.attnRowsFwd(cs, qs, a.KeyMask, checkRows(rows, s), ps, s)
+}
+
+// AttentionRowsBackward is AttentionRows' backward.
+func (be *Backend) AttentionRowsBackward(dqkv, dctx, qkv, probs kernels.Buffer, a kernels.Attn, rows []int32) {
+	s, ok := attnCheck(a)
+	if !ok {
+		return
+	}
+	D := s.H * s.hd
+	dqs := need(dqkv, s.B*s.T*3*D, "attention rows backward dqkv")
+	dcs := need(dctx, s.B*D, "attention rows backward dctx")
+	qs := need(qkv, s.B*s.T*3*D, "attention rows backward qkv")
+	ps := need(probs, s.B*s.H*s.T, "attention rows backward probs")
+	be.k.attnRowsBwd(dqs, dcs, qs, ps, a.KeyMask, checkRows(rows, s), s)
+}
+
+// checkRows validates AttentionRows' rows: one per sequence, in it.
+func checkRows(rows []int32, s attnShape) []int32 {
+	if len(rows) != s.B {
+		panic(fmt.Sprintf("cpu: %d attention rows for %d sequences", len(rows), s.B))
+	}
+	for b, r := range rows {
+		if r < 0 || int(r) >= s.T {
+			panic(fmt.Sprintf("cpu: attention row %d of sequence %d outside its %d rows", r, b, s.T))
+		}
+	}
+	return rows
+}
+
 // attnStep is how many (sequence, head) units a worker takes at a time:
 // whole sequences when there are enough (the kernel prefetches the next
 // sequence while it works on one), about four pieces per worker so that
