@@ -224,7 +224,7 @@ func TestAttentionSplit(t *testing.T) {
 		}
 	}
 	s, _ := attnCheck(a)
-	if step := attnStep(s, 2); step >= B*H {
+	if step := attnStep(s, 2, attnGrainFlops); step >= B*H {
 		t.Fatalf("attnStep = %d of %d units: the shape no longer splits; make it larger", step, B*H)
 	}
 	one, two := newBackend(t, Options{Threads: 1}), newBackend(t, Options{Threads: 2})

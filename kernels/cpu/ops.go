@@ -24,7 +24,7 @@ func (be *Backend) Activate(y, x kernels.Buffer, n int, act kernels.Act) {
 	if n <= 0 {
 		return
 	}
-	step := be.step(n, elemGrain, 16)
+	step := be.step(n, be.grain(elemGrain), 16)
 	if nt := be.teamSize(n, step); nt > 0 {
 		be.k.actFwdTeam(be.team, nt, step, ys, xs, n, int(act))
 		return
@@ -41,7 +41,7 @@ func (be *Backend) ActivateBackward(dx, x, dy kernels.Buffer, n int, act kernels
 	if n <= 0 {
 		return
 	}
-	step := be.step(n, elemGrain, 16)
+	step := be.step(n, be.grain(elemGrain), 16)
 	if nt := be.teamSize(n, step); nt > 0 {
 		be.k.actBwdTeam(be.team, nt, step, dxs, xs, dys, n, int(act))
 		return
@@ -126,7 +126,7 @@ func (be *Backend) AddNorm(y, sum, a, b kernels.Buffer, cols int, eps float32, s
 	if rows == 0 {
 		return
 	}
-	step := be.step(rows, rowGrain(cols), 1)
+	step := be.step(rows, be.grain(rowGrain(cols)), 1)
 	if nt := be.teamSize(rows, step); nt > 0 && len(segs) == 1 {
 		be.k.addNormTeam(be.team, nt, step, ys, ss, as, bs, rows, cols, eps, gains[0][0], gains[0][1])
 		return
@@ -174,7 +174,7 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 			}
 			return s[(off+lo)*cols:]
 		}
-		step := be.step(r, rowGrain(cols), 1)
+		step := be.step(r, be.grain(rowGrain(cols)), 1)
 		if dg == nil && db == nil {
 			if nt := be.teamSize(r, step); nt > 0 {
 				be.k.normBwdTeam(be.team, nt, step, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, nil, 0, accumulate)
@@ -188,7 +188,7 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 			continue
 		}
 		// Parameter gradients: partial sums per chunk, added up after.
-		chunks := min(be.threads, max(1, r/rowGrain(cols)))
+		chunks := min(be.threads, max(1, r/be.grain(rowGrain(cols))))
 		part := make([]float32, 2*chunks*cols)
 		if nt := be.teamSize(chunks, 1); nt > 0 {
 			be.k.normBwdTeam(be.team, nt, 1, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, part, chunks, accumulate)
@@ -269,7 +269,7 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 		ps = need(probs, s.B*s.H*s.T*s.T, "attention probs")
 	}
 	bf16 := ps == nil && be.attnBF16(s)
-	n, step := s.B*s.H, attnStep(s, be.threads)
+	n, step := s.B*s.H, attnStep(s, be.threads, be.grain(attnGrainFlops))
 	if nt := be.teamSize(n, step); nt > 0 {
 		if bf16 {
 			be.k.attnFwdBF16Team(be.team, nt, step, cs, qs, a.KeyMask, s)
@@ -306,7 +306,7 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 	dcs := need(dctx, s.B*s.T*D, "attention backward dctx")
 	qs := need(qkv, s.B*s.T*3*D, "attention backward qkv")
 	ps := need(probs, s.B*s.H*s.T*s.T, "attention backward probs")
-	n, step := s.B*s.H, attnStep(s, be.threads)
+	n, step := s.B*s.H, attnStep(s, be.threads, be.grain(attnGrainFlops))
 	if nt := be.teamSize(n, step); nt > 0 {
 		be.k.attnBwdTeam(be.team, nt, step, dqs, dcs, qs, ps, a.KeyMask, s)
 		return
@@ -367,8 +367,8 @@ func checkRows(rows []int32, s attnShape) []int32 {
 // sequences of different lengths balance; single heads for small batches;
 // every unit on the caller when the whole call is less work than
 // attnGrainFlops, which a helper's wake-up would not repay (see elemGrain).
-func attnStep(s attnShape, threads int) int {
-	if attnWork(s) < attnGrainFlops {
+func attnStep(s attnShape, threads, grain int) int {
+	if attnWork(s) < float64(grain) {
 		return s.B * s.H
 	}
 	if s.B >= 2*threads {

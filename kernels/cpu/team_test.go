@@ -135,7 +135,7 @@ func TestTeamMatchesHelpers(t *testing.T) {
 			name += "/causal"
 		}
 		t.Run(name, func(t *testing.T) {
-			split(t, B*H, attnStep(s, tb.threads))
+			split(t, B*H, attnStep(s, tb.threads, tb.grain(attnGrainFlops)))
 			run(t, tb, hb, func(be *Backend) []kernels.Buffer {
 				qkv, dctx := randBuf(be, B*T*3*D, 1), randBuf(be, B*T*D, 2)
 				ctx, ctx2, probs, dqkv := be.Alloc(B*T*D), be.Alloc(B*T*D), be.Alloc(B*H*T*T), be.Alloc(B*T*3*D)

@@ -90,3 +90,21 @@ func (be *Backend) parallelDynamic(n, step int, fn func(lo, hi int)) {
 	work()
 	wg.Wait()
 }
+
+// teamGrainDiv divides an op's grain where OpenMP's team takes its pieces:
+// the team's thread, spinning after the last product, starts a piece in
+// about a microsecond, where a helper goroutine took 8–45 to wake. A
+// one-sequence pass now splits its attention and LayerNorms too: `bench
+// --batch 1 --seq 128` on MiniLM-L6 ran at 60.0–62.1 seq/s against
+// 48.0–56.2 with the helpers' grains, at 16 tokens 309–358 against 284–346
+// (four rounds alternating the binaries, Zen 4).
+const teamGrainDiv = 8
+
+// grain is the least work an op splits: g for helper goroutines, less for
+// the team.
+func (be *Backend) grain(g int) int {
+	if be.team.fn != nil {
+		return max(1, g/teamGrainDiv)
+	}
+	return g
+}
