@@ -502,4 +502,28 @@ __attribute__((target("avx512f,avx512bw"))) void dn_to_bf16(uint16_t *dst, const
 	}
 }
 
+typedef struct {
+	uint16_t *dst;
+	const float *src;
+	long n, step, next;
+} bf16_job;
+
+static void to_bf16_pieces(void *p) {
+	bf16_job *j = p;
+	for (;;) {
+		long lo = __atomic_fetch_add(&j->next, j->step, __ATOMIC_RELAXED);
+		if (lo >= j->n) break;
+		long hi = lo + j->step < j->n ? lo + j->step : j->n;
+		dn_to_bf16(j->dst + lo, j->src + lo, hi - lo);
+	}
+}
+
+void dn_to_bf16_team(dn_lib *l, uint16_t *dst, const float *src, long n, long step, int nt) {
+	bf16_job j = {dst, src, n, step, 0};
+	if (l->gomp_parallel && nt > 1)
+		l->gomp_parallel(to_bf16_pieces, &j, (unsigned)nt, 0);
+	else
+		dn_to_bf16(dst, src, n);
+}
+
 void *dn_gomp_parallel(dn_lib *l) { return *(void **)&l->gomp_parallel; }

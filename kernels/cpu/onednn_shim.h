@@ -90,6 +90,9 @@ dn_mm *dn_gemm_create(dn_lib *l, int m, int n, int k, int ta, int tb, int lda, i
 
 // dn_to_bf16 rounds n floats to bfloat16 (nearest even; NaN stays NaN).
 void dn_to_bf16(uint16_t *dst, const float *src, long n);
+// dn_to_bf16_team is dn_to_bf16 in pieces of step values on nt threads of
+// OpenMP's team (team.h says why), or on the caller without libgomp.
+void dn_to_bf16_team(dn_lib *l, uint16_t *dst, const float *src, long n, long step, int nt);
 
 // dn_gomp_parallel is libgomp's GOMP_parallel, as oneDNN's library brought
 // it in, or NULL when it was not found.
