@@ -181,8 +181,9 @@ type NormGrad struct {
 // run Attention over every row and gather the kept ones.
 type RowAttention interface {
 	// AttentionRows writes ctx [Batch, D] row b: the context of the query at
-	// row rows[b] (0 ≤ rows[b] < Seq) of sequence b, as Attention computes
-	// it; probs, when not nil, gets its weights [Batch, Heads, Seq].
+	// row rows[b] (0 ≤ rows[b] < Seq) of sequence b, the function Attention
+	// computes (in fp32, where Attention may multiply in bf16); probs, when
+	// not nil, gets its weights [Batch, Heads, Seq].
 	AttentionRows(ctx, qkv Buffer, a Attn, rows []int32, probs Buffer)
 	// AttentionRowsBackward is the backward of AttentionRows: given dctx
 	// [Batch, D] and the forward's qkv and probs it writes all of dqkv

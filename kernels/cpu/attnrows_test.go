@@ -18,12 +18,15 @@ func TestAttentionRows(t *testing.T) {
 	for _, hd := range []int{32, 20} {
 		for _, causal := range []bool{false, true} {
 			t.Run(fmt.Sprintf("hd=%d/causal=%v", hd, causal), func(t *testing.T) {
-				const B, T, H = 7, 23, 3
+				const B, T, H = 24, 23, 3 // enough to split over sequences, on helpers and on the team
 				D := H * hd
+				if s := (attnShape{B: B, T: T, H: H, hd: hd}); be.rowsStep(s) >= B {
+					t.Fatal("the rows' attention is not split: make the test larger")
+				}
 				mask := make([]uint8, B*T)
 				rows := make([]int32, B)
 				for s := range B {
-					n := T - 3*s
+					n := T - 3*(s%7)
 					for i := range T {
 						mask[s*T+i] = b2u(i < n && (s%3 != 2 || i%5 != 2))
 					}
@@ -43,8 +46,14 @@ func TestAttentionRows(t *testing.T) {
 
 				ctx, probs := be.Alloc(B*T*D), be.Alloc(B*H*T*T)
 				be.Attention(ctx, qkv, a, probs)
-				rctx, rprobs := be.Alloc(B*D), be.Alloc(B*H*T)
+				rctx, rprobs, rctx2 := be.Alloc(B*D), be.Alloc(B*H*T), be.Alloc(B*D)
 				be.AttentionRows(rctx, qkv, a, rows, rprobs)
+				be.AttentionRows(rctx2, qkv, a, rows, nil) // inference: no weights kept
+				for i, v := range data(rctx2) {
+					if v != data(rctx)[i] {
+						t.Fatalf("ctx without probs differs at %d: %v, %v", i, v, data(rctx)[i])
+					}
+				}
 				dctx := be.Alloc(B * T * D) // the kept rows' gradients, zero elsewhere
 				dqkv, rdqkv := be.Alloc(B*T*3*D), be.Alloc(B*T*3*D)
 				for s, r := range rows {

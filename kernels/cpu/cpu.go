@@ -180,7 +180,9 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, prec pre
 		return nil
 	}
 	be.dnn = newDNN(lib, log, prec, be.k, be.threads)
-	be.team = lib.team()
+	if be.dnn.threads > 1 { // OMP_NUM_THREADS=1: no team to share the pieces with
+		be.team = lib.team()
+	}
 	switch {
 	case prec == precBF16:
 		be.dnn.bf16Attn = adviseBF16(log, bf16Rate(), xcpu.X86.HasAMXBF16)

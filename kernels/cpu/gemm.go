@@ -233,7 +233,7 @@ func (be *Backend) SegLinearBackward(dx, dy, x kernels.Buffer, n, k int, segs []
 // colSum adds the column sums of y [rows, n] to out, with partial sums per
 // goroutine.
 func (be *Backend) colSum(out, y []float32, rows, n int) {
-	chunks := min(be.threads, max(1, rows*n/be.grain(elemGrain)))
+	chunks := min(be.threads, max(1, rows*n/elemGrain)) // the helpers' grain on the team too: the same sums
 	if chunks <= 1 {
 		be.k.colSum(out, y, rows, n)
 		return

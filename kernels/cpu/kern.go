@@ -39,14 +39,14 @@ static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const f
 	FTZ_ON int r = o->attn_bwd(dqkv, dctx, qkv, probs, mask, &a, u0, u1); FTZ_OFF
 	return r;
 }
-static int k_attn_rows_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs, long B, long T, long H, long hd, int causal, float scale) {
+static int k_attn_rows_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs, long B, long T, long H, long hd, int causal, float scale, long b0, long b1) {
 	kattn a = {B, T, H, hd, causal, scale};
-	FTZ_ON int r = o->attn_rows_fwd(ctx, qkv, mask, rows, probs, &a); FTZ_OFF
+	FTZ_ON int r = o->attn_rows_fwd(ctx, qkv, mask, rows, probs, &a, b0, b1); FTZ_OFF
 	return r;
 }
-static int k_attn_rows_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows, long B, long T, long H, long hd, int causal, float scale) {
+static int k_attn_rows_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows, long B, long T, long H, long hd, int causal, float scale, long b0, long b1) {
 	kattn a = {B, T, H, hd, causal, scale};
-	FTZ_ON int r = o->attn_rows_bwd(dqkv, dctx, qkv, probs, mask, rows, &a); FTZ_OFF
+	FTZ_ON int r = o->attn_rows_bwd(dqkv, dctx, qkv, probs, mask, rows, &a, b0, b1); FTZ_OFF
 	return r;
 }
 static void k_q8_quant(const kern_ops *o, uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k) { o->q8_quant(xq, sx, zp, x, rows, k); }
@@ -160,16 +160,16 @@ func (k kern) attnBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, a attnShap
 	}
 }
 
-func (k kern) attnRowsFwd(ctx, qkv []float32, mask []uint8, rows []int32, probs []float32, a attnShape) {
+func (k kern) attnRowsFwd(ctx, qkv []float32, mask []uint8, rows []int32, probs []float32, a attnShape, b0, b1 int) {
 	if C.k_attn_rows_fwd(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])), fp(probs),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale)) != 0 {
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(b0), C.long(b1)) != 0 {
 		oom("AttentionRows")
 	}
 }
 
-func (k kern) attnRowsBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, rows []int32, a attnShape) {
+func (k kern) attnRowsBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, rows []int32, a attnShape, b0, b1 int) {
 	if C.k_attn_rows_bwd(k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale)) != 0 {
+		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(b0), C.long(b1)) != 0 {
 		oom("AttentionRowsBackward")
 	}
 }

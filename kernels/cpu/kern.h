@@ -80,14 +80,15 @@ typedef struct {
 	/* Its backward: writes dq, dk, dv of the units' rows and heads in dqkv. */
 	int (*attn_bwd)(float *dqkv, const float *dctx, const float *qkv, const float *probs,
 	                const uint8_t *mask, const kattn *a, long u0, long u1);
-	/* Attention for the query at row rows[b] of each sequence b only: ctx
-	   [batch, heads·hd], probs [batch, heads, seq] (may be NULL). Returns -1
-	   when out of memory. */
+	/* Attention for the query at row rows[b] of each sequence b in [b0, b1)
+	   only: ctx [batch, heads·hd], probs [batch, heads, seq] (may be NULL).
+	   Returns -1 when out of memory. */
 	int (*attn_rows_fwd)(float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs,
-	                     const kattn *a);
-	/* Its backward: writes all of dqkv [batch·seq, 3·heads·hd]. */
+	                     const kattn *a, long b0, long b1);
+	/* Its backward: writes all of those sequences' rows of dqkv [batch·seq,
+	   3·heads·hd]. */
 	int (*attn_rows_bwd)(float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask,
-	                     const int32_t *rows, const kattn *a);
+	                     const int32_t *rows, const kattn *a, long b0, long b1);
 	/* AdamW (β = 0.9, 0.999; ε = 1e-8; float64 arithmetic) over n values:
 	   g' = g·gscale, m = β₁m + (1−β₁)g', v = β₂v + (1−β₂)g'²,
 	   w −= lr·(m/c1/(√(v/c2) + ε) + wd·w), then g = 0. */

@@ -962,14 +962,14 @@ KI void axpyv(float *y, const float *x, float s, long n) {
 /* attn_rows_fwd: for each sequence b and head h, the query at row rows[b]
    attends over the keys attn_fwd gives it (real keys before the last real
    one; with a causal mask those at or before it): ctx [B, D] row b, probs
-   [B, H, T] (or NULL) its weights, zero elsewhere. A padding query gets
-   zeros, as in attn_fwd. s is [T] scratch. */
+   [B, H, T] (or NULL) its weights, zero elsewhere, for sequences [b0, b1).
+   A padding query gets zeros, as in attn_fwd. */
 static int attn_rows_fwd(float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs,
-                         const kattn *a) {
-	const long B = a->batch, T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D;
-	float *s = malloc((size_t)T * sizeof(float));
+                         const kattn *a, long b0, long b1) {
+	const long T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D;
+	float *s = malloc((size_t)T * sizeof(float)); /* one query's scores, then weights */
 	if (!s) return -1;
-	for (long b = 0; b < B; b++) {
+	for (long b = b0; b < b1; b++) {
 		const uint8_t *mk = mask + b * T;
 		const long r = rows[b], L = valid_keys(mk, T), lim = a->causal && r + 1 < L ? r + 1 : L;
 		for (long h = 0; h < H; h++) {
@@ -1004,15 +1004,15 @@ static int attn_rows_fwd(float *ctx, const float *qkv, const uint8_t *mask, cons
 /* attn_rows_bwd is attn_rows_fwd's backward: with p the kept query's
    weights and dO = dctx row b, dv_j = p_j·dO, dp_j = dO·v_j,
    ds_j = p_j·(dp_j − Σ p·dp), dq = scale·Σ ds_j·k_j (the kept row only),
-   dk_j = scale·ds_j·q. Every value of dqkv [B·T, 3D] is written: other
-   rows' dq and keys without weight get zeros. s is [T] scratch. */
+   dk_j = scale·ds_j·q. Every value of dqkv's rows of sequences [b0, b1)
+   is written: other rows' dq and keys without weight get zeros. */
 static int attn_rows_bwd(float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask,
-                         const int32_t *rows, const kattn *a) {
-	const long B = a->batch, T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D;
-	float *s = malloc((size_t)T * sizeof(float));
+                         const int32_t *rows, const kattn *a, long b0, long b1) {
+	const long T = a->seq, H = a->heads, hd = a->hd, D = H * hd, ld = 3 * D;
+	float *s = malloc((size_t)T * sizeof(float)); /* dp_j */
 	if (!s) return -1;
-	memset(dqkv, 0, (size_t)(B * T * ld) * sizeof(float));
-	for (long b = 0; b < B; b++) {
+	memset(dqkv + b0 * T * ld, 0, (size_t)((b1 - b0) * T * ld) * sizeof(float));
+	for (long b = b0; b < b1; b++) {
 		const uint8_t *mk = mask + b * T;
 		const long r = rows[b], L = valid_keys(mk, T), lim = a->causal && r + 1 < L ? r + 1 : L;
 		if (!mk[r]) continue;

@@ -314,6 +314,19 @@ func (d *dnn) toBF16(dst []uint16, src []float32) {
 	}
 	pieces := min(d.threads*piecesPerWorker, n/grain)
 	step := (n + pieces - 1) / pieces
+	if d.lib.team().fn == nil { // an OpenMP runtime without GOMP_parallel: helper goroutines
+		var wg sync.WaitGroup
+		for lo := 0; lo < n; lo += step {
+			hi := min(lo+step, n)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				toBF16(dst[lo:hi], src[lo:hi])
+			}()
+		}
+		wg.Wait()
+		return
+	}
 	C.dn_to_bf16_team(d.lib.l, (*C.uint16_t)(unsafe.Pointer(&dst[0])), fp(src), C.long(n), C.long((step+15)/16*16), C.int(d.threads))
 }
 

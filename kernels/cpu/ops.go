@@ -126,12 +126,14 @@ func (be *Backend) AddNorm(y, sum, a, b kernels.Buffer, cols int, eps float32, s
 	if rows == 0 {
 		return
 	}
-	step := be.step(rows, be.grain(rowGrain(cols)), 1)
-	if nt := be.teamSize(rows, step); nt > 0 && len(segs) == 1 {
-		be.k.addNormTeam(be.team, nt, step, ys, ss, as, bs, rows, cols, eps, gains[0][0], gains[0][1])
-		return
+	if len(segs) == 1 { // a batch of several adapters' segments stays with the helpers
+		step := be.step(rows, be.grain(rowGrain(cols)), 1)
+		if nt := be.teamSize(rows, step); nt > 0 {
+			be.k.addNormTeam(be.team, nt, step, ys, ss, as, bs, rows, cols, eps, gains[0][0], gains[0][1])
+			return
+		}
 	}
-	be.parallelDynamic(rows, step, func(lo, hi int) {
+	be.parallelDynamic(rows, be.step(rows, rowGrain(cols), 1), func(lo, hi int) {
 		forSegs(starts, lo, hi, func(i, r0, r1 int) {
 			be.k.addNorm(at(ys, r0), at(ss, r0), at(as, r0), at(bs, r0), r1-r0, cols, eps, gains[i][0], gains[i][1])
 		})
@@ -188,7 +190,7 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 			continue
 		}
 		// Parameter gradients: partial sums per chunk, added up after.
-		chunks := min(be.threads, max(1, r/be.grain(rowGrain(cols))))
+		chunks := min(be.threads, max(1, r/rowGrain(cols))) // the helpers' grain on the team too: the same sums
 		part := make([]float32, 2*chunks*cols)
 		if nt := be.teamSize(chunks, 1); nt > 0 {
 			be.k.normBwdTeam(be.team, nt, 1, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, part, chunks, accumulate)
@@ -317,8 +319,8 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 }
 
 // AttentionRows runs attention for query row rows[b] of each sequence b
-// (kernels.RowAttention), on the caller: a vector-matrix product per head,
-// too little work to split.
+// (kernels.RowAttention): a vector-matrix product per head, split over
+// sequences when there is enough of it (rowsStep).
 func (be *Backend) AttentionRows(ctx, qkv kernels.Buffer, a kernels.Attn, rows []int32, probs kernels.Buffer) {
 	s, ok := attnCheck(a)
 	if !ok {
@@ -331,7 +333,13 @@ func (be *Backend) AttentionRows(ctx, qkv kernels.Buffer, a kernels.Attn, rows [
 	if probs != nil {
 		ps = need(probs, s.B*s.H*s.T, "attention rows probs")
 	}
-	be.k.attnRowsFwd(cs, qs, a.KeyMask, checkRows(rows, s), ps, s)
+	rows = checkRows(rows, s)
+	step := be.rowsStep(s)
+	if nt := be.teamSize(s.B, step); nt > 0 {
+		be.k.attnRowsFwdTeam(be.team, nt, step, cs, qs, a.KeyMask, rows, ps, s)
+		return
+	}
+	be.parallelDynamic(s.B, step, func(lo, hi int) { be.k.attnRowsFwd(cs, qs, a.KeyMask, rows, ps, s, lo, hi) })
 }
 
 // AttentionRowsBackward is AttentionRows' backward.
@@ -345,7 +353,23 @@ func (be *Backend) AttentionRowsBackward(dqkv, dctx, qkv, probs kernels.Buffer, 
 	dcs := need(dctx, s.B*D, "attention rows backward dctx")
 	qs := need(qkv, s.B*s.T*3*D, "attention rows backward qkv")
 	ps := need(probs, s.B*s.H*s.T, "attention rows backward probs")
-	be.k.attnRowsBwd(dqs, dcs, qs, ps, a.KeyMask, checkRows(rows, s), s)
+	rows = checkRows(rows, s)
+	step := be.rowsStep(s)
+	if nt := be.teamSize(s.B, step); nt > 0 {
+		be.k.attnRowsBwdTeam(be.team, nt, step, dqs, dcs, qs, ps, a.KeyMask, rows, s)
+		return
+	}
+	be.parallelDynamic(s.B, step, func(lo, hi int) { be.k.attnRowsBwd(dqs, dcs, qs, ps, a.KeyMask, rows, s, lo, hi) })
+}
+
+// rowsStep is how many sequences a worker of AttentionRows and its backward
+// takes at a time: all of them when the call writes less than an
+// element-wise op's grain (the backward writes every row of dqkv, [B·T, 3D]).
+func (be *Backend) rowsStep(s attnShape) int {
+	if s.B*s.T*3*s.H*s.hd < be.grain(elemGrain) {
+		return s.B
+	}
+	return max(1, s.B/(piecesPerWorker*be.threads))
 }
 
 // checkRows validates AttentionRows' rows: one per sequence, in it.
@@ -365,8 +389,9 @@ func checkRows(rows []int32, s attnShape) []int32 {
 // whole sequences when there are enough (the kernel prefetches the next
 // sequence while it works on one), about four pieces per worker so that
 // sequences of different lengths balance; single heads for small batches;
-// every unit on the caller when the whole call is less work than
-// attnGrainFlops, which a helper's wake-up would not repay (see elemGrain).
+// every unit on the caller when the whole call is less work than grain
+// (attnGrainFlops, which a helper's wake-up would not repay, see elemGrain;
+// less on the OpenMP team, Backend.grain).
 func attnStep(s attnShape, threads, grain int) int {
 	if attnWork(s) < float64(grain) {
 		return s.B * s.H

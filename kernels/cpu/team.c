@@ -12,6 +12,7 @@ struct job {
 	const float *x, *b, *dy, *qkv, *probs, *gamma, *beta;
 	float *probs_out;
 	const uint8_t *mask;
+	const int32_t *qrows; /* AttentionRows' query rows */
 	const kattn *a;
 	long rows, cols;
 	float eps;
@@ -78,6 +79,29 @@ int team_attn_fwd_bf16(team_fn t, int nt, long step, const kern_ops *o, float *c
                        const uint8_t *mask, const kattn *a) {
 	job j = {.piece = attn_fwd_bf16_piece, .n = a->batch * a->heads, .step = step, .o = o, .y = ctx, .qkv = qkv,
 	         .mask = mask, .a = a};
+	return run(t, nt, &j);
+}
+
+static int attn_rows_fwd_piece(const job *j, long lo, long hi) {
+	return j->o->attn_rows_fwd(j->y, j->qkv, j->mask, j->qrows, j->probs_out, j->a, lo, hi);
+}
+
+int team_attn_rows_fwd(team_fn t, int nt, long step, const kern_ops *o, float *ctx, const float *qkv,
+                       const uint8_t *mask, const int32_t *rows, float *probs, const kattn *a) {
+	job j = {.piece = attn_rows_fwd_piece, .n = a->batch, .step = step, .o = o, .y = ctx, .qkv = qkv,
+	         .mask = mask, .qrows = rows, .probs_out = probs, .a = a};
+	return run(t, nt, &j);
+}
+
+static int attn_rows_bwd_piece(const job *j, long lo, long hi) {
+	return j->o->attn_rows_bwd(j->y, j->dy, j->qkv, j->probs, j->mask, j->qrows, j->a, lo, hi);
+}
+
+int team_attn_rows_bwd(team_fn t, int nt, long step, const kern_ops *o, float *dqkv, const float *dctx,
+                       const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows,
+                       const kattn *a) {
+	job j = {.piece = attn_rows_bwd_piece, .n = a->batch, .step = step, .o = o, .y = dqkv, .dy = dctx,
+	         .qkv = qkv, .probs = probs, .mask = mask, .qrows = rows, .a = a};
 	return run(t, nt, &j);
 }
 

@@ -66,3 +66,19 @@ func (k kern) normBwdTeam(t team, nt, step int, dx, dy, x []float32, rows, cols 
 func (k kern) colSumTeam(t team, nt int, part []float32, chunks int, y []float32, rows, n int) {
 	C.team_colsum(t.c(), C.int(nt), k.o, fp(part), C.long(chunks), fp(y), C.long(rows), C.long(n))
 }
+
+func (k kern) attnRowsFwdTeam(t team, nt, step int, ctx, qkv []float32, mask []uint8, rows []int32, probs []float32, a attnShape) {
+	ca := a.c()
+	if C.team_attn_rows_fwd(t.c(), C.int(nt), C.long(step), k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
+		(*C.int32_t)(unsafe.Pointer(&rows[0])), fp(probs), &ca) != 0 {
+		oom("AttentionRows")
+	}
+}
+
+func (k kern) attnRowsBwdTeam(t team, nt, step int, dqkv, dctx, qkv, probs []float32, mask []uint8, rows []int32, a attnShape) {
+	ca := a.c()
+	if C.team_attn_rows_bwd(t.c(), C.int(nt), C.long(step), k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs),
+		(*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])), &ca) != 0 {
+		oom("AttentionRowsBackward")
+	}
+}

@@ -24,6 +24,12 @@ int team_attn_fwd_bf16(team_fn t, int nt, long step, const kern_ops *o, float *c
                        const uint8_t *mask, const kattn *a);
 int team_attn_bwd(team_fn t, int nt, long step, const kern_ops *o, float *dqkv, const float *dctx,
                   const float *qkv, const float *probs, const uint8_t *mask, const kattn *a);
+/* Over sequences (pieces of step of them), kern.h's attn_rows_fwd and _bwd. */
+int team_attn_rows_fwd(team_fn t, int nt, long step, const kern_ops *o, float *ctx, const float *qkv,
+                       const uint8_t *mask, const int32_t *rows, float *probs, const kattn *a);
+int team_attn_rows_bwd(team_fn t, int nt, long step, const kern_ops *o, float *dqkv, const float *dctx,
+                       const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows,
+                       const kattn *a);
 int team_addnorm(team_fn t, int nt, long step, const kern_ops *o, float *y, float *sum, const float *a,
                  const float *b, long rows, long cols, float eps, const float *gamma, const float *beta);
 /* team_norm_bwd splits rows in pieces of step; with part (parameter

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -11,12 +12,19 @@ import (
 
 // TestTeamMatchesHelpers runs every op that can go to OpenMP's team (team.h)
 // on a backend with the team and on one without it (Go helper goroutines),
-// at sizes split over both threads, and wants the same bits: the pieces run
-// the same kernels over the same bounds, and partial sums are added in the
-// same order.
+// at sizes split over the threads, and wants the same bits: the pieces run
+// the same kernels (with denormals flushed), element by element or row by
+// row, and partial sums are cut into the same chunks and added in the same
+// order.
 func TestTeamMatchesHelpers(t *testing.T) {
+	for _, threads := range []int{2, 4} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) { testTeamMatchesHelpers(t, threads) })
+	}
+}
+
+func testTeamMatchesHelpers(t *testing.T, threads int) {
 	withTeam := func(precision string) *Backend {
-		be, err := New(zerolog.Nop(), Options{Threads: 2, Precision: precision})
+		be, err := New(zerolog.Nop(), Options{Threads: threads, Precision: precision})
 		if err != nil {
 			t.Skipf("no %s backend here: %v", precision, err)
 		}
@@ -26,7 +34,7 @@ func TestTeamMatchesHelpers(t *testing.T) {
 		return be
 	}
 	tb := withTeam("")
-	hb, err := New(zerolog.Nop(), Options{Threads: 2})
+	hb, err := New(zerolog.Nop(), Options{Threads: threads})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +66,14 @@ func TestTeamMatchesHelpers(t *testing.T) {
 			split(t, n, tb.step(n, elemGrain, 16))
 			run(t, tb, hb, func(be *Backend) []kernels.Buffer {
 				x, dy := randBuf(be, n, 1), randBuf(be, n, 2)
+				for i := 0; i < n; i += 997 { // denormal inputs: flushed on every thread
+					data(x)[i] = 3e-39
+				}
 				y, dx := be.Alloc(n), be.Alloc(n)
 				be.Activate(y, x, n, act)
 				be.ActivateBackward(dx, x, dy, n, act)
-				return []kernels.Buffer{y, dx}
+				be.ActivateBackward(dy, x, dy, n, act) // in place, as the engine runs it
+				return []kernels.Buffer{y, dx, dy}
 			})
 		})
 	}

@@ -52,7 +52,9 @@ func (be *Backend) teamSize(n, step int) int {
 	if be.team.fn == nil || n <= 0 {
 		return 0
 	}
-	if w := min(be.threads, (n+step-1)/step); w > 1 {
+	// The team is no larger than oneDNN's (OMP_NUM_THREADS when the user
+	// set it).
+	if w := min(be.threads, be.dnn.threads, (n+step-1)/step); w > 1 {
 		return w
 	}
 	return 0
