@@ -18,7 +18,7 @@ func TestAttentionRows(t *testing.T) {
 	for _, hd := range []int{32, 20} {
 		for _, causal := range []bool{false, true} {
 			t.Run(fmt.Sprintf("hd=%d/causal=%v", hd, causal), func(t *testing.T) {
-				const B, T, H = 24, 23, 3 // enough to split over sequences, on helpers and on the team
+				const B, T, H = 48, 23, 3 // enough to split over sequences, on helpers and on the team
 				D := H * hd
 				if s := (attnShape{B: B, T: T, H: H, hd: hd}); be.rowsStep(s) >= B {
 					t.Fatal("the rows' attention is not split: make the test larger")
