@@ -54,7 +54,7 @@ func BenchmarkTrainPrecision(b *testing.B) {
 
 // benchTrainSet writes the MiniLM-L6-shaped checkpoint (removed when the
 // benchmark ends) and 128 texts of 64 tokens in three classes.
-func benchTrainSet(b testing.TB) (string, []train.Example) {
+func benchTrainSet(b *testing.B) (string, []train.Example) {
 	dir := filepath.Join(b.TempDir(), "minilm")
 	if err := demo.WriteCheckpoint(dir, demo.Presets["minilm-l6"], demo.CheckpointOptions{Seed: 1}); err != nil {
 		b.Fatal(err)

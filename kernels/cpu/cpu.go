@@ -78,7 +78,6 @@ type Backend struct {
 	blas    *openBLAS // nil: gonum
 	gonum   gonum.Implementation
 	dnn     *dnn    // nil: linear layers on OpenBLAS
-	team    team    // OpenMP's team, where oneDNN brought libgomp (team.h)
 	bufs    bufPool // Alloc's large buffers, for reuse
 }
 
@@ -181,7 +180,7 @@ func (be *Backend) openDNN(log zerolog.Logger, opts Options, level int, prec pre
 	}
 	be.dnn = newDNN(lib, log, prec, be.k, be.threads)
 	if be.dnn.threads > 1 { // OMP_NUM_THREADS=1: no team to share the pieces with
-		be.team = lib.team()
+		be.dnn.team = lib.team()
 	}
 	switch {
 	case prec == precBF16:

@@ -213,8 +213,10 @@ func TestOpenLibraryErrors(t *testing.T) {
 
 // TestAttentionSplit checks that attention split across workers (a call
 // above attnGrainFlops) gives, bit for bit, what one worker gives: forward
-// and backward, with padded sequences so that the pieces differ in work.
-// The conformance suite's shapes are all below the grain and run whole.
+// and backward, with padded sequences so that the pieces differ in work;
+// and the same for the kept rows' attention (AttentionRows), split over
+// sequences. The conformance suite's shapes are all below the grains and
+// run whole.
 func TestAttentionSplit(t *testing.T) {
 	const B, T, H, hd = 4, 128, 4, 32
 	a := kernels.Attn{Batch: B, Seq: T, Heads: H, HeadDim: hd, KeyMask: make([]uint8, B*T), Scale: 1 / float32(math.Sqrt(hd))}
@@ -228,16 +230,24 @@ func TestAttentionSplit(t *testing.T) {
 		t.Fatalf("attnStep = %d of %d units: the shape no longer splits; make it larger", step, B*H)
 	}
 	one, two := newBackend(t, Options{Threads: 1}), newBackend(t, Options{Threads: 2})
-	type out struct{ ctx, probs, dqkv []float32 }
+	rows := []int32{0, 110, 50, 76} // first, last real, middle, last real
+	if step := two.rowsStep(s); step >= B {
+		t.Fatalf("rowsStep = %d of %d sequences: the shape no longer splits; make it larger", step, B)
+	}
+	type out struct{ ctx, probs, dqkv, rctx, rprobs, rdqkv []float32 }
 	run := func(be *Backend) out {
 		qkv, dctx := randBuf(be, B*T*3*H*hd, 1), randBuf(be, B*T*H*hd, 2)
 		ctx, probs, dqkv := be.Alloc(B*T*H*hd), be.Alloc(B*H*T*T), be.Alloc(B*T*3*H*hd)
 		be.Attention(ctx, qkv, a, probs)
 		be.AttentionBackward(dqkv, dctx, qkv, probs, a)
-		return out{data(ctx), data(probs), data(dqkv)}
+		rctx, rprobs, rdqkv := be.Alloc(B*H*hd), be.Alloc(B*H*T), be.Alloc(B*T*3*H*hd)
+		be.AttentionRows(rctx, qkv, a, rows, rprobs)
+		be.AttentionRowsBackward(rdqkv, be.View(dctx, 0, B*H*hd), qkv, rprobs, a, rows)
+		return out{data(ctx), data(probs), data(dqkv), data(rctx), data(rprobs), data(rdqkv)}
 	}
 	want, got := run(one), run(two)
-	for name, pair := range map[string][2][]float32{"ctx": {got.ctx, want.ctx}, "probs": {got.probs, want.probs}, "dqkv": {got.dqkv, want.dqkv}} {
+	for name, pair := range map[string][2][]float32{"ctx": {got.ctx, want.ctx}, "probs": {got.probs, want.probs}, "dqkv": {got.dqkv, want.dqkv},
+		"rows ctx": {got.rctx, want.rctx}, "rows probs": {got.rprobs, want.rprobs}, "rows dqkv": {got.rdqkv, want.rdqkv}} {
 		for i := range pair[1] {
 			if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
 				t.Fatalf("%s[%d] = %v on two workers, %v on one", name, i, pair[0][i], pair[1][i])

@@ -240,7 +240,7 @@ func (be *Backend) colSum(out, y []float32, rows, n int) {
 	}
 	part := make([]float32, chunks*n)
 	if nt := be.teamSize(chunks, 1); nt > 0 {
-		be.k.colSumTeam(be.team, nt, part, chunks, y, rows, n)
+		be.k.colSumTeam(be.omp(), nt, part, chunks, y, rows, n)
 	} else {
 		be.parallel(chunks, 1, 1, func(lo, hi int) {
 			for c := lo; c < hi; c++ {

@@ -23,30 +23,25 @@ static void k_adamw(const kern_ops *o, float *w, float *g, float *m, float *v, l
 	o->adamw(w, g, m, v, n, &p);
 }
 static double k_sumsq(const kern_ops *o, const float *x, long n) { return o->sumsq(x, n); }
-static int k_attn_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, float *probs, long B, long T, long H, long hd, int causal, float scale, long u0, long u1) {
-	kattn a = {B, T, H, hd, causal, scale};
-	FTZ_ON int r = o->attn_fwd(ctx, qkv, mask, probs, &a, u0, u1); FTZ_OFF
+static int k_attn_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, float *probs, const kattn *a, long u0, long u1) {
+	FTZ_ON int r = o->attn_fwd(ctx, qkv, mask, probs, a, u0, u1); FTZ_OFF
 	return r;
 }
 static int k_has_attn_bf16(const kern_ops *o) { return o->attn_fwd_bf16 != NULL; }
-static int k_attn_fwd_bf16(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, long B, long T, long H, long hd, float scale, long u0, long u1) {
-	kattn a = {B, T, H, hd, 0, scale};
-	FTZ_ON int r = o->attn_fwd_bf16(ctx, qkv, mask, &a, u0, u1); FTZ_OFF
+static int k_attn_fwd_bf16(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, const kattn *a, long u0, long u1) {
+	FTZ_ON int r = o->attn_fwd_bf16(ctx, qkv, mask, a, u0, u1); FTZ_OFF
 	return r;
 }
-static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, long B, long T, long H, long hd, int causal, float scale, long u0, long u1) {
-	kattn a = {B, T, H, hd, causal, scale};
-	FTZ_ON int r = o->attn_bwd(dqkv, dctx, qkv, probs, mask, &a, u0, u1); FTZ_OFF
+static int k_attn_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, const kattn *a, long u0, long u1) {
+	FTZ_ON int r = o->attn_bwd(dqkv, dctx, qkv, probs, mask, a, u0, u1); FTZ_OFF
 	return r;
 }
-static int k_attn_rows_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs, long B, long T, long H, long hd, int causal, float scale, long b0, long b1) {
-	kattn a = {B, T, H, hd, causal, scale};
-	FTZ_ON int r = o->attn_rows_fwd(ctx, qkv, mask, rows, probs, &a, b0, b1); FTZ_OFF
+static int k_attn_rows_fwd(const kern_ops *o, float *ctx, const float *qkv, const uint8_t *mask, const int32_t *rows, float *probs, const kattn *a, long b0, long b1) {
+	FTZ_ON int r = o->attn_rows_fwd(ctx, qkv, mask, rows, probs, a, b0, b1); FTZ_OFF
 	return r;
 }
-static int k_attn_rows_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows, long B, long T, long H, long hd, int causal, float scale, long b0, long b1) {
-	kattn a = {B, T, H, hd, causal, scale};
-	FTZ_ON int r = o->attn_rows_bwd(dqkv, dctx, qkv, probs, mask, rows, &a, b0, b1); FTZ_OFF
+static int k_attn_rows_bwd(const kern_ops *o, float *dqkv, const float *dctx, const float *qkv, const float *probs, const uint8_t *mask, const int32_t *rows, const kattn *a, long b0, long b1) {
+	FTZ_ON int r = o->attn_rows_bwd(dqkv, dctx, qkv, probs, mask, rows, a, b0, b1); FTZ_OFF
 	return r;
 }
 static void k_q8_quant(const kern_ops *o, uint8_t *xq, float *sx, int32_t *zp, const float *x, long rows, long k) { o->q8_quant(xq, sx, zp, x, rows, k); }
@@ -134,9 +129,14 @@ type attnShape struct {
 	scale       float32
 }
 
+// c is the shape as the C kernels take it (kern.h's kattn).
+func (a attnShape) c() *C.kattn {
+	return &C.kattn{batch: C.long(a.B), seq: C.long(a.T), heads: C.long(a.H), hd: C.long(a.hd), causal: cbool(a.causal), scale: C.float(a.scale)}
+}
+
 func (k kern) attnFwd(ctx, qkv []float32, mask []uint8, probs []float32, a attnShape, u0, u1 int) {
 	if C.k_attn_fwd(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), fp(probs),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
+		a.c(), C.long(u0), C.long(u1)) != 0 {
 		oom("Attention")
 	}
 }
@@ -148,28 +148,28 @@ func (k kern) hasAttnBF16() bool { return C.k_has_attn_bf16(k.o) != 0 }
 // no causal mask, hd a multiple of 32, on a CPU with AVX512_BF16.
 func (k kern) attnFwdBF16(ctx, qkv []float32, mask []uint8, a attnShape, u0, u1 int) {
 	if C.k_attn_fwd_bf16(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
+		a.c(), C.long(u0), C.long(u1)) != 0 {
 		oom("Attention")
 	}
 }
 
 func (k kern) attnBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, a attnShape, u0, u1 int) {
 	if C.k_attn_bwd(k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(u0), C.long(u1)) != 0 {
+		a.c(), C.long(u0), C.long(u1)) != 0 {
 		oom("AttentionBackward")
 	}
 }
 
 func (k kern) attnRowsFwd(ctx, qkv []float32, mask []uint8, rows []int32, probs []float32, a attnShape, b0, b1 int) {
 	if C.k_attn_rows_fwd(k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])), fp(probs),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(b0), C.long(b1)) != 0 {
+		a.c(), C.long(b0), C.long(b1)) != 0 {
 		oom("AttentionRows")
 	}
 }
 
 func (k kern) attnRowsBwd(dqkv, dctx, qkv, probs []float32, mask []uint8, rows []int32, a attnShape, b0, b1 int) {
 	if C.k_attn_rows_bwd(k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])),
-		C.long(a.B), C.long(a.T), C.long(a.H), C.long(a.hd), cbool(a.causal), C.float(a.scale), C.long(b0), C.long(b1)) != 0 {
+		a.c(), C.long(b0), C.long(b1)) != 0 {
 		oom("AttentionRowsBackward")
 	}
 }

@@ -92,6 +92,9 @@ type dnn struct {
 	// own kernel would only be slower and less exact.
 	bf16Attn bool
 	threads  int
+	// team is OpenMP's team of the calling thread (team.h): zero without
+	// GOMP_parallel or with one thread.
+	team team
 
 	mu      sync.Mutex
 	weights map[wkey]*packedWeight
@@ -314,7 +317,7 @@ func (d *dnn) toBF16(dst []uint16, src []float32) {
 	}
 	pieces := min(d.threads*piecesPerWorker, n/grain)
 	step := (n + pieces - 1) / pieces
-	if d.lib.team().fn == nil { // an OpenMP runtime without GOMP_parallel: helper goroutines
+	if d.team.fn == nil { // no team (an OpenMP runtime without GOMP_parallel): helper goroutines
 		var wg sync.WaitGroup
 		for lo := 0; lo < n; lo += step {
 			hi := min(lo+step, n)

@@ -26,7 +26,7 @@ func (be *Backend) Activate(y, x kernels.Buffer, n int, act kernels.Act) {
 	}
 	step := be.step(n, be.grain(elemGrain), 16)
 	if nt := be.teamSize(n, step); nt > 0 {
-		be.k.actFwdTeam(be.team, nt, step, ys, xs, n, int(act))
+		be.k.actFwdTeam(be.omp(), nt, step, ys, xs, n, int(act))
 		return
 	}
 	be.parallelDynamic(n, step, func(lo, hi int) {
@@ -43,7 +43,7 @@ func (be *Backend) ActivateBackward(dx, x, dy kernels.Buffer, n int, act kernels
 	}
 	step := be.step(n, be.grain(elemGrain), 16)
 	if nt := be.teamSize(n, step); nt > 0 {
-		be.k.actBwdTeam(be.team, nt, step, dxs, xs, dys, n, int(act))
+		be.k.actBwdTeam(be.omp(), nt, step, dxs, xs, dys, n, int(act))
 		return
 	}
 	be.parallelDynamic(n, step, func(lo, hi int) {
@@ -129,7 +129,7 @@ func (be *Backend) AddNorm(y, sum, a, b kernels.Buffer, cols int, eps float32, s
 	if len(segs) == 1 { // a batch of several adapters' segments stays with the helpers
 		step := be.step(rows, be.grain(rowGrain(cols)), 1)
 		if nt := be.teamSize(rows, step); nt > 0 {
-			be.k.addNormTeam(be.team, nt, step, ys, ss, as, bs, rows, cols, eps, gains[0][0], gains[0][1])
+			be.k.addNormTeam(be.omp(), nt, step, ys, ss, as, bs, rows, cols, eps, gains[0][0], gains[0][1])
 			return
 		}
 	}
@@ -179,7 +179,7 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 		step := be.step(r, be.grain(rowGrain(cols)), 1)
 		if dg == nil && db == nil {
 			if nt := be.teamSize(r, step); nt > 0 {
-				be.k.normBwdTeam(be.team, nt, step, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, nil, 0, accumulate)
+				be.k.normBwdTeam(be.omp(), nt, step, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, nil, 0, accumulate)
 				off += r
 				continue
 			}
@@ -193,7 +193,7 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 		chunks := min(be.threads, max(1, r/rowGrain(cols))) // the helpers' grain on the team too: the same sums
 		part := make([]float32, 2*chunks*cols)
 		if nt := be.teamSize(chunks, 1); nt > 0 {
-			be.k.normBwdTeam(be.team, nt, 1, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, part, chunks, accumulate)
+			be.k.normBwdTeam(be.omp(), nt, 1, seg(dxs, 0), seg(dys, 0), seg(xs, 0), r, cols, eps, gamma, part, chunks, accumulate)
 		} else {
 			be.parallel(chunks, 1, 1, func(clo, chi int) {
 				for c := clo; c < chi; c++ {
@@ -274,9 +274,9 @@ func (be *Backend) Attention(ctx, qkv kernels.Buffer, a kernels.Attn, probs kern
 	n, step := s.B*s.H, attnStep(s, be.threads, be.grain(attnGrainFlops))
 	if nt := be.teamSize(n, step); nt > 0 {
 		if bf16 {
-			be.k.attnFwdBF16Team(be.team, nt, step, cs, qs, a.KeyMask, s)
+			be.k.attnFwdBF16Team(be.omp(), nt, step, cs, qs, a.KeyMask, s)
 		} else {
-			be.k.attnFwdTeam(be.team, nt, step, cs, qs, a.KeyMask, ps, s)
+			be.k.attnFwdTeam(be.omp(), nt, step, cs, qs, a.KeyMask, ps, s)
 		}
 		return
 	}
@@ -310,7 +310,7 @@ func (be *Backend) AttentionBackward(dqkv, dctx, qkv, probs kernels.Buffer, a ke
 	ps := need(probs, s.B*s.H*s.T*s.T, "attention backward probs")
 	n, step := s.B*s.H, attnStep(s, be.threads, be.grain(attnGrainFlops))
 	if nt := be.teamSize(n, step); nt > 0 {
-		be.k.attnBwdTeam(be.team, nt, step, dqs, dcs, qs, ps, a.KeyMask, s)
+		be.k.attnBwdTeam(be.omp(), nt, step, dqs, dcs, qs, ps, a.KeyMask, s)
 		return
 	}
 	be.parallelDynamic(n, step, func(lo, hi int) {
@@ -336,7 +336,7 @@ func (be *Backend) AttentionRows(ctx, qkv kernels.Buffer, a kernels.Attn, rows [
 	rows = checkRows(rows, s)
 	step := be.rowsStep(s)
 	if nt := be.teamSize(s.B, step); nt > 0 {
-		be.k.attnRowsFwdTeam(be.team, nt, step, cs, qs, a.KeyMask, rows, ps, s)
+		be.k.attnRowsFwdTeam(be.omp(), nt, step, cs, qs, a.KeyMask, rows, ps, s)
 		return
 	}
 	be.parallelDynamic(s.B, step, func(lo, hi int) { be.k.attnRowsFwd(cs, qs, a.KeyMask, rows, ps, s, lo, hi) })
@@ -356,7 +356,7 @@ func (be *Backend) AttentionRowsBackward(dqkv, dctx, qkv, probs kernels.Buffer, 
 	rows = checkRows(rows, s)
 	step := be.rowsStep(s)
 	if nt := be.teamSize(s.B, step); nt > 0 {
-		be.k.attnRowsBwdTeam(be.team, nt, step, dqs, dcs, qs, ps, a.KeyMask, rows, s)
+		be.k.attnRowsBwdTeam(be.omp(), nt, step, dqs, dcs, qs, ps, a.KeyMask, rows, s)
 		return
 	}
 	be.parallelDynamic(s.B, step, func(lo, hi int) { be.k.attnRowsBwd(dqs, dcs, qs, ps, a.KeyMask, rows, s, lo, hi) })

@@ -22,27 +22,20 @@ func (k kern) actBwdTeam(t team, nt, step int, dx, x, dy []float32, n int, act i
 	C.team_act_bwd(t.c(), C.int(nt), C.long(step), k.o, fp(dx), fp(x), fp(dy), C.long(n), C.int(act))
 }
 
-func (a attnShape) c() C.kattn {
-	return C.kattn{batch: C.long(a.B), seq: C.long(a.T), heads: C.long(a.H), hd: C.long(a.hd), causal: cbool(a.causal), scale: C.float(a.scale)}
-}
-
 func (k kern) attnFwdTeam(t team, nt, step int, ctx, qkv []float32, mask []uint8, probs []float32, a attnShape) {
-	ca := a.c()
-	if C.team_attn_fwd(t.c(), C.int(nt), C.long(step), k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), fp(probs), &ca) != 0 {
+	if C.team_attn_fwd(t.c(), C.int(nt), C.long(step), k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), fp(probs), a.c()) != 0 {
 		oom("Attention")
 	}
 }
 
 func (k kern) attnFwdBF16Team(t team, nt, step int, ctx, qkv []float32, mask []uint8, a attnShape) {
-	ca := a.c()
-	if C.team_attn_fwd_bf16(t.c(), C.int(nt), C.long(step), k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), &ca) != 0 {
+	if C.team_attn_fwd_bf16(t.c(), C.int(nt), C.long(step), k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])), a.c()) != 0 {
 		oom("Attention")
 	}
 }
 
 func (k kern) attnBwdTeam(t team, nt, step int, dqkv, dctx, qkv, probs []float32, mask []uint8, a attnShape) {
-	ca := a.c()
-	if C.team_attn_bwd(t.c(), C.int(nt), C.long(step), k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])), &ca) != 0 {
+	if C.team_attn_bwd(t.c(), C.int(nt), C.long(step), k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs), (*C.uint8_t)(unsafe.Pointer(&mask[0])), a.c()) != 0 {
 		oom("AttentionBackward")
 	}
 }
@@ -68,17 +61,15 @@ func (k kern) colSumTeam(t team, nt int, part []float32, chunks int, y []float32
 }
 
 func (k kern) attnRowsFwdTeam(t team, nt, step int, ctx, qkv []float32, mask []uint8, rows []int32, probs []float32, a attnShape) {
-	ca := a.c()
 	if C.team_attn_rows_fwd(t.c(), C.int(nt), C.long(step), k.o, fp(ctx), fp(qkv), (*C.uint8_t)(unsafe.Pointer(&mask[0])),
-		(*C.int32_t)(unsafe.Pointer(&rows[0])), fp(probs), &ca) != 0 {
+		(*C.int32_t)(unsafe.Pointer(&rows[0])), fp(probs), a.c()) != 0 {
 		oom("AttentionRows")
 	}
 }
 
 func (k kern) attnRowsBwdTeam(t team, nt, step int, dqkv, dctx, qkv, probs []float32, mask []uint8, rows []int32, a attnShape) {
-	ca := a.c()
 	if C.team_attn_rows_bwd(t.c(), C.int(nt), C.long(step), k.o, fp(dqkv), fp(dctx), fp(qkv), fp(probs),
-		(*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])), &ca) != 0 {
+		(*C.uint8_t)(unsafe.Pointer(&mask[0])), (*C.int32_t)(unsafe.Pointer(&rows[0])), a.c()) != 0 {
 		oom("AttentionRowsBackward")
 	}
 }

@@ -28,7 +28,7 @@ func testTeamMatchesHelpers(t *testing.T, threads int) {
 		if err != nil {
 			t.Skipf("no %s backend here: %v", precision, err)
 		}
-		if be.team.fn == nil {
+		if be.omp().fn == nil {
 			t.Skip("no OpenMP team here (oneDNN not loaded: no AVX-512 or no libdnnl2)")
 		}
 		return be
@@ -38,7 +38,7 @@ func testTeamMatchesHelpers(t *testing.T, threads int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb.team = team{}
+	hb.dnn.team = team{}
 	// run calls f on both backends with the same inputs (seeded) and
 	// compares what it returns.
 	run := func(t *testing.T, tb, hb *Backend, f func(be *Backend) []kernels.Buffer) {
@@ -163,7 +163,7 @@ func testTeamMatchesHelpers(t *testing.T, threads int) {
 			t.Skip("CPU without AVX512_BF16")
 		}
 		tb16, hb16 := withTeam("bf16"), withTeam("bf16")
-		hb16.team = team{}
+		hb16.dnn.team = team{}
 		tb16.dnn.bf16Attn, hb16.dnn.bf16Attn = true, true // whatever bf16Rate measured
 		a := kernels.Attn{Batch: B, Seq: T, Heads: H, HeadDim: hd, KeyMask: mask, Scale: 0.17}
 		if s, _ := attnCheck(a); !tb16.attnBF16(s) {

@@ -23,8 +23,10 @@ import (
 // (GOMP_SPINCOUNT) on the core a helper goroutine needs. There the ops
 // between products that matter (attention, activations, LayerNorms, column
 // sums) hand their pieces to that OpenMP team instead (team.h, teamSize):
-// the same pieces and kernels, taken by a thread already awake. A training
-// step of MiniLM-L6 (16 × 64) spent 26% less time in those ops.
+// the same kernels, in pieces teamGrainDiv times smaller, taken by a thread
+// already awake. A training step of MiniLM-L6 (16 × 64) spent 27–30 ms in
+// attention, activations and LayerNorms, where it spent 41–48 on helpers
+// (docs/performance.md, run I).
 
 // piecesPerWorker is how many pieces an op is cut into per worker.
 const piecesPerWorker = 4
@@ -45,11 +47,20 @@ func (be *Backend) step(n, grain, align int) int {
 	return (step + align - 1) / align * align
 }
 
+// omp is the OpenMP team the ops hand their pieces to (team.h); its fn is
+// nil without one (no oneDNN, no GOMP_parallel, one OpenMP thread).
+func (be *Backend) omp() team {
+	if be.dnn == nil {
+		return team{}
+	}
+	return be.dnn.team
+}
+
 // teamSize is how many threads of OpenMP's team (team.h) take n items in
 // pieces of step, or 0 when the work stays with parallelDynamic: no team
 // (oneDNN not loaded), or one piece, which the caller runs alone.
 func (be *Backend) teamSize(n, step int) int {
-	if be.team.fn == nil || n <= 0 {
+	if be.omp().fn == nil || n <= 0 {
 		return 0
 	}
 	// The team is no larger than oneDNN's (OMP_NUM_THREADS when the user
@@ -105,7 +116,7 @@ const teamGrainDiv = 8
 // grain is the least work an op splits: g for helper goroutines, less for
 // the team.
 func (be *Backend) grain(g int) int {
-	if be.team.fn != nil {
+	if be.omp().fn != nil {
 		return max(1, g/teamGrainDiv)
 	}
 	return g

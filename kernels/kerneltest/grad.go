@@ -302,8 +302,9 @@ func testNormBackward(e *env, tr kernels.Trainer) {
 	}
 }
 
-func testAttentionBackward(e *env, tr kernels.Trainer) {
-	cases := []attnCase{
+// attnGradCases are attention shapes small enough for finite differences.
+func attnGradCases() []attnCase {
+	return []attnCase{
 		{B: 1, T: 1, H: 1, hd: 1, lens: []int{1}},
 		{B: 2, T: 5, H: 3, hd: 4, lens: []int{5, 3}},
 		{B: 3, T: 9, H: 2, hd: 5, lens: []int{9, 4, 0}},
@@ -311,7 +312,10 @@ func testAttentionBackward(e *env, tr kernels.Trainer) {
 		{B: 2, T: 8, H: 1, hd: 17, lens: []int{8, 7}, holes: [][2]int{{0, 2}, {1, 0}}},
 		{B: 1, T: 20, H: 1, hd: 16, causal: true, lens: []int{17}},
 	}
-	for _, c := range cases {
+}
+
+func testAttentionBackward(e *env, tr kernels.Trainer) {
+	for _, c := range attnGradCases() {
 		a := c.attn()
 		D := c.H * c.hd
 		qkv := to64(e.uniform(c.B*c.T*3*D, -1.5, 1.5))

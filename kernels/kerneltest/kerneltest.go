@@ -33,6 +33,9 @@ func Run(t *testing.T, be kernels.Backend) {
 	t.Run("Attention", func(t *testing.T) { testAttention(newEnv(t, be, 9)) })
 	t.Run("Stack", func(t *testing.T) { testStack(newEnv(t, be, 14)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, be) })
+	if ra, ok := be.(kernels.RowAttention); ok {
+		runRowAttention(t, be, ra)
+	}
 }
 
 // RunTrainer runs Run and checks every backward operation.
