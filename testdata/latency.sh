@@ -8,8 +8,12 @@
 # then sends one `SELECT PREDICT('lat', %s)` at a time from PyMySQL for a
 # 16-token and a 128-token text (the token counts include [CLS] and [SEP]) and
 # prints p50/p99 of the round trips next to `adapterdb bench --batch 1 --seq L`
-# (its median pass). The ratio p50 / pass is the SQL, wire and tokenisation
-# overhead; docs/performance.md reports it. Extra arguments go to `serve` and
+# (the featurizer's median pass) and `bench ... --adapters 1` (the same pass
+# through one random adapter of size 64: the model's own work in a PREDICT,
+# less its head and its kept last-layer row). p50 over the first is the
+# issue's ratio; p50 over the second leaves out the adapter's blocks and
+# so is the SQL, wire, tokenisation and scheduling overhead alone;
+# docs/performance.md reports both. Extra arguments go to `serve` and
 # `bench` alike (e.g. --device cpu:bf16 where the binary has it).
 #
 # Nothing else should run on the machine meanwhile.
@@ -72,15 +76,16 @@ for text, tokens in ((texts[0], 16), (texts[1], 128)):
 print(json.dumps(out))
 PY
 
-echo "| text | PREDICT p50 (ms) | p99 (ms) | featurizer (1, L) pass (ms) | p50 / pass |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| text | PREDICT p50 (ms) | p99 (ms) | featurizer (1, L) pass (ms) | p50 / pass | pass with an adapter (ms) | p50 / that |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for L in 16 128; do
 	"$BIN" bench --model "$WORK/minilm" --batch 1 --seq "$L" --iters 200 "${EXTRA[@]}" 2>/dev/null >"$WORK/bench$L.json"
-	"$PY" - "$WORK/wire.json" "$WORK/bench$L.json" "$L" <<'PY'
+	"$BIN" bench --model "$WORK/minilm" --batch 1 --seq "$L" --iters 200 --adapters 1 "${EXTRA[@]}" 2>/dev/null >"$WORK/adapter$L.json"
+	"$PY" - "$WORK/wire.json" "$WORK/bench$L.json" "$WORK/adapter$L.json" "$L" <<'PY'
 import json, sys
-wire = json.load(open(sys.argv[1]))[sys.argv[3]]
-bench = json.load(open(sys.argv[2]))
-p = bench["ms_per_batch"]
-print(f"| {sys.argv[3]} tokens | {wire['p50']:.2f} | {wire['p99']:.2f} | {p:.2f} | {wire['p50'] / p:.2f}× |")
+wire = json.load(open(sys.argv[1]))[sys.argv[4]]
+p = json.load(open(sys.argv[2]))["ms_per_batch"]
+a = json.load(open(sys.argv[3]))["ms_per_batch"]
+print(f"| {sys.argv[4]} tokens | {wire['p50']:.2f} | {wire['p99']:.2f} | {p:.2f} | {wire['p50'] / p:.2f}× | {a:.2f} | {wire['p50'] / a:.2f}× |")
 PY
 done
