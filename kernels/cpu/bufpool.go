@@ -48,12 +48,16 @@ type idleRef struct {
 // between passes of a busy engine, short against a server's life.
 const idleTTL = 10 * time.Second
 
-// minPooled is the smallest buffer worth pooling (32 KiB, Go's large-object
-// size): below it the garbage collector's size classes reuse memory well
-// enough; above it every allocation is fresh pages. A one-row 128-token
-// MiniLM-L6 pass has [128, 384] activations of 192 KiB: a threshold of
-// 256 KiB left them, and the pass, on fresh pages.
-const minPooled = 1 << 13
+// minPooled is the smallest buffer pooled (4 KiB). Above Go's large-object
+// size (32 KiB) every allocation is fresh pages: a one-row 128-token
+// MiniLM-L6 pass has [128, 384] activations of 192 KiB, and a threshold of
+// 256 KiB left them, and the pass, on fresh pages. Below it the garbage
+// collector's size classes reuse memory, but each pass still allocated what
+// it did not pool: a one-row 16-token pass's [16, 384] buffers came to 150
+// KB of garbage a pass at a 32 KiB threshold, 26 KB at this one, and a
+// server answering such PREDICTs ran 1 collection per 1,000 queries where
+// it ran 3 (GODEBUG=gctrace=1).
+const minPooled = 1 << 10
 
 // classOf rounds n up to one of 8 sizes per power of two, so that batches of
 // nearby shapes share buffers (at most 1/8 wasted).

@@ -224,8 +224,7 @@ func (l *oneDNNLib) matmul(w *C.dn_weights, m, ldy int, bias bool, act int, accu
 
 // run executes mm; x is float32 or bfloat16 (uint16) rows, w the weights'
 // data (a packed copy's, or a plain B for gemm's primitives).
-func (l *oneDNNLib) run(mm *C.dn_mm, x, w unsafe.Pointer, bias, y []float32, threads int) error {
-	var e cbuf
+func (l *oneDNNLib) run(mm *C.dn_mm, x, w unsafe.Pointer, bias, y []float32, threads int, e *cbuf) error {
 	if C.dn_mm_run(l.l, mm, x, w, fp(bias), fp(y), C.int(threads), e.p(), e.n()) != 0 {
 		return fmt.Errorf("oneDNN: %s", e.String())
 	}

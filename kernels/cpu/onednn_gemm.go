@@ -58,7 +58,7 @@ func (d *dnn) runGemm(key gemmKey, a, b, bias, c []float32) bool {
 	if p.mm == nil {
 		return false
 	}
-	if err := d.lib.run(p.mm, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), bias, c, d.threads); err != nil {
+	if err := d.lib.run(p.mm, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), bias, c, d.threads, &d.errMsg); err != nil {
 		d.warn(err, "gemm failed; running it on OpenBLAS")
 		return false
 	}

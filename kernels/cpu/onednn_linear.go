@@ -102,6 +102,7 @@ type dnn struct {
 	gemms   map[gemmKey]*prim // plain products (onednn_gemm.go)
 	xbf16   []uint16          // x rounded to bf16
 	q8      q8Scratch
+	errMsg  cbuf // a failed run's message (a local one escaped: 512 bytes of garbage a product)
 	warned  bool
 }
 
@@ -264,7 +265,7 @@ func (d *dnn) matmul(y []float32, ldy int, x []float32, m, n, k int, w weight, i
 		d.toBF16(d.xbf16, x[:m*k])
 		xp = unsafe.Pointer(&d.xbf16[0])
 	}
-	if err := d.lib.run(p.mm, xp, pw.c.data, bias, y, d.threads); err != nil {
+	if err := d.lib.run(p.mm, xp, pw.c.data, bias, y, d.threads, &d.errMsg); err != nil {
 		d.warn(err, "matmul failed; running it on OpenBLAS")
 		return false
 	}
