@@ -290,6 +290,60 @@ func TestOverTheWire(t *testing.T) {
 	}
 }
 
+// TestExplainOverTheWire: EXPLAIN of a query that returns at most one row
+// (COUNT(*), a unique-key lookup) prints its plan, a row per line. Such
+// queries are analyzed with a one-row flag that go-mysql-server's handler
+// honours (and failed the EXPLAIN's second row on: "result max1Row iterator
+// returned more than one row"); the queries themselves still answer.
+func TestExplainOverTheWire(t *testing.T) {
+	ts := startServer(t, serverOpts{})
+	db := ts.open("root", "", "")
+	mustExec(t, db, "CREATE TABLE k (id INT PRIMARY KEY, v INT)")
+	mustExec(t, db, "INSERT INTO k VALUES (1, 10), (2, 20)")
+	for _, q := range []string{"EXPLAIN SELECT COUNT(*) FROM k", "EXPLAIN SELECT v FROM k WHERE id = 2",
+		"EXPLAIN FORMAT=TREE SELECT COUNT(*) FROM k", "EXPLAIN SELECT EMBED('a')"} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		lines := 0
+		for rows.Next() {
+			lines++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		rows.Close()
+		if lines < 2 {
+			t.Errorf("%s: %d plan lines", q, lines)
+		}
+	}
+	stmt, err := db.Prepare("EXPLAIN SELECT COUNT(*) FROM k") // server-side prepared
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Close()
+	rows, err := stmt.Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for rows.Next() {
+		lines++
+	}
+	if err := rows.Err(); err != nil || lines < 2 {
+		t.Fatalf("prepared EXPLAIN: %d lines, %v", lines, err)
+	}
+	rows.Close()
+	var n, v int
+	if err := db.QueryRow("SELECT COUNT(*) FROM k").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("COUNT(*): %d %v", n, err)
+	}
+	if err := db.QueryRow("SELECT v FROM k WHERE id = 2").Scan(&v); err != nil || v != 20 {
+		t.Fatalf("lookup: %d %v", v, err)
+	}
+}
+
 func TestPassesOverTheWire(t *testing.T) {
 	ts := startServer(t, serverOpts{})
 	db := ts.open("root", "", "")

@@ -1,11 +1,13 @@
 package sqlfuncs
 
 import (
+	"github.com/adapterdb/adapterdb/catalog/sqlstore"
 	"io"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/plan"
 	"github.com/dolthub/go-mysql-server/sql/transform"
 )
 
@@ -361,6 +363,14 @@ type execBuilder struct {
 
 // Build implements sql.NodeExecBuilder.
 func (e *execBuilder) Build(ctx *sql.Context, n sql.Node, row sql.Row) (sql.RowIter, error) {
+	if _, ok := n.(*plan.DescribeQuery); ok {
+		// The explained query was analyzed with this statement's flags: its
+		// promise of at most one row is not the EXPLAIN's, whose plan has a
+		// row per line (go-mysql-server's handler would fail the second).
+		if f := sqlstore.StatementFlags(ctx); f != nil {
+			f.Unset(sql.QFlagMax1Row)
+		}
+	}
 	if k, ok := n.(*KeepColumns); ok {
 		child, err := e.base.Build(ctx, k.Child, row)
 		if err != nil {

@@ -2,6 +2,7 @@ package sqlfuncs
 
 import (
 	"fmt"
+	"github.com/adapterdb/adapterdb/catalog/sqlstore"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -39,7 +40,8 @@ const batchRuleID analyzer.RuleId = 1000
 //
 // JSON results read by string functions (LEFT(EMBED(t), 10)) are given to
 // them as text first (jsonText).
-func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, scope *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+func (s *service) batchRule(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, scope *plan.Scope, _ analyzer.RuleSelector, qFlags *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+	sqlstore.SetStatementFlags(ctx, qFlags) // for an EXPLAIN of this plan (execBuilder)
 	if !containsCall(n) {
 		return n, transform.SameTree, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -50,6 +51,7 @@ type Session struct {
 	cursors map[*rowIter]struct{} // open scans; closed at the latest when the transaction ends
 	spGen   int                   // user savepoints: SAVEPOINT x is SQLite savepoint u<gen>
 	sps     map[string]int
+	flags   atomic.Pointer[sql.QueryFlags] // the current statement's analyzer flags (StatementFlags)
 }
 
 type txState uint8
@@ -82,6 +84,26 @@ type transaction struct {
 
 func (t *transaction) String() string   { return fmt.Sprintf("adapterdb transaction %d", t.id) }
 func (t *transaction) IsReadOnly() bool { return t.readOnly }
+
+// SetStatementFlags records the flags the analyzer uses for the session's
+// current statement; StatementFlags returns them. go-mysql-server analyzes
+// the query of an EXPLAIN with the EXPLAIN's own flags, so a promise only
+// that query can make (at most one row: COUNT(*), a unique-key lookup)
+// reaches the EXPLAIN, whose plan has a row per line; the code that builds
+// the EXPLAIN clears it here (sqlfuncs).
+func SetStatementFlags(ctx *sql.Context, f *sql.QueryFlags) {
+	if s := sessionOf(ctx); s != nil {
+		s.flags.Store(f)
+	}
+}
+
+// StatementFlags returns the flags SetStatementFlags recorded, or nil.
+func StatementFlags(ctx *sql.Context) *sql.QueryFlags {
+	if s := sessionOf(ctx); s != nil {
+		return s.flags.Load()
+	}
+	return nil
+}
 
 // sessionOf returns the adapterdb session of a context, or nil.
 func sessionOf(ctx *sql.Context) *Session {
