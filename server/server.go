@@ -201,7 +201,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.waitIdle(wait)
 		cancel()
 	}
-	closed := s.handler.closeAll()
+	closed := s.handler.closeAll(10 * time.Second)
 	if closed > 0 {
 		s.log.Info().Int("connections", closed).Msg("closed client connections")
 	}
@@ -261,12 +261,12 @@ func (h *handler) NewConnection(c *mysql.Conn) {
 }
 
 func (h *handler) ConnectionClosed(c *mysql.Conn) {
+	h.log.Debug().Uint32("connection", c.ConnectionID).Str("user", c.User).Msg("connection closed")
+	h.Handler.ConnectionClosed(c) // ends the session: its open transaction rolls back
 	h.mu.Lock()
 	delete(h.conns, c.ConnectionID)
 	delete(h.ready, c.ConnectionID)
 	h.mu.Unlock()
-	h.log.Debug().Uint32("connection", c.ConnectionID).Str("user", c.User).Msg("connection closed")
-	h.Handler.ConnectionClosed(c)
 }
 
 // ComInitDB is called when a client names a database at connect time or
@@ -353,8 +353,9 @@ func (h *handler) mapErr(c *mysql.Conn, err error) error {
 	return err
 }
 
-// closeAll closes every client connection and reports how many.
-func (h *handler) closeAll() int {
+// closeAll closes every client connection, waits up to wait for their
+// sessions to end, and reports how many it closed.
+func (h *handler) closeAll(wait time.Duration) int {
 	h.mu.Lock()
 	conns := make([]*mysql.Conn, 0, len(h.conns))
 	for _, c := range h.conns {
@@ -363,6 +364,18 @@ func (h *handler) closeAll() int {
 	h.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
+	}
+	// Each connection's goroutine then ends its session, rolling back an
+	// open transaction on the database file: the caller closes that file
+	// next, and a rollback on a closed SQLite connection crashed the
+	// process (TestShutdown, once).
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		h.mu.Lock()
+		n := len(h.conns)
+		h.mu.Unlock()
+		if n == 0 {
+			break
+		}
 	}
 	return len(conns)
 }
