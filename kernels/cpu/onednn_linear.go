@@ -24,7 +24,9 @@ import (
 // products of plain matrices, onednn_gemm.go). Weights are identified by
 // address and shape, and a fingerprint of sampled values is checked on every
 // call, so a weight rewritten in place is packed again rather than used
-// stale. Free drops a weight's packed copy.
+// stale; a weight that lies in a read-only file mapping (the checkpoint)
+// cannot be rewritten while mapped and is not sampled again (see
+// packedWeight.mapped). Free drops a weight's packed copy.
 //
 // Primitives are cached per shape (rows, leading dimension of y, bias,
 // activation; int8's bare products per rows alone), shared by every weight
@@ -36,10 +38,7 @@ import (
 // one copy of each weight, not two (see releaseFilePages).
 
 // fpSamples is how many values of a weight its fingerprint samples: the
-// first and last 16 and the middle one. Samples are kept to the ends of the
-// matrix because reading one value of a released page of the checkpoint
-// maps its neighbours back in too (the kernel's fault-around, 64 KiB):
-// samples spread over the matrix would bring a good part of it back.
+// first and last 16 and the middle one.
 const fpSamples = 33
 
 type fingerprint [fpSamples]uint32
@@ -165,22 +164,33 @@ func (w weight) flat(nk int) ([]float32, func(), error) {
 	return out, done, nil
 }
 
-// release drops the matrix's file pages once it is packed.
-func (w weight) release(nk int) {
+// release drops the matrix's file pages once it is packed and reports
+// whether all of it lies in read-only file mappings.
+func (w weight) release(nk int) bool {
 	if w.parts == nil {
-		releaseFilePages(w.w[:nk])
-		return
+		return releaseFilePages(w.w[:nk])
 	}
+	mapped := true
 	for _, p := range w.parts {
-		releaseFilePages(p)
+		mapped = releaseFilePages(p) && mapped
 	}
+	return mapped
 }
 
 type packedWeight struct {
 	n, k  int
 	inOut bool
 	fp    fingerprint
-	c     *C.dn_weights
+	// mapped: the source lies in a read-only file mapping, whose pages
+	// release dropped. The process cannot rewrite it, and its owner frees
+	// the packed copy before unmapping it (model.Weights.Release), so it is
+	// not fingerprinted again: reading one value of a dropped page maps
+	// back the page cache's whole folio around it, up to 2 MiB where the
+	// file system caches in large folios (ext4 and XFS on Linux 6.18), and
+	// the three places a fingerprint samples brought back 114 MB of
+	// BERT-base's 340 MB of packed weights.
+	mapped bool
+	c      *C.dn_weights
 }
 
 type primKey struct {
@@ -338,14 +348,14 @@ func (d *dnn) toBF16(dst []uint16, src []float32) {
 // nil means it cannot be packed.
 func (d *dnn) packed(w weight, n, k int, inOut bool) *packedWeight {
 	key := w.key(inOut)
-	f := w.fingerprint(n * k)
 	if pw := d.weights[key]; pw != nil {
-		if pw.n == n && pw.k == k && pw.inOut == inOut && pw.fp == f {
+		if pw.n == n && pw.k == k && pw.inOut == inOut && (pw.mapped || pw.fp == w.fingerprint(n*k)) {
 			return pw
 		}
 		// Another matrix at this address, or this one rewritten.
 		d.drop(key)
 	}
+	f := w.fingerprint(n * k)
 	src, done, err := w.flat(n * k)
 	if err != nil {
 		d.warn(err, "cannot pack weights; running them on OpenBLAS")
@@ -359,7 +369,7 @@ func (d *dnn) packed(w weight, n, k int, inOut bool) *packedWeight {
 	}
 	pw := &packedWeight{n: n, k: k, inOut: inOut, fp: f, c: c}
 	d.weights[key] = pw
-	w.release(n * k)
+	pw.mapped = w.release(n * k)
 	return pw
 }
 

@@ -15,23 +15,24 @@ import (
 // replaces. MADV_DONTNEED on such a mapping loses nothing: the pages stay
 // in the page cache and a later read maps them again. Memory that is not a
 // read-only file mapping (the Go heap, anonymous or writable mappings, where
-// MADV_DONTNEED would discard data) is left alone.
-func releaseFilePages(w []float32) {
+// MADV_DONTNEED would discard data) is left alone. It reports whether w lies
+// in a read-only file mapping: memory the process cannot change.
+func releaseFilePages(w []float32) bool {
 	if len(w) == 0 {
-		return
+		return false
 	}
 	lo := addr(w)
 	hi := lo + uintptr(len(w))*4
 	if !readOnlyFileMapping(lo, hi) {
-		return
+		return false
 	}
 	page := uintptr(os.Getpagesize())
 	a, b := (lo+page-1)&^(page-1), hi&^(page-1) // whole pages inside w only
-	if b <= a {
-		return
+	if b > a {
+		region := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), a-lo)), b-a)
+		_ = unix.Madvise(region, unix.MADV_DONTNEED)
 	}
-	region := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), a-lo)), b-a)
-	_ = unix.Madvise(region, unix.MADV_DONTNEED)
+	return true
 }
 
 // readOnlyFileMapping says whether [lo, hi) lies in one mapping of
