@@ -251,7 +251,17 @@ func LoadWeights(src Source, be kernels.Backend, cfg Config, hash io.Writer) (*W
 	if err != nil {
 		return nil, err
 	}
+	if t, ok := be.(tabler); ok {
+		ws.Word = t.Table(ws.Word, H)
+	}
 	return ws, nil
+}
+
+// tabler is a backend that keeps an embedding table in a form of its own,
+// which only its Embed reads (the cpu backend's bfloat16 table in cpu:bf16
+// and cpu:int8).
+type tabler interface {
+	Table(b kernels.Buffer, cols int) kernels.Buffer
 }
 
 func (l *loader) loadEncoder(ws *Weights, H, I int) error {

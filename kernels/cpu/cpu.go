@@ -287,6 +287,8 @@ func data(b kernels.Buffer) []float32 {
 		return nil
 	case *stack:
 		panic("cpu: a stacked weight (Stack) is only usable by Linear, as Gemm's B, and by Free")
+	case *table:
+		panic("cpu: a bfloat16 embedding table (Table) is only usable by Embed and Free")
 	}
 	panic(fmt.Sprintf("cpu: buffer of type %T is not a cpu buffer", b))
 }
@@ -359,6 +361,9 @@ func (be *Backend) Free(b kernels.Buffer) {
 	if st, ok := b.(*stack); ok {
 		st.free(be)
 		return
+	}
+	if _, ok := b.(*table); ok {
+		return // Go memory: the garbage collector's
 	}
 	s := data(b)
 	if be.dnn != nil {

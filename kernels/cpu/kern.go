@@ -16,6 +16,7 @@ static int k_addnorm(const kern_ops *o, float *y, float *sum, const float *a, co
 static void k_norm_bwd(const kern_ops *o, float *dx, const float *dy, const float *x, long rows, long cols, float eps, const float *g, float *dg, float *db, int acc) { FTZ_ON o->norm_bwd(dx, dy, x, rows, cols, eps, g, dg, db, acc); FTZ_OFF }
 static void k_colsum(const kern_ops *o, float *out, const float *y, long rows, long n) { FTZ_ON o->colsum(out, y, rows, n); FTZ_OFF }
 static void k_embed(const kern_ops *o, float *y, const float *t, const int32_t *ids, long count, long cols, int add) { FTZ_ON o->embed(y, t, ids, count, cols, add); FTZ_OFF }
+static void k_embed_bf16(const kern_ops *o, float *y, const uint16_t *t, const int32_t *ids, long count, long cols, int add) { FTZ_ON o->embed_bf16(y, t, ids, count, cols, add); FTZ_OFF }
 // AdamW runs without FTZ: its moments are stored as fp32 and may be tiny,
 // and the host AdamW it stands for keeps them.
 static void k_adamw(const kern_ops *o, float *w, float *g, float *m, float *v, long n, double lr, double wd, double c1, double c2, float gscale) {
@@ -113,6 +114,14 @@ func (k kern) embed(y, table []float32, ids []int32, cols int, add bool) {
 		return
 	}
 	C.k_embed(k.o, fp(y), fp(table), (*C.int32_t)(unsafe.Pointer(&ids[0])), C.long(len(ids)), C.long(cols), cbool(add))
+}
+
+func (k kern) embedBF16(y []float32, table []uint16, ids []int32, cols int, add bool) {
+	if len(ids) == 0 {
+		return
+	}
+	C.k_embed_bf16(k.o, fp(y), (*C.uint16_t)(unsafe.Pointer(&table[0])), (*C.int32_t)(unsafe.Pointer(&ids[0])), C.long(len(ids)),
+		C.long(cols), cbool(add))
 }
 
 // adamW is one AdamW step over w, g, m, v (equal lengths); see kern.h.

@@ -68,6 +68,8 @@ typedef struct {
 	void (*colsum)(float *out, const float *y, long rows, long n);
 	/* y[i,:] (+)= table[ids[i],:] for i < count. */
 	void (*embed)(float *y, const float *table, const int32_t *ids, long count, long cols, int add);
+	/* embed over a bfloat16 table, each value widened to float32 exactly. */
+	void (*embed_bf16)(float *y, const uint16_t *table, const int32_t *ids, long count, long cols, int add);
 	/* Attention over the (batch, head) units [u0, u1), unit = b*heads + h.
 	   Returns -1 when out of memory. */
 	int (*attn_fwd)(float *ctx, const float *qkv, const uint8_t *mask, float *probs, const kattn *a,

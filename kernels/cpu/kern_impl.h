@@ -417,6 +417,18 @@ static void embed(float *y, const float *table, const int32_t *ids, long count, 
 	}
 }
 
+static void embed_bf16(float *y, const uint16_t *table, const int32_t *ids, long count, long cols,
+                       int accumulate) {
+	for (long i = 0; i < count; i++) {
+		const uint16_t *src = table + (long)ids[i] * cols;
+		float *dst = y + i * cols;
+		for (long j = 0; j < cols; j++) {
+			union { uint32_t u; float f; } v = {.u = (uint32_t)src[j] << 16};
+			dst[j] = accumulate ? dst[j] + v.f : v.f;
+		}
+	}
+}
+
 /* ---- small matrix products for attention ---- */
 
 #ifndef MM_R
@@ -1266,6 +1278,7 @@ const kern_ops KNAME(kern_ops) = {
     .norm_bwd = norm_bwd,
     .colsum = colsum,
     .embed = embed,
+    .embed_bf16 = embed_bf16,
     .attn_fwd = attn_fwd,
     .attn_bwd = attn_bwd,
     .attn_rows_fwd = attn_rows_fwd,

@@ -221,8 +221,9 @@ func (be *Backend) NormBackward(dx, dy, x kernels.Buffer, cols int, eps float32,
 	}
 }
 
-// Embed writes (add: adds) y[i,:] = table[ids[i],:].
-func (be *Backend) Embed(y kernels.Buffer, table kernels.Buffer, ids []int32, cols int, add bool) {
+// Embed writes (add: adds) y[i,:] = tab[ids[i],:]; tab may be a bfloat16
+// table made by Table.
+func (be *Backend) Embed(y kernels.Buffer, tab kernels.Buffer, ids []int32, cols int, add bool) {
 	if cols < 0 {
 		panic(fmt.Sprintf("cpu: embedding of %d columns", cols))
 	}
@@ -230,7 +231,11 @@ func (be *Backend) Embed(y kernels.Buffer, table kernels.Buffer, ids []int32, co
 		return
 	}
 	ys := need(y, len(ids)*cols, "embed y")
-	ts := data(table)
+	if t, ok := tab.(*table); ok {
+		be.embedTable(ys, t, ids, cols, add)
+		return
+	}
+	ts := data(tab)
 	rows := len(ts) / cols
 	for i, id := range ids {
 		if id < 0 || int(id) >= rows {

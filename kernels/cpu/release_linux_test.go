@@ -106,3 +106,17 @@ func TestPackedWeightsStayReleased(t *testing.T) {
 		}
 	}
 }
+
+// TestTableReleasesPages: a bfloat16 embedding table made from a read-only
+// file mapping leaves none of the file's pages in the process, and Embed
+// does not bring them back.
+func TestTableReleasesPages(t *testing.T) {
+	be := oneDNNBackend(t, "bf16")
+	const rows, cols = 1000, 384
+	src := mappedFloats(t, rows*cols, 7)
+	tab := be.Table(be.Upload(src), cols)
+	be.Embed(be.Alloc(3*cols), tab, []int32{0, 500, 999}, cols, false)
+	if p := mappedPages(t, src); p != 0 {
+		t.Errorf("%d of the table's %d pages are mapped", p, 4*rows*cols/os.Getpagesize())
+	}
+}
