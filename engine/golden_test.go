@@ -19,7 +19,10 @@ func loadTestModel(t *testing.T, name string, be kernels.Backend) *checkpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ck.closer.Close() })
+	t.Cleanup(func() {
+		ck.model.W.Release(be) // before the checkpoint is unmapped (model.Weights.Release)
+		ck.closer.Close()
+	})
 	return ck
 }
 

@@ -6,10 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/adapterdb/adapterdb/engine/demo"
 	"github.com/adapterdb/adapterdb/engine/model"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
 	"github.com/adapterdb/adapterdb/kernels"
+	"github.com/adapterdb/adapterdb/kernels/cpu"
 )
 
 // recorded is a Source that keeps the slices it handed out.
@@ -27,13 +30,20 @@ func (r *recorded) Float32(name string) ([]float32, []int, error) {
 // TestLoadOwnsVectors: on the cpu backend, whose buffers alias the
 // checkpoint's memory, the tensors every pass reads whole (biases,
 // LayerNorms, position and token-type embeddings) get copies of their own,
-// so the checkpoint's pages can be dropped; the linear layers' weights and
-// the word embeddings stay where they are (a copy would double the memory).
-// Checked by poisoning what the source handed out after loading.
+// so the checkpoint's pages can be dropped; in fp32 the linear layers'
+// weights and the word embeddings stay where they are (a copy would double
+// the memory), in cpu:bf16 the word embeddings are a bfloat16 copy. Checked
+// by poisoning what the source handed out after loading.
 func TestLoadOwnsVectors(t *testing.T) {
 	c := model.Config{Type: model.BERT, Layers: 2, Hidden: 16, Heads: 2, FFN: 24, MaxPos: 40, Vocab: 97,
 		TypeVocab: 2, Eps: 1e-12, Act: kernels.ActGELU}
-	for _, be := range testmodels.Backends(t) {
+	backends := testmodels.Backends(t)
+	if bf, err := cpu.New(zerolog.Nop(), cpu.Options{Precision: "bf16"}); err == nil {
+		backends = append(backends, bf)
+	} else {
+		t.Logf("no cpu:bf16 case: %v", err)
+	}
+	for _, be := range backends {
 		t.Run(be.Name(), func(t *testing.T) {
 			src := &recorded{Source: demo.RandomBERT(c, 3), got: map[string][]float32{}}
 			w, err := model.LoadWeights(src, be, c, nil)
@@ -76,6 +86,18 @@ func TestLoadOwnsVectors(t *testing.T) {
 			}
 			if !strings.HasPrefix(be.Name(), "cpu") {
 				return // other backends copy every weight to their device
+			}
+			if p, ok := be.(interface{ Precision() string }); ok && p.Precision() != "fp32" {
+				ids := make([]int32, c.Vocab)
+				for i := range ids {
+					ids[i] = int32(i)
+				}
+				y := be.Alloc(c.Vocab * H)
+				be.Embed(y, w.Word, ids, H, false)
+				if hasNaN(y, c.Vocab*H) {
+					t.Errorf("%s: the word embeddings alias the checkpoint's memory", p.Precision())
+				}
+				return
 			}
 			if !hasNaN(w.Word, c.Vocab*H) {
 				t.Error("the word embeddings were copied")

@@ -103,6 +103,10 @@ func Load(t testing.TB, name string, be kernels.Backend) *model.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before the checkpoint is unmapped (cleanups run last first): the
+	// backend may hold packed copies keyed by the mapping's addresses, which
+	// a later mapping can reuse (model.Weights.Release).
+	t.Cleanup(func() { w.Release(be) })
 	return model.New(cfg, w, be)
 }
 

@@ -656,10 +656,19 @@ KI void pack_t(float *dst, long ldd, const float *src, long rows, long cols, lon
 KI void prefetch_seq(const float *qkv, const float *ctx, long r0, long r1, long D, long c0, long c1) {
 	for (long i = r0; i < r1; i++)
 		for (long c = c0; c < c1; c += 16) {
+			/* a line's worth, or the piece's last value: from an unaligned
+			   c0 the steps would miss the line holding c1 - 1 */
+			const long e = c + 16 < c1 ? c : c1 - 1;
 			__builtin_prefetch(qkv + i * 3 * D + c, 0, 2);
 			__builtin_prefetch(qkv + i * 3 * D + D + c, 0, 2);
 			__builtin_prefetch(qkv + i * 3 * D + 2 * D + c, 0, 2);
 			__builtin_prefetch(ctx + i * D + c, 1, 2);
+			if (e != c) {
+				__builtin_prefetch(qkv + i * 3 * D + e, 0, 2);
+				__builtin_prefetch(qkv + i * 3 * D + D + e, 0, 2);
+				__builtin_prefetch(qkv + i * 3 * D + 2 * D + e, 0, 2);
+				__builtin_prefetch(ctx + i * D + e, 1, 2);
+			}
 		}
 }
 
