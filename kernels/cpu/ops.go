@@ -231,20 +231,25 @@ func (be *Backend) Embed(y kernels.Buffer, tab kernels.Buffer, ids []int32, cols
 		return
 	}
 	ys := need(y, len(ids)*cols, "embed y")
+	var rows int
+	var gather func(y []float32, ids []int32)
 	if t, ok := tab.(*table); ok {
-		be.embedTable(ys, t, ids, cols, add)
-		return
+		if cols != t.cols {
+			panic(fmt.Sprintf("cpu: embedding of %d columns from a table of %d", cols, t.cols))
+		}
+		rows = t.rows
+		gather = func(y []float32, ids []int32) { be.k.embedBF16(y, t.v, ids, cols, add) }
+	} else {
+		ts := data(tab)
+		rows = len(ts) / cols
+		gather = func(y []float32, ids []int32) { be.k.embed(y, ts, ids, cols, add) }
 	}
-	ts := data(tab)
-	rows := len(ts) / cols
 	for i, id := range ids {
 		if id < 0 || int(id) >= rows {
 			panic(fmt.Sprintf("cpu: embedding id %d at %d outside a table of %d rows", id, i, rows))
 		}
 	}
-	be.parallel(len(ids), rowGrain(cols), 1, func(lo, hi int) {
-		be.k.embed(ys[lo*cols:hi*cols], ts, ids[lo:hi], cols, add)
-	})
+	be.parallel(len(ids), rowGrain(cols), 1, func(lo, hi int) { gather(ys[lo*cols:hi*cols], ids[lo:hi]) })
 }
 
 // attnCheck validates an Attn and the buffer sizes of one call.

@@ -18,21 +18,36 @@ import (
 // MADV_DONTNEED would discard data) is left alone. It reports whether w lies
 // in a read-only file mapping: memory the process cannot change.
 func releaseFilePages(w []float32) bool {
+	if !fileMapped(w) {
+		return false
+	}
+	dropPages(w)
+	return true
+}
+
+// fileMapped says whether w lies in one read-only file mapping.
+func fileMapped(w []float32) bool {
 	if len(w) == 0 {
 		return false
 	}
 	lo := addr(w)
-	hi := lo + uintptr(len(w))*4
-	if !readOnlyFileMapping(lo, hi) {
-		return false
+	return readOnlyFileMapping(lo, lo+uintptr(len(w))*4)
+}
+
+// dropPages is MADV_DONTNEED over the whole pages inside w, which the caller
+// knows to be a read-only file mapping (fileMapped).
+func dropPages(w []float32) {
+	if len(w) == 0 {
+		return
 	}
+	lo := addr(w)
+	hi := lo + uintptr(len(w))*4
 	page := uintptr(os.Getpagesize())
-	a, b := (lo+page-1)&^(page-1), hi&^(page-1) // whole pages inside w only
+	a, b := (lo+page-1)&^(page-1), hi&^(page-1)
 	if b > a {
 		region := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(w)), a-lo)), b-a)
 		_ = unix.Madvise(region, unix.MADV_DONTNEED)
 	}
-	return true
 }
 
 // readOnlyFileMapping says whether [lo, hi) lies in one mapping of

@@ -6,5 +6,9 @@ package cpu
 // reports that w is not known to be a read-only file mapping.
 func releaseFilePages([]float32) bool { return false }
 
+func fileMapped([]float32) bool { return false }
+
+func dropPages([]float32) {}
+
 // tempFloats is n floats of scratch, left to the garbage collector.
 func tempFloats(n int) ([]float32, func(), error) { return make([]float32, n), func() {}, nil }

@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"fmt"
-
-	"github.com/adapterdb/adapterdb/kernels"
-)
+import "github.com/adapterdb/adapterdb/kernels"
 
 // table is an embedding table kept in bfloat16 (Table): only Embed reads it.
 type table struct {
@@ -27,31 +23,21 @@ func (be *Backend) Table(b kernels.Buffer, cols int) kernels.Buffer {
 		return b
 	}
 	t := &table{v: make([]uint16, len(s)), rows: len(s) / cols, cols: cols}
-	// A piece at a time, its pages released as soon as it is converted, so
+	// A piece at a time, its pages dropped as soon as it is converted, so
 	// that the original is never mapped whole beside the copy; then all of
 	// it once more, for the folios a piece's reads mapped back across its
 	// neighbour's border.
+	mapped := fileMapped(s)
 	const piece = 1 << 18 // 1 MiB of float32
 	for lo := 0; lo < len(s); lo += piece {
 		hi := min(lo+piece, len(s))
 		toBF16(t.v[lo:hi], s[lo:hi])
-		releaseFilePages(s[lo:hi])
-	}
-	releaseFilePages(s)
-	return t
-}
-
-// embedTable is Embed over a bfloat16 table.
-func (be *Backend) embedTable(ys []float32, t *table, ids []int32, cols int, add bool) {
-	if cols != t.cols {
-		panic(fmt.Sprintf("cpu: embedding of %d columns from a table of %d", cols, t.cols))
-	}
-	for i, id := range ids {
-		if id < 0 || int(id) >= t.rows {
-			panic(fmt.Sprintf("cpu: embedding id %d at %d outside a table of %d rows", id, i, t.rows))
+		if mapped {
+			dropPages(s[lo:hi])
 		}
 	}
-	be.parallel(len(ids), rowGrain(cols), 1, func(lo, hi int) {
-		be.k.embedBF16(ys[lo*cols:hi*cols], t.v, ids[lo:hi], cols, add)
-	})
+	if mapped {
+		dropPages(s)
+	}
+	return t
 }
