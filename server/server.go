@@ -78,6 +78,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = DefaultWaitTimeout
 	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		// Before the exposure check, which would read a bad address as one
+		// beyond loopback.
+		return nil, fmt.Errorf("listen %q: %w (want host:port, e.g. 127.0.0.1:3306; port 0 picks a free one)", cfg.Listen, err)
+	}
 	e := cfg.DB
 	mdb := e.SQL.Analyzer.Catalog.MySQLDb
 	store := &accountStore{db: e.Registry().Catalog().DB(), log: cfg.Log}

@@ -147,6 +147,13 @@ func TestAccounts(t *testing.T) {
 	}
 	ts = startServer(t, serverOpts{dbPath: dbPath, listen: "0.0.0.0:0"})
 	ts.stop()
+	// An address without a port is a bad address, not an exposed one.
+	for _, addr := range []string{"127.0.0.1", "nonsense", ""} {
+		if _, err := startServerErr(t, serverOpts{dbPath: dbPath, listen: addr}); err == nil ||
+			!strings.Contains(err.Error(), "missing port in address (want host:port") {
+			t.Fatalf("listen %q: %v", addr, err)
+		}
+	}
 	// A root password set at start applies to root@localhost and root@%.
 	ts = startServer(t, serverOpts{dbPath: filepath.Join(t.TempDir(), "pw.db"), listen: "0.0.0.0:0", rootPw: "s3cret"})
 	mysqlErr(t, ts.open("root", "", "").Ping(), 1045, "Access denied")

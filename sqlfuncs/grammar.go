@@ -277,8 +277,22 @@ func (p *stmtParser) name(st *Stmt) error {
 	if t.kind != tokIdent && t.kind != tokQIdent {
 		return p.errAt(t, "expected an adapter name")
 	}
+	if t.kind == tokIdent && reservedName(t.val) {
+		// As in MySQL: CREATE ADAPTER AS SELECT ... lacks its name.
+		return p.errAt(t, "expected an adapter name (%s is a reserved word: quote it, `%s`, to use it as one)", strings.ToUpper(t.val), t.val)
+	}
 	st.Name, st.NamePos = t.val, t.pos
 	return nil
+}
+
+// reservedName reports the words MySQL reserves that an adapter statement
+// could meet where its name belongs; quoted, they are names like any other.
+func reservedName(w string) bool {
+	switch strings.ToUpper(w) {
+	case "AS", "SELECT", "FROM", "TO", "SET", "WITH", "VALUES", "TABLE", "INTO", "WHERE", "IF":
+		return true
+	}
+	return false
 }
 
 func (p *stmtParser) str(what string) (token, error) {

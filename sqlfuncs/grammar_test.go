@@ -24,6 +24,7 @@ func TestParseStatement(t *testing.T) {
 		{"  -- comment\nSHOW /* x */ ADAPTERS ; select 1", &Stmt{Kind: StmtShow, End: 36}},
 		{"drop adapter if exists `a``b`", &Stmt{Kind: StmtDrop, Name: "a`b", NamePos: 23, IfExists: true, End: 29}},
 		{"DROP ADAPTER x1", &Stmt{Kind: StmtDrop, Name: "x1", NamePos: 13, End: 15}},
+		{"DROP ADAPTER `as`", &Stmt{Kind: StmtDrop, Name: "as", NamePos: 13, End: 17}}, // a reserved word, quoted
 		{"EXPORT ADAPTER a TO 'dir/it''s \\n.safetensors'", &Stmt{Kind: StmtExport, Name: "a", NamePos: 15,
 			File: "dir/it's \n.safetensors", FilePos: 20, End: 46}},
 		{"create adapter if not exists a from \"f.st\"", &Stmt{Kind: StmtCreateFrom, Name: "a", NamePos: 29, IfNotExists: true,
@@ -43,6 +44,10 @@ func TestParseStatementErrors(t *testing.T) {
 	checkSyntaxErrors(t, []syntaxCase{
 		{"CREATE ADAPTER", 14, "expected an adapter name"},
 		{"CREATE ADAPTER 'x' AS SELECT 1", 15, "expected an adapter name"},
+		{"CREATE ADAPTER AS SELECT txt, label FROM t", 15, "expected an adapter name (AS is a reserved word: quote it, `AS`, to use it as one)"},
+		{"create adapter select as select 1", 15, "expected an adapter name (SELECT is a reserved word"},
+		{"DROP ADAPTER from", 13, "expected an adapter name (FROM is a reserved word"},
+		{"EXPORT ADAPTER to TO 'f'", 15, "expected an adapter name (TO is a reserved word"},
 		{"CREATE ADAPTER x", 16, "expected AS SELECT"},
 		{"CREATE ADAPTER x OPTIONS epochs = 1 AS SELECT 1", 25, "expected '('"},
 		{"CREATE ADAPTER x OPTIONS (epochs = ) AS SELECT 1", 35, "expected a value for option epochs"},

@@ -122,6 +122,8 @@ func TestBackgroundJobChecksInStatement(t *testing.T) {
 	v.fails("CREATE ADAPTER x OPTIONS (background = maybe) AS SELECT txt, label FROM labelled", 1231, "background")
 	v.fails("CREATE ADAPTER sent OPTIONS (background = true) AS SELECT txt, label FROM labelled", 1304, "already exists")
 	v.fails("CREATE ADAPTER x OPTIONS (background = true) AS SELECT txt FROM labelled", 1241)
+	v.fails("CREATE ADAPTER x OPTIONS (background = true, adapter_size = 5000) AS SELECT txt, label FROM labelled", 1231,
+		"Option 'adapter_size' can't be set to the value of '5000': 5000 is out of range [1, 128]")
 	if r := v.rows("SHOW JOBS"); len(r) != 0 {
 		t.Fatalf("jobs after refused statements: %v", r)
 	}

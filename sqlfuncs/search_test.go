@@ -100,6 +100,7 @@ func TestSearchErrors(t *testing.T) {
 		{"epoch = (1, 2)", 1193, "Unknown adapter option 'epoch'"},
 		{"learning_rate = (1e-3, -1)", 1231, "Option 'learning_rate' can't be set to the value of '(1e-3, -1)'"},
 		{"learning_rate = (1e-3, 0.001)", 1231, "1e-3 and 0.001 are the same value"},
+		{"adapter_size = (8, 5000)", 1231, "Option 'adapter_size' can't be set to the value of '(8, 5000)': 5000 is out of range [1, 128]"},
 		{"search = 'bayes', learning_rate = (1e-3, 1e-4)", 1231, "Option 'search' can't be set to the value of 'bayes'"},
 		{"search = 'random', learning_rate = (1e-3, 1e-4)", 1231, "needs trials = N"},
 		{"search = 'random', trials = 0, learning_rate = (1e-3, 1e-4)", 1231, "Option 'trials' can't be set to the value of '0'"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/transform"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
 
@@ -73,6 +74,22 @@ func trainOptions(opts []Option) (train.Options, error) {
 	return o, nil
 }
 
+// errModelOption is 1231 for a value train.Options.CheckModel refuses, with
+// the option's value as written (a list whole, as for other bad list values).
+func errModelOption(err error, opts []Option) error {
+	var oe *train.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	value := oe.Value
+	for _, o := range opts {
+		if strings.EqualFold(o.Key, oe.Key) {
+			value = o.Value
+		}
+	}
+	return sqlErr(codeWrongOptionValue, stateSyntax, "Option '%s' can't be set to the value of '%s': %v", oe.Key, value, oe.Err)
+}
+
 // implicitCommit commits the session's transaction before a statement that
 // writes the adapter catalog, as MySQL commits before DDL. The catalog is
 // written on a connection of its own, which would otherwise wait for the
@@ -129,6 +146,12 @@ func (c *createStmt) WithResolvedChildren(children []any) (any, error) {
 	opts, err := searchOptions(trainOpts) // search.go: lists, search, trials
 	if err != nil {
 		return nil, err
+	}
+	if c.st.Kind != StmtCreateFrom {
+		// Limits that depend on the base model, before the SELECT runs.
+		if err := opts.CheckModel(c.svc.reg.Engine().Model()); err != nil {
+			return nil, errModelOption(err, c.st.Options)
+		}
 	}
 	n := &CreateAdapter{svc: c.svc, Name: c.st.Name, Mode: putMode(c.st), Options: opts, optionList: c.st.Options, selText: c.sel,
 		Background: background, KeepVersions: keep}
@@ -370,7 +393,24 @@ func (n *CreateAdapter) readExamples(ctx *sql.Context, row sql.Row, pair bool, p
 	if err := iter.Close(ctx); err != nil {
 		return nil, err
 	}
+	n.dropTableProgress(ctx)
 	return ex, nil
+}
+
+// dropTableProgress removes the progress entries go-mysql-server gave the
+// SELECT's tables (it keeps them to the end of the statement): once the rows
+// are read, SHOW PROCESSLIST shows training's two lines alone.
+func (n *CreateAdapter) dropTableProgress(ctx *sql.Context) {
+	pl := ctx.ProcessList
+	if pl == nil {
+		return
+	}
+	transform.Inspect(n.Source, func(nd sql.Node) bool {
+		if rt, ok := nd.(*plan.ResolvedTable); ok {
+			pl.RemoveTableProgress(ctx.Pid(), rt.Name())
+		}
+		return true
+	})
 }
 
 // targetKind hints the task from the target column's SQL type.

@@ -179,7 +179,7 @@ func TestFilesDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "junk.safetensors"), []byte("not a safetensors file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	v.fails("CREATE ADAPTER x FROM 'junk.safetensors'", 1105, "CREATE ADAPTER x")
+	v.fails("CREATE ADAPTER x FROM 'junk.safetensors'", 1105, "CREATE ADAPTER x", "not a safetensors file: it starts with the text \"not a sa\"")
 	v.fails("CREATE ADAPTER x OPTIONS (epochs = 1) FROM 'sent.safetensors'", 1210, "OPTIONS apply to training")
 
 	// Round trip: the imported adapter predicts what the exported one did.
@@ -212,6 +212,10 @@ func TestKillTraining(t *testing.T) {
 	if !strings.Contains(state, "CREATE ADAPTER sent (") || !strings.Contains(state, "/10000 partitions)") ||
 		!strings.Contains(state, " └─ epoch ") || !strings.Contains(state, "/900000 loss ") || !strings.Contains(state, "/360 rows)") {
 		t.Errorf("processlist state %q", state)
+	}
+	// Only training's two lines: the SELECT's table (docs) is read by then.
+	if lines := strings.Split(strings.TrimSpace(state), "\n"); len(lines) != 2 || strings.Contains(state, "docs") {
+		t.Errorf("processlist state %q: want training's two lines only", state)
 	}
 	v.exec("KILL QUERY " + itoa(conn.ID()))
 	select {
@@ -270,5 +274,22 @@ func TestUnknownOptionNamesEveryKey(t *testing.T) {
 		if err == nil || !errors.As(err, &me) || me.Num == 1193 {
 			t.Errorf("option %s is listed as known but: %v", k, err)
 		}
+	}
+}
+
+// Values whose limits depend on the base model, or on a task given with them,
+// are refused with 1231 before any row is read: a NULL target would be the
+// first row's error otherwise.
+func TestOptionsCheckedAgainstModel(t *testing.T) {
+	v := newEnv(t, envOpts{})
+	v.withAdapters()
+	v.fails("CREATE ADAPTER x OPTIONS (adapter_size = 5000) AS SELECT txt, NULL FROM labelled", 1231,
+		"Option 'adapter_size' can't be set to the value of '5000': 5000 is out of range [1, 128] (at most 4 × the base model's hidden size 32)")
+	v.fails("CREATE ADAPTER x OPTIONS (class_weights = 'balanced', task = 'regression') AS SELECT txt, NULL FROM labelled", 1231,
+		"Option 'class_weights' can't be set to the value of 'balanced': balanced weighs classes, so it needs a classification task; task is regression")
+	v.fails("CREATE ADAPTER x OPTIONS (ADAPTER_SIZE = (4, 129), epochs = 1) AS SELECT txt, label FROM labelled", 1231,
+		"Option 'adapter_size' can't be set to the value of '(4, 129)': 129 is out of range")
+	if r := v.rows("SELECT COUNT(*) FROM adapterdb.adapters WHERE name = 'x'"); r[0][0] != int64(0) {
+		t.Errorf("a refused statement stored an adapter")
 	}
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bufio"
 	"context"
 	"database/sql/driver"
 	"encoding/csv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/planbuilder"
 )
 
 // Bulk import of CSV into a table: one streaming pass, multi-row INSERTs
@@ -86,7 +88,7 @@ func (p *Provider) Import(ctx context.Context, r io.Reader, opts ImportOptions) 
 	if opts.MaxReported <= 0 {
 		opts.MaxReported = 100
 	}
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(skipBOM(r))
 	if opts.Comma != 0 {
 		cr.Comma = opts.Comma
 	}
@@ -301,11 +303,8 @@ func (im *importer) inferSchema() (sql.PrimaryKeySchema, []string, error) {
 		if tname == "" {
 			tname = inferType(im.sample, f)
 		}
-		typ, err := parseTypeString(tname)
+		typ, err := importType(tname)
 		if err != nil {
-			return sql.PrimaryKeySchema{}, nil, fmt.Errorf("import: column %s: bad type %q: %w", name, tname, err)
-		}
-		if _, err := newCodec(typ); err != nil {
 			return sql.PrimaryKeySchema{}, nil, fmt.Errorf("import: column %s: %w", name, err)
 		}
 		sch = append(sch, &sql.Column{Name: name, Type: typ, Nullable: true, Source: im.opts.Table})
@@ -549,4 +548,36 @@ func (im *importer) insert(c *sqliteConn, rows [][]driver.Value, lines []int) er
 		im.res.Rows++
 	}
 	return nil
+}
+
+// skipBOM drops a UTF-8 byte-order mark at the start of r: spreadsheet
+// programs write one at the start of their CSV files, and it would otherwise
+// become part of the first column's name.
+func skipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	return br
+}
+
+// CheckImportType says whether Import can give a column the MySQL type t
+// (ImportOptions.Types), so that a caller can refuse a bad type before
+// reading the file.
+func CheckImportType(t string) error {
+	_, err := importType(t)
+	return err
+}
+
+// importType parses a column type for Import: one MySQL parses and Import
+// converts values to.
+func importType(t string) (sql.Type, error) {
+	typ, err := planbuilder.ParseColumnTypeString(t)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a MySQL column type (e.g. INT, BIGINT, DOUBLE, DECIMAL(10,2), DATE, DATETIME, TEXT, VARCHAR(255))", t)
+	}
+	if _, err := newCodec(typ); err != nil {
+		return nil, err
+	}
+	return typ, nil
 }

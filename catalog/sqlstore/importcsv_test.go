@@ -39,6 +39,27 @@ func TestImportInfersTypes(t *testing.T) {
 	}
 }
 
+// A byte-order mark, as spreadsheet programs write at the start of a CSV
+// file, is not part of the first column's name; one later in the file is
+// data.
+func TestImportSkipsByteOrderMark(t *testing.T) {
+	db := newTestDB(t, ProviderOptions{Synchronous: SyncOff})
+	res, err := db.pro.Import(context.Background(), strings.NewReader("\ufeffa,b\nx,\ufeff1\n"), ImportOptions{Table: "bom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Columns) != "[a b]" {
+		t.Fatalf("columns %q", res.Columns)
+	}
+	if got := db.wire("SELECT a, HEX(b) FROM bom"); fmt.Sprint(got) != "[[x EFBBBF31]]" {
+		t.Fatalf("rows %v", got)
+	}
+	// A file too short to hold a mark is read as it is.
+	if _, err := db.pro.Import(context.Background(), strings.NewReader("a"), ImportOptions{Table: "short"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestImportGivenTypesAndAppend(t *testing.T) {
 	db := newTestDB(t, ProviderOptions{Synchronous: SyncOff})
 	db.mustExec("CREATE TABLE r (id INT PRIMARY KEY AUTO_INCREMENT, txt VARCHAR(10) NOT NULL, price DECIMAL(6,2))")

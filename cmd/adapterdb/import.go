@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,6 +65,11 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if opts.Types, err = parseTypes(*typesArg); err != nil {
 		return usageErr("--types: %v", err)
 	}
+	for col, typ := range opts.Types {
+		if err := sqlstore.CheckImportType(typ); err != nil {
+			return usageErr("--types: column %s: %v", col, err)
+		}
+	}
 	s := strings.ReplaceAll(*sep, `\t`, "\t")
 	if r := []rune(s); len(r) != 1 || r[0] == '"' || r[0] == '\n' || r[0] == '\r' {
 		return usageErr("--sep %q: want one character other than a quote or newline", *sep)
@@ -102,6 +108,10 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	}
 	res, err := pro.Import(ctx, in, opts)
 	if err != nil {
+		var re sqlstore.RowError
+		if errors.As(err, &re) { // FILE:LINE: reason, as skipped rows are listed
+			return fmt.Errorf("%s:%d: %v (nothing was imported: --on-error abort rolled the import back)", rest[0], re.Line, re.Err)
+		}
 		return fmt.Errorf("%s: %w", rest[0], err)
 	}
 	how := "appended to"

@@ -44,9 +44,12 @@ func TestTrainSearchCLI(t *testing.T) {
 		{"bogus=1,2", "unknown option"},
 		{"trials=2", "trials applies to search = 'random'"},
 		{"learning_rate=1e-3,x", `"x" must be a number`},
+		// Limits of the base model's: a usage error too, in a list or alone.
+		{"adapter_size=8,5000", "option adapter_size: 5000 is out of range [1, "},
+		{"adapter_size=5000", "option adapter_size: 5000 is out of range [1, "},
 	} {
 		args := []string{"train", "--db", db, "--model", model, "--name", "t", "--set", "learning_rate=1e-4,1e-3", "--set", c.set, csvPath}
-		if c.set == "learning_rate=1e-3,x" {
+		if c.set == "learning_rate=1e-3,x" || c.set == "adapter_size=5000" {
 			args = []string{"train", "--db", db, "--model", model, "--name", "t", "--set", c.set, csvPath}
 		}
 		if code, _, errs := cli(t, args...); code != 2 || !strings.Contains(errs, c.want) {

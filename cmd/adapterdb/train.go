@@ -125,6 +125,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll()
+	if err := opts.CheckModel(reg.Engine().Model()); err != nil {
+		return usageErr("%v", err)
+	}
 	mode := catalog.Create
 	if *replace {
 		mode = catalog.Replace

@@ -221,6 +221,9 @@ func TestCheckpointIndexErrors(t *testing.T) {
 		}, []string{"not valid JSON of the form"}},
 		{"corrupt shard", func(t *testing.T, dir string, _ map[string]any) {
 			os.WriteFile(filepath.Join(dir, shard1), []byte("not a safetensors file"), 0o644)
+		}, []string{shard1, "not a safetensors file: it starts with the text"}},
+		{"shard of binary junk", func(t *testing.T, dir string, _ map[string]any) {
+			os.WriteFile(filepath.Join(dir, shard1), []byte{0xff, 0xff, 0, 0, 0, 0, 0, 0x80, 1, 2}, 0o644)
 		}, []string{shard1, "header length"}},
 	}
 	for _, c := range cases {

@@ -67,6 +67,11 @@ func parse(path string, data []byte) (*File, error) {
 		return nil, errf("", "file is %d bytes, too short for the 8-byte header length", len(data))
 	}
 	n := binary.LittleEndian.Uint64(data)
+	if (n > maxHeaderSize || n > uint64(len(data)-8)) && printable(data[:8]) {
+		// A CSV, JSON or other text file given for a checkpoint or an
+		// adapter: say so rather than quote a length read from its text.
+		return nil, errf("", "not a safetensors file: it starts with the text %q, where a safetensors file starts with the length of its header", data[:8])
+	}
 	switch {
 	case n == 0:
 		return nil, errf("", "header length is 0")
@@ -256,4 +261,14 @@ func (f *File) lookup(name string) (*entry, error) {
 		return nil, fmt.Errorf("%s: tensor %q: %w", f.where(), name, ErrNotFound)
 	}
 	return e, nil
+}
+
+// printable reports whether b is all printable ASCII or whitespace.
+func printable(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }

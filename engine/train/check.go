@@ -28,6 +28,9 @@ func Check(eng *engine.Engine, ex []Example, kind TargetKind, opts Options) erro
 // checked reads the examples and checks them with the options: the checks
 // Train and Check share. It returns the prepared data and the pooling.
 func checked(eng *engine.Engine, ex []Example, kind TargetKind, opts Options) (*dataset, model.Pool, error) {
+	if err := opts.CheckModel(eng.Model()); err != nil {
+		return nil, 0, err
+	}
 	data, err := prepare(ex, opts.Task, kind)
 	if err != nil {
 		return nil, 0, err

@@ -234,6 +234,62 @@ func (o *Options) Set(key, value string) error {
 	return nil
 }
 
+// OptionError is an option value refused by CheckModel: Key and Value as the
+// user gave them (a value of a search's list, for a list).
+type OptionError struct {
+	Key, Value string
+	Err        error
+}
+
+func (e *OptionError) Error() string { return fmt.Sprintf("option %s: %v", e.Key, e.Err) }
+
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// CheckModel makes the checks Set cannot, before any row is read: the limits
+// that depend on the base model (adapter_size at most adapter.MaxSize of its
+// hidden size, a pooling it has), for each value of a search's lists too, and
+// class_weights against a task given explicitly (an inferred task is checked
+// once the targets are read). Its errors are *OptionError.
+func (o Options) CheckModel(m *model.Model) error {
+	check := func(t Options, key string) error {
+		switch key {
+		case "adapter_size":
+			if max := adapter.MaxSize(m.Cfg.Hidden); t.AdapterSize > max {
+				return &OptionError{key, strconv.Itoa(t.AdapterSize), fmt.Errorf(
+					"%d is out of range [1, %d] (at most 4 × the base model's hidden size %d)", t.AdapterSize, max, m.Cfg.Hidden)}
+			}
+		case "pool":
+			if _, err := m.Resolve(t.Pool); err != nil {
+				return &OptionError{key, t.Map()["pool"], err}
+			}
+		}
+		return nil
+	}
+	for _, key := range []string{"adapter_size", "pool"} {
+		if err := check(o, key); err != nil {
+			return err
+		}
+	}
+	if o.Search != nil {
+		for _, p := range o.Search.Params {
+			for _, v := range p.Values {
+				t := o
+				if err := t.Set(p.Key, v); err != nil {
+					return &OptionError{p.Key, v, err}
+				}
+				if err := check(t, p.Key); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if o.ClassWeights == "balanced" && o.Task != "" && o.Task != adapter.Classification {
+		return &OptionError{"class_weights", o.ClassWeights, fmt.Errorf(
+			"balanced weighs classes, so it needs a classification task; task is %s", o.Task)}
+	}
+	return nil
+}
+
 // Map renders the options as key → value strings (stored with the adapter).
 func (o Options) Map() map[string]string {
 	task := string(o.Task)

@@ -364,9 +364,10 @@ func TestBadInput(t *testing.T) {
 		{"inf target", []train.Example{{Text: "a", Target: "+Inf"}, {Text: "b", Target: "2"}}, opts("task", "regression"), "not finite"},
 		{"constant regression", []train.Example{{Text: "a", Target: "1"}, {Text: "b", Target: "1.0"}}, opts("task", "regression"), "targets that vary"},
 		{"constant huge regression", []train.Example{{Text: "a", Target: "-1e155"}, {Text: "b", Target: "-1e155"}}, opts("task", "regression"), "all 2 are -1e+155"},
-		{"balanced regression", []train.Example{{Text: "a", Target: "1.5"}, {Text: "b", Target: "2.5"}}, opts("task", "regression", "class_weights", "balanced"), "class_weights: balanced weighs classes, so it needs a classification task; this one is regression"},
+		{"balanced regression", []train.Example{{Text: "a", Target: "1.5"}, {Text: "b", Target: "2.5"}}, opts("task", "regression", "class_weights", "balanced"), "option class_weights: balanced weighs classes, so it needs a classification task; task is regression"},
+		{"balanced inferred regression", []train.Example{{Text: "a", Target: "1.5"}, {Text: "b", Target: "2.5"}}, opts("class_weights", "balanced"), "class_weights: balanced weighs classes, so it needs a classification task; this one is regression"},
 		{"balanced multilabel", []train.Example{{Text: "a", Target: `["x"]`}, {Text: "b", Target: `["y"]`}}, opts("class_weights", "balanced"), "this one is multilabel"},
-		{"adapter too large", two, opts("adapter_size", "4096"), "adapter_size 4096 out of range [1, 1024] (at most 4 × the base model's hidden size 256)"},
+		{"adapter too large", two, opts("adapter_size", "4096"), "option adapter_size: 4096 is out of range [1, 1024] (at most 4 × the base model's hidden size 256)"},
 		{"bad multilabel", []train.Example{{Text: "a", Target: "[1,"}, {Text: "b", Target: "x"}}, opts("task", "multilabel"), "not a JSON array"},
 		{"invalid utf8", []train.Example{{Text: "a\xff", Target: "x"}, {Text: "b", Target: "y"}}, opts(), "UTF-8"},
 		{"inferred spans", []train.Example{{Text: "Anna", Target: "pos"}, {Text: "Bob", Target: `[{"start":0,"end":3,"label":"PER"}]`}}, opts(),
@@ -461,7 +462,65 @@ func TestAdapterSizeLimit(t *testing.T) {
 		t.Errorf("adapter_size %d: %v", limit, err)
 	}
 	_, err := train.Train(context.Background(), eng, two, train.KindUnknown, opts("adapter_size", fmt.Sprint(limit+1)), nil)
-	if want := fmt.Sprintf("adapter_size %d out of range [1, %d]", limit+1, limit); err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("option adapter_size: %d is out of range [1, %d]", limit+1, limit); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("adapter_size %d: error %v, want %q", limit+1, err, want)
+	}
+}
+
+// TestCheckModel: the checks that need the base model, or an explicit task,
+// refuse a value before any row is read (CheckModel, which Train and Check
+// make first), each as an *OptionError naming the key and the bad value,
+// in a search's list too.
+func TestCheckModel(t *testing.T) {
+	eng := demoEngine(t)
+	limit := adapter.MaxSize(eng.Model().Cfg.Hidden)
+	search := func(key string, values ...string) train.Options {
+		o := train.DefaultOptions()
+		var s train.Search
+		if err := s.Add(key, values); err != nil {
+			t.Fatal(err)
+		}
+		o.Search = &s
+		return o
+	}
+	gpt2, err := engine.Open(engine.Config{Model: filepath.Join(testmodels.Root(), "models", "gpt2-tiny"), Backend: testmodels.CPU(t), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpt2.Close()
+	for _, c := range []struct {
+		name       string
+		eng        *engine.Engine
+		o          train.Options
+		key, value string // "" when accepted
+		msg        string
+	}{
+		{"size at the limit", eng, opts("adapter_size", fmt.Sprint(limit)), "", "", ""},
+		{"size past the limit", eng, opts("adapter_size", fmt.Sprint(limit+1)), "adapter_size", fmt.Sprint(limit + 1), "is out of range"},
+		{"size list", eng, search("adapter_size", "8", fmt.Sprint(limit+7)), "adapter_size", fmt.Sprint(limit + 7), "is out of range"},
+		{"size list within", eng, search("adapter_size", "8", fmt.Sprint(limit)), "", "", ""},
+		{"balanced regression", eng, opts("class_weights", "balanced", "task", "regression"), "class_weights", "balanced", "needs a classification task"},
+		{"balanced inferred", eng, opts("class_weights", "balanced"), "", "", ""},
+		{"balanced classification", eng, opts("class_weights", "balanced", "task", "classification"), "", "", ""},
+		{"cls without a pooler", gpt2, opts("pool", "cls"), "pool", "cls", "needs a pooler"},
+		{"cls in a list", gpt2, search("pool", "last", "cls"), "pool", "cls", "needs a pooler"},
+		{"last on gpt2", gpt2, opts("pool", "last"), "", "", ""},
+	} {
+		err := c.o.CheckModel(c.eng.Model())
+		if c.key == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var oe *train.OptionError
+		if !errors.As(err, &oe) || oe.Key != c.key || oe.Value != c.value || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: error %v (%#v), want option %s = %s: %s", c.name, err, oe, c.key, c.value, c.msg)
+		}
+		// Train refuses it before reading the rows (an empty set would be
+		// its own error).
+		if _, err := train.Train(context.Background(), c.eng, nil, train.KindUnknown, c.o, nil); !errors.As(err, &oe) {
+			t.Errorf("%s: Train: %v, want the option's error first", c.name, err)
+		}
 	}
 }

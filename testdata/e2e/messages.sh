@@ -24,10 +24,14 @@ INSERT INTO r VALUES (1, 'a wonderful film', 'pos', -1e155), (2, 'terrible borin
 Q="max_length = 16, batch_size = 4, validation_fraction = 0"
 
 # The bert-tiny test model has hidden size 32: adapter_size up to 128.
-expect_error "CREATE ADAPTER big OPTIONS (adapter_size = 129, $Q) AS SELECT txt, label FROM r" 1105 \
-	"adapter_size 129 out of range [1, 128] (at most 4 × the base model's hidden size 32)"
+# Refused before a row is read (1231), as docs/adapters.md says of values out of range.
+expect_error "CREATE ADAPTER big OPTIONS (adapter_size = 129, $Q) AS SELECT txt, label FROM r" 1231 \
+	"Option 'adapter_size' can't be set to the value of '129': 129 is out of range [1, 128] (at most 4 × the base model's hidden size 32)"
 expect_error "CREATE ADAPTER lr OPTIONS (learning_rate = 0) AS SELECT txt, label FROM r" 1231 'must be a number in (0, 10]'
-expect_error "CREATE ADAPTER cw OPTIONS (class_weights = balanced, task = regression, $Q) AS SELECT txt, y FROM r" 1105 \
+expect_error "CREATE ADAPTER cw OPTIONS (class_weights = balanced, task = regression, $Q) AS SELECT txt, y FROM r" 1231 \
+	"balanced weighs classes, so it needs a classification task; task is regression"
+# An inferred task is known once the rows are read (1105, naming the inferred task).
+expect_error "CREATE ADAPTER cw OPTIONS (class_weights = balanced, $Q) AS SELECT txt, y FROM r" 1105 \
 	"balanced weighs classes, so it needs a classification task; this one is regression"
 
 # The statement's info line, as the server logs it, counts in words that agree.
