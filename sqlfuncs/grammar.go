@@ -279,7 +279,7 @@ func (p *stmtParser) name(st *Stmt) error {
 	}
 	if t.kind == tokIdent && reservedName(t.val) {
 		// As in MySQL: CREATE ADAPTER AS SELECT ... lacks its name.
-		return p.errAt(t, "expected an adapter name (%s is a reserved word: quote it, `%s`, to use it as one)", strings.ToUpper(t.val), t.val)
+		return p.errAt(t, "expected an adapter name, not the reserved word %s (a name that is one must be quoted: `%s`)", strings.ToUpper(t.val), t.val)
 	}
 	st.Name, st.NamePos = t.val, t.pos
 	return nil

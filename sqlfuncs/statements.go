@@ -81,13 +81,13 @@ func errModelOption(err error, opts []Option) error {
 	if !errors.As(err, &oe) {
 		return err
 	}
-	value := oe.Value
 	for _, o := range opts {
 		if strings.EqualFold(o.Key, oe.Key) {
-			value = o.Value
+			return sqlErr(codeWrongOptionValue, stateSyntax, "Option '%s' can't be set to the value of '%s': %v", oe.Key, o.Value, oe.Err)
 		}
 	}
-	return sqlErr(codeWrongOptionValue, stateSyntax, "Option '%s' can't be set to the value of '%s': %v", oe.Key, value, oe.Err)
+	// Not given: its default does not fit this model.
+	return sqlErr(codeWrongOptionValue, stateSyntax, "Option '%s' is not given and its default '%s' does not fit: %v (set %s)", oe.Key, oe.Value, oe.Err, oe.Key)
 }
 
 // implicitCommit commits the session's transaction before a statement that
@@ -393,20 +393,22 @@ func (n *CreateAdapter) readExamples(ctx *sql.Context, row sql.Row, pair bool, p
 	if err := iter.Close(ctx); err != nil {
 		return nil, err
 	}
-	n.dropTableProgress(ctx)
+	n.dropTableProgress(ctx, prog.name)
 	return ex, nil
 }
 
 // dropTableProgress removes the progress entries go-mysql-server gave the
 // SELECT's tables (it keeps them to the end of the statement): once the rows
 // are read, SHOW PROCESSLIST shows training's two lines alone.
-func (n *CreateAdapter) dropTableProgress(ctx *sql.Context) {
+// Entries are keyed by name: a table named like the statement's own entry
+// (own) keeps it.
+func (n *CreateAdapter) dropTableProgress(ctx *sql.Context, own string) {
 	pl := ctx.ProcessList
 	if pl == nil {
 		return
 	}
 	transform.Inspect(n.Source, func(nd sql.Node) bool {
-		if rt, ok := nd.(*plan.ResolvedTable); ok {
+		if rt, ok := nd.(*plan.ResolvedTable); ok && rt.Name() != own {
 			pl.RemoveTableProgress(ctx.Pid(), rt.Name())
 		}
 		return true

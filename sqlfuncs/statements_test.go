@@ -217,6 +217,25 @@ func TestKillTraining(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(state), "\n"); len(lines) != 2 || strings.Contains(state, "docs") {
 		t.Errorf("processlist state %q: want training's two lines only", state)
 	}
+	// A table named like the statement's own entry leaves that entry alone.
+	v.exec("CREATE TABLE `CREATE ADAPTER z` AS SELECT id, txt FROM docs")
+	zconn, err := v.e.Connect(context.Background(), "trainer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zconn.Close()
+	zdone := make(chan error, 1)
+	go func() {
+		_, err := zconn.Exec(context.Background(), "CREATE ADAPTER z OPTIONS (epochs = 10000, batch_size = 4, early_stopping = 0) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM `CREATE ADAPTER z`", nil)
+		zdone <- err
+	}()
+	if state := v.trainingState(zconn); !strings.Contains(state, "CREATE ADAPTER z (") || !strings.Contains(state, "/10000 partitions)") {
+		t.Errorf("processlist state with a table named like the entry: %q", state)
+	}
+	v.exec("KILL QUERY " + itoa(zconn.ID()))
+	if err := <-zdone; err == nil {
+		t.Fatal("killed training succeeded")
+	}
 	v.exec("KILL QUERY " + itoa(conn.ID()))
 	select {
 	case err = <-done:

@@ -88,7 +88,7 @@ func (p *Provider) Import(ctx context.Context, r io.Reader, opts ImportOptions) 
 	if opts.MaxReported <= 0 {
 		opts.MaxReported = 100
 	}
-	cr := csv.NewReader(skipBOM(r))
+	cr := csv.NewReader(SkipBOM(r))
 	if opts.Comma != 0 {
 		cr.Comma = opts.Comma
 	}
@@ -550,10 +550,11 @@ func (im *importer) insert(c *sqliteConn, rows [][]driver.Value, lines []int) er
 	return nil
 }
 
-// skipBOM drops a UTF-8 byte-order mark at the start of r: spreadsheet
+// SkipBOM drops a UTF-8 byte-order mark at the start of r: spreadsheet
 // programs write one at the start of their CSV files, and it would otherwise
-// become part of the first column's name.
-func skipBOM(r io.Reader) io.Reader {
+// become part of the first column's name (or, before a quoted field, make
+// the CSV reader fail). The command line's other CSV readers use it too.
+func SkipBOM(r io.Reader) io.Reader {
 	br := bufio.NewReader(r)
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		br.Discard(3)
@@ -574,6 +575,9 @@ func CheckImportType(t string) error {
 func importType(t string) (sql.Type, error) {
 	typ, err := planbuilder.ParseColumnTypeString(t)
 	if err != nil {
+		if msg := err.Error(); !strings.Contains(msg, "syntax error") {
+			return nil, fmt.Errorf("type %q: %s", t, msg) // VARCHAR requires a length, ...
+		}
 		return nil, fmt.Errorf("%q is not a MySQL column type (e.g. INT, BIGINT, DOUBLE, DECIMAL(10,2), DATE, DATETIME, TEXT, VARCHAR(255))", t)
 	}
 	if _, err := newCodec(typ); err != nil {

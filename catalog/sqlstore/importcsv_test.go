@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/dolthub/go-mysql-server/sql"
 )
@@ -57,6 +59,13 @@ func TestImportSkipsByteOrderMark(t *testing.T) {
 	// A file too short to hold a mark is read as it is.
 	if _, err := db.pro.Import(context.Background(), strings.NewReader("a"), ImportOptions{Table: "short"}); err != nil {
 		t.Fatal(err)
+	}
+	// Whatever pieces the reader returns.
+	for in, want := range map[string]string{"\ufeffa,b\n": "a,b\n", "ab": "ab", "": "", "\ufeff": "", "\xef\xbbx": "\xef\xbbx"} {
+		got, err := io.ReadAll(SkipBOM(iotest.OneByteReader(strings.NewReader(in))))
+		if err != nil || string(got) != want {
+			t.Errorf("SkipBOM(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
 }
 

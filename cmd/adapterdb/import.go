@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +67,8 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if opts.Types, err = parseTypes(*typesArg); err != nil {
 		return usageErr("--types: %v", err)
 	}
-	for col, typ := range opts.Types {
-		if err := sqlstore.CheckImportType(typ); err != nil {
+	for _, col := range slices.Sorted(maps.Keys(opts.Types)) {
+		if err := sqlstore.CheckImportType(opts.Types[col]); err != nil {
 			return usageErr("--types: column %s: %v", col, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/adapterdb/adapterdb/catalog"
+	"github.com/adapterdb/adapterdb/catalog/sqlstore"
 	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/registry"
 	"github.com/adapterdb/adapterdb/engine/train"
@@ -225,7 +226,7 @@ func readTrainingCSV(path string, pair bool) ([]train.Example, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(sqlstore.SkipBOM(f))
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err == io.EOF {
@@ -407,7 +408,7 @@ func readTextCSV(path string, pair bool) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(sqlstore.SkipBOM(f))
 	r.FieldsPerRecord = -1
 	if _, err := r.Read(); err != nil {
 		if err == io.EOF {

@@ -55,3 +55,17 @@ func TestTrainKeepVersionsCLI(t *testing.T) {
 		}
 	}
 }
+
+// A spreadsheet's byte-order mark before a quoted header does not break the
+// command line's CSV readers (the CSV reader refuses a bare quote after it).
+func TestCSVByteOrderMark(t *testing.T) {
+	path := writeCSV(t, filepath.Join(t.TempDir(), "bom.csv"), "\ufeff\"text\",\"label\"", "\"good film\",pos\nbad,neg\n", 2)
+	ex, err := readTrainingCSV(path, false)
+	if err != nil || len(ex) != 4 || ex[0].Text != "good film" || ex[1].Target != "neg" {
+		t.Fatalf("training CSV: %v %+v", err, ex)
+	}
+	texts, err := readTextCSV(path, false)
+	if err != nil || len(texts) != 4 || texts[0] != "good film" {
+		t.Fatalf("text CSV: %v %q", err, texts)
+	}
+}

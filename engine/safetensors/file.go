@@ -263,10 +263,12 @@ func (f *File) lookup(name string) (*entry, error) {
 	return e, nil
 }
 
-// printable reports whether b is all printable ASCII or whitespace.
+// printable reports whether b holds no control character but tab and line
+// breaks: text, in ASCII or UTF-8 (a byte-order mark included). A valid
+// header length never reads so: its high bytes are 0.
 func printable(b []byte) bool {
 	for _, c := range b {
-		if (c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' && c != '\r' {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
 			return false
 		}
 	}

@@ -374,6 +374,7 @@ func TestBadFiles(t *testing.T) {
 		{"header length beyond the file", append([]byte{100, 0, 0, 0, 0, 0, 0, 0}, "{}      "...), "", "header length 100 is larger than the 8 bytes"},
 		{"header length over the limit", hugeLen, "", "exceeds the limit"},
 		{"a CSV file", []byte("text,label\nhello,a\n"), "", `not a safetensors file: it starts with the text "text,lab"`},
+		{"a CSV file with a byte-order mark", []byte("\ufefftext,label\nhello,a\n"), "", "not a safetensors file: it starts with the text"},
 		{"a JSON file", []byte("{\"a\": 1}\n"), "", `not a safetensors file: it starts with the text "{\"a\": 1}"`},
 		{"not UTF-8", rawFile("{\"a\xff\":1}", nil), "", "not valid UTF-8"},
 		{"not an object", rawFile(`[1, 2]`, nil), "", "does not start with '{'"},

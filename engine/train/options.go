@@ -265,7 +265,16 @@ func (o Options) CheckModel(m *model.Model) error {
 		}
 		return nil
 	}
+	listed := map[string]bool{}
+	if o.Search != nil {
+		for _, p := range o.Search.Params {
+			listed[p.Key] = true
+		}
+	}
 	for _, key := range []string{"adapter_size", "pool"} {
+		if listed[key] {
+			continue // every trial sets it from the list, checked below
+		}
 		if err := check(o, key); err != nil {
 			return err
 		}

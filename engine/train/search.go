@@ -260,6 +260,12 @@ func SearchTrain(ctx context.Context, eng *engine.Engine, ex []Example, kind Tar
 	if err := s.Check(base); err != nil {
 		return nil, err
 	}
+	// A list value the model refuses fails the search, not just its trials.
+	withLists := base
+	withLists.Search = &s
+	if err := withLists.CheckModel(eng.Model()); err != nil {
+		return nil, err
+	}
 	base.Search = nil // each trial trains once
 	// Bad rows fail every trial: report them once, before any training.
 	if _, err := prepare(ex, base.Task, kind); err != nil {

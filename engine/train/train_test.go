@@ -499,6 +499,11 @@ func TestCheckModel(t *testing.T) {
 		{"size past the limit", eng, opts("adapter_size", fmt.Sprint(limit+1)), "adapter_size", fmt.Sprint(limit + 1), "is out of range"},
 		{"size list", eng, search("adapter_size", "8", fmt.Sprint(limit+7)), "adapter_size", fmt.Sprint(limit + 7), "is out of range"},
 		{"size list within", eng, search("adapter_size", "8", fmt.Sprint(limit)), "", "", ""},
+		{"a list replaces the base value", eng, func() train.Options {
+			o := search("adapter_size", "8", "16")
+			o.AdapterSize = limit + 1 // never trained: each trial takes a value of the list
+			return o
+		}(), "", "", ""},
 		{"balanced regression", eng, opts("class_weights", "balanced", "task", "regression"), "class_weights", "balanced", "needs a classification task"},
 		{"balanced inferred", eng, opts("class_weights", "balanced"), "", "", ""},
 		{"balanced classification", eng, opts("class_weights", "balanced", "task", "classification"), "", "", ""},
