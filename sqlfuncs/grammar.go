@@ -441,6 +441,11 @@ func (p *stmtParser) create(st *Stmt) error {
 			st.IfNotExists = true
 		}
 	}
+	if t, err := p.peek(0); err == nil && isKw(t, "options") {
+		if n, err := p.peek(1); err == nil && n.kind == tokPunct && n.val == "(" {
+			return p.errAt(t, "expected an adapter name before OPTIONS")
+		}
+	}
 	if err := p.name(st); err != nil {
 		return err
 	}

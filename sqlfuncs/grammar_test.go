@@ -33,6 +33,8 @@ func TestParseStatement(t *testing.T) {
 			&Stmt{Kind: StmtCreateAs, Name: "s", NamePos: 26, OrReplace: true, Options: []Option{
 				{"epochs", "3", 37, nil}, {"learning_rate", "1e-3", 49, nil}, {"task", "regression", 71, nil}, {"seed", "-0", 92, nil}, {"trainable", "head", 103, nil}},
 				SelectPos: 124, End: -1}},
+		{"CREATE ADAPTER options OPTIONS (epochs = 1) AS SELECT a, b FROM t", &Stmt{Kind: StmtCreateAs, Name: "options", NamePos: 15,
+			Options: []Option{{"epochs", "1", 32, nil}}, SelectPos: 47, End: -1}}, // OPTIONS is not reserved
 		{"CREATE ADAPTER s OPTIONS () AS (SELECT 1, 2)", &Stmt{Kind: StmtCreateAs, Name: "s", NamePos: 15, SelectPos: 31, End: -1}},
 		{"EXPLAIN CREATE ADAPTER s AS SELECT 1, 2", &Stmt{Kind: StmtCreateAs, Explain: true, Name: "s", NamePos: 23, SelectPos: 28, End: -1}},
 		{"explain format=tree drop adapter s", &Stmt{Kind: StmtDrop, Explain: true, Name: "s", NamePos: 33, End: 34}},
@@ -46,6 +48,7 @@ func TestParseStatementErrors(t *testing.T) {
 		{"CREATE ADAPTER 'x' AS SELECT 1", 15, "expected an adapter name"},
 		{"CREATE ADAPTER AS SELECT txt, label FROM t", 15, "expected an adapter name, not the reserved word AS (a name that is one must be quoted: `AS`)"},
 		{"create adapter select as select 1", 15, "expected an adapter name, not the reserved word SELECT"},
+		{"CREATE ADAPTER OPTIONS (epochs = 1) AS SELECT a, b FROM t", 15, "expected an adapter name before OPTIONS"},
 		{"DROP ADAPTER from", 13, "expected an adapter name, not the reserved word FROM"},
 		{"EXPORT ADAPTER to TO 'f'", 15, "expected an adapter name, not the reserved word TO"},
 		{"CREATE ADAPTER x", 16, "expected AS SELECT"},
