@@ -338,13 +338,36 @@ func (c *Catalog) Path() string { return c.path }
 // Logger is the logger the catalog was opened with.
 func (c *Catalog) Logger() zerolog.Logger { return c.log }
 
-// Close checkpoints the WAL and closes the file.
+// Close checkpoints the WAL into the database file and closes it.
 func (c *Catalog) Close() error {
 	c.infos.close()
-	if _, err := c.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		c.log.Warn().Err(err).Msg("wal checkpoint on close")
-	}
+	c.checkpoint()
 	return c.db.Close()
+}
+
+// checkpoint copies the WAL into the database file and truncates it, so
+// that a closed database is one file, when no other process is using the
+// file. One that is (a server, an import, an open transaction) is not waited
+// for: its WAL stays, and the last process to close truncates it.
+func (c *Catalog) checkpoint() {
+	ctx := context.Background()
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("wal checkpoint on close")
+		return
+	}
+	defer conn.Close()
+	// A busy timeout of 0 reports another process's lock at once.
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		c.log.Warn().Err(err).Msg("wal checkpoint on close")
+		return
+	}
+	var busy, walFrames, copied int
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &walFrames, &copied); err != nil {
+		c.log.Warn().Err(err).Msg("wal checkpoint on close")
+	} else if busy != 0 {
+		c.log.Debug().Int("wal_frames", walFrames).Int("copied", copied).Msg("wal kept on close: another process is using the file")
+	}
 }
 
 // Record is an adapter's catalog entry without its weights.

@@ -259,3 +259,47 @@ func TestVersionNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseBesideWriter: closing does not wait for another process's write
+// transaction (the WAL is left to it), and once nobody uses the file the
+// last Close leaves one file, its WAL checkpointed and truncated.
+func TestCloseBesideWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	first, err := Open(path, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Put(context.Background(), record("a", []byte("0123456789abcdef")), []byte("0123456789abcdef"), Create); err != nil {
+		t.Fatal(err)
+	}
+	// Another process's open write transaction, on a connection of its own.
+	tx, err := first.DB().Begin() // BEGIN IMMEDIATE
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("CREATE TABLE held (x)"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(path, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Waiting would take the 10 s busy timeout; the bound leaves room for
+	// a slow, loaded or -race host.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close waited %v for the other writer", d)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() != 0 {
+		t.Errorf("WAL of %d bytes left after the last Close", st.Size())
+	}
+}

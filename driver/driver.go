@@ -33,6 +33,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/kernels/cpu"
 	"github.com/adapterdb/adapterdb/sqlfuncs"
 )
@@ -81,7 +82,7 @@ func parseDSN(dsn string) (options, error) {
 	if err != nil {
 		return options{}, fmt.Errorf("adapterdb DSN %q: %w", dsn, err)
 	}
-	o := options{model: "demo", batch: sqlfuncs.DefaultBatchSize, maxJobs: sqlfuncs.DefaultMaxJobs}
+	o := options{model: "demo", batch: sqlfuncs.DefaultBatchSize, maxText: engine.DefaultMaxTextBytes, maxJobs: sqlfuncs.DefaultMaxJobs}
 	if o.path, err = filepath.Abs(path); err != nil {
 		return options{}, err
 	}

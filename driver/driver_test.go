@@ -13,7 +13,9 @@ import (
 
 	"github.com/dolthub/vitess/go/mysql"
 
+	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/engine/testmodels"
+	"github.com/adapterdb/adapterdb/sqlfuncs"
 )
 
 func dsn(t *testing.T, path, extra string) string {
@@ -208,8 +210,11 @@ func TestDriverSharesEngine(t *testing.T) {
 		// OpenConnector; with it, the error comes here.
 		t.Errorf("other settings on an open file: %v", err)
 	}
-	for _, db := range dbs {
-		db.Close()
+	for i, db := range dbs {
+		// The last one shuts the engine down; a clean shutdown is no error.
+		if err := db.Close(); err != nil {
+			t.Errorf("Close %d: %v", i, err)
+		}
 	}
 	d.mu.Lock()
 	left := len(d.open)
@@ -340,6 +345,17 @@ func TestParseDSN(t *testing.T) {
 	o, err := parseDSN("file:x.db?model=demo&batch=32&files_dir=/tmp")
 	if err != nil || o.model != "demo" || o.batch != 32 || o.filesDir != "/tmp" || !filepath.IsAbs(o.path) {
 		t.Errorf("%+v %v", o, err)
+	}
+	// Defaults are the engine's own, so that "already open with other
+	// settings" names the values in force.
+	if o.maxText != engine.DefaultMaxTextBytes || o.maxJobs != sqlfuncs.DefaultMaxJobs {
+		t.Errorf("defaults: %+v", o)
+	}
+	// Given explicitly or left out, the same settings share one engine.
+	a, _ := parseDSN("file:x.db")
+	b, _ := parseDSN("file:x.db?max_text_bytes=1048576")
+	if a != b {
+		t.Errorf("default and explicit max_text_bytes differ: %+v %+v", a, b)
 	}
 }
 

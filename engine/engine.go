@@ -43,7 +43,8 @@ type Config struct {
 	// MaxLength caps tokens per text, special tokens included; longer texts are
 	// truncated (default: the model's position table, at most 512).
 	MaxLength int
-	// MaxTextBytes refuses longer texts with an error (default 1 MiB).
+	// MaxTextBytes refuses longer texts with an error (default
+	// DefaultMaxTextBytes).
 	MaxTextBytes int
 	// Observe, when set, is called before every forward pass with its
 	// sequences, their tokens and the padded batch's tokens (statistics,
@@ -64,6 +65,10 @@ type Engine struct {
 	train  trainer // the training fallback (trainmodel.go)
 }
 
+// DefaultMaxTextBytes is the longest text accepted when Config does not say:
+// 1 MiB.
+const DefaultMaxTextBytes = 1 << 20
+
 // Open loads the featurizer. A checkpoint's weights are memory-mapped where
 // their layout allows, not copied.
 func Open(cfg Config) (*Engine, error) {
@@ -71,7 +76,7 @@ func Open(cfg Config) (*Engine, error) {
 		cfg.BatchSize = 64
 	}
 	if cfg.MaxTextBytes <= 0 {
-		cfg.MaxTextBytes = 1 << 20
+		cfg.MaxTextBytes = DefaultMaxTextBytes
 	}
 	be := cfg.Backend
 	if be == nil {

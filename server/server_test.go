@@ -260,7 +260,7 @@ func TestOverTheWire(t *testing.T) {
 	_, err = db.Exec("SELECT PREDICT('nope', txt) FROM labelled")
 	mysqlErr(t, err, 1305, "ADAPTER nope does not exist")
 	_, err = db.Exec("EXPORT ADAPTER sent TO 'x.safetensors'")
-	mysqlErr(t, err, 1290, "without --files-dir")
+	mysqlErr(t, err, 1290, "without a files directory")
 	// Adapter statements are parsed by vitess on COM_STMT_PREPARE, so they
 	// cannot be server-side prepared.
 	_, err = db.Exec("DROP ADAPTER IF EXISTS sent /* ? */ ", 1)

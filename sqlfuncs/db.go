@@ -10,6 +10,7 @@ package sqlfuncs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -194,6 +195,11 @@ func (e *DB) Close() error {
 		// in the catalog file, which is still open.
 		e.svc.jobs.close()
 		err := e.SQL.Close()
+		if errors.Is(err, context.Canceled) {
+			// go-mysql-server reports the background threads' context,
+			// which its own shutdown just cancelled: not a failure.
+			err = nil
+		}
 		e.Provider.Close()
 		for _, c := range e.owned {
 			if cerr := c.Close(); err == nil {

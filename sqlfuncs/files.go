@@ -27,12 +27,12 @@ const maxAdapterFile = 1 << 30
 
 func errFilesDisabled() error {
 	return sqlErr(codeOptionPrevents, stateGeneral,
-		"The adapterdb server is running without --files-dir, so it cannot execute statements that read or write files")
+		"adapterdb is running without a files directory (serve --files-dir, the driver's files_dir), so it cannot execute statements that read or write files")
 }
 
 func errOutside(path, dir string) error {
 	return sqlErr(codeOptionPrevents, stateGeneral,
-		"The adapterdb server is running with --files-dir=%s, so it cannot read or write '%s' (outside that directory)", dir, path)
+		"adapterdb is running with the files directory %s, so it cannot read or write '%s' (outside that directory)", dir, path)
 }
 
 // within reports whether path is root or below it (both cleaned, absolute).

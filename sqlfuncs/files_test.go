@@ -127,7 +127,7 @@ func TestFileConfinement(t *testing.T) {
 		"LOAD DATA INFILE '" + filepath.Join(dir, "rows.tsv") + "' INTO TABLE t",
 		"SELECT LOAD_FILE('" + filepath.Join(dir, "two.bin") + "')",
 	} {
-		w.fails(q, 1290, "without --files-dir")
+		w.fails(q, 1290, "without a files directory")
 	}
 }
 

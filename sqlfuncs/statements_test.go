@@ -93,8 +93,8 @@ func TestCreateErrors(t *testing.T) {
 		{"CREATE ADAPTER x AS SELECT txt, NULL FROM labelled", 1105, "target is NULL"},
 		{"CREATE ADAPTER x AS SELECT NULL, label FROM labelled", 1105, "text is NULL"},
 		{"CREATE ADAPTER x OPTIONS (task = regression) AS SELECT txt, label FROM labelled", 1105, "is not a number"},
-		{"CREATE ADAPTER x FROM 'x.safetensors'", 1290, "without --files-dir"},
-		{"EXPORT ADAPTER sent TO 'x.safetensors'", 1290, "without --files-dir"},
+		{"CREATE ADAPTER x FROM 'x.safetensors'", 1290, "without a files directory"},
+		{"EXPORT ADAPTER sent TO 'x.safetensors'", 1290, "without a files directory"},
 	} {
 		v.fails(c.q, c.code, c.want)
 	}

@@ -383,3 +383,42 @@ func castCode(err error) int {
 }
 
 func nopLog() zerolog.Logger { return zerolog.Nop() }
+
+// TestOpenBesideWriter: a file another connection (another process) is
+// writing in a long transaction opens at once, and reads what was committed:
+// opening a set-up file writes nothing, so it does not wait for the lock.
+func TestOpenBesideWriter(t *testing.T) {
+	db := newTestDB(t, ProviderOptions{Synchronous: SyncOff, BusyTimeout: 200 * time.Millisecond})
+	db.mustExec("CREATE TABLE t (id INT PRIMARY KEY)")
+	db.mustExec("INSERT INTO t VALUES (1)")
+	writer := db.newSession()
+	defer writer.Close()
+	for _, q := range []string{"START TRANSACTION", "INSERT INTO t VALUES (2)"} {
+		if _, err := db.queryIn(writer, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat, pro := openProvider(t, db.path, ProviderOptions{Synchronous: SyncOff, BusyTimeout: 200 * time.Millisecond})
+	other := &testDB{t: t, path: db.path, cat: cat, pro: pro, eng: newEngine(pro)}
+	other.sess = other.newSession()
+	defer other.close()
+	if rows, err := other.query("SELECT COUNT(*) FROM t"); err != nil || fmt.Sprint(rows) != "[[1]]" {
+		t.Fatalf("read beside the writer: %v %v", rows, err)
+	}
+	if _, err := db.queryIn(writer, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMetaTablesListed: metaTables names every table metaSchema creates.
+func TestMetaTablesListed(t *testing.T) {
+	var created []string
+	for _, line := range strings.Split(metaSchema, "\n") {
+		if name, ok := strings.CutPrefix(line, "CREATE TABLE IF NOT EXISTS "); ok {
+			created = append(created, strings.Fields(name)[0])
+		}
+	}
+	if fmt.Sprint(created) != fmt.Sprint(metaTables) {
+		t.Fatalf("metaSchema creates %v, metaTables lists %v", created, metaTables)
+	}
+}

@@ -116,6 +116,15 @@ func (p *Provider) init() error {
 		return err
 	}
 	defer p.pool.put(c)
+	// Asked first, in a read transaction: a file already set up needs no
+	// write, which would wait for another process's write lock (an import,
+	// an open transaction) before the file could even be opened.
+	if snap, err := readSetUp(c, !p.noDefault); err != nil || snap != nil {
+		if err == nil {
+			p.snap = snap
+		}
+		return err
+	}
 	if _, err := c.exec("BEGIN IMMEDIATE"); err != nil {
 		return mapError(err, "adapterdb_meta")
 	}
@@ -151,6 +160,42 @@ func (p *Provider) init() error {
 	commit = true
 	p.snap = snap
 	return nil
+}
+
+// readSetUp loads the schema of a file whose tables are set up (every
+// metadata table, its format rows and, when needDB, a database), in a read
+// transaction, which in WAL mode neither waits for writers nor blocks them.
+// It returns nil when the file still needs init's write.
+func readSetUp(c *sqliteConn, needDB bool) (*schemaSnap, error) {
+	if _, err := c.exec("BEGIN"); err != nil {
+		return nil, mapError(err, "adapterdb_meta")
+	}
+	defer c.exec("ROLLBACK") // it wrote nothing
+	dest := make([]driver.Value, 1)
+	names := make([]driver.Value, len(metaTables))
+	for i, n := range metaTables {
+		names[i] = n
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(metaTables)), ", ")
+	if _, err := c.queryRow(dest, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ("+marks+")", names...); err != nil {
+		return nil, mapError(err, "adapterdb_meta")
+	}
+	if i64(dest[0]) != int64(len(metaTables)) {
+		return nil, nil
+	}
+	if _, err := c.queryRow(dest, "SELECT COUNT(*) FROM adapterdb_meta WHERE key IN ('format', 'schema_version')"); err != nil {
+		return nil, mapError(err, "adapterdb_meta")
+	}
+	if i64(dest[0]) != 2 {
+		return nil, nil
+	}
+	if needDB {
+		found, err := c.queryRow(dest, "SELECT 1 FROM adapterdb_databases LIMIT 1")
+		if err != nil || !found {
+			return nil, err
+		}
+	}
+	return loadSchema(c)
 }
 
 // rowEstimate returns a table's approximate row count: counted (outside any

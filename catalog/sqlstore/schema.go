@@ -17,6 +17,12 @@ import (
 // the data (see docs/storage.md). Every DDL statement rewrites the rows it
 // touches and bumps schema_version in the same SQLite transaction, so a
 // rolled-back DDL leaves no trace and other sessions notice committed changes.
+// metaTables are the tables metaSchema creates (TestMetaTablesListed keeps
+// the two in step): a file that has them all and its format rows is set up.
+var metaTables = []string{"adapterdb_meta", "adapterdb_databases", "adapterdb_tables", "adapterdb_columns",
+	"adapterdb_indexes", "adapterdb_checks", "adapterdb_foreign_keys", "adapterdb_views", "adapterdb_triggers",
+	"adapterdb_events", "adapterdb_procedures"}
+
 const metaSchema = `
 CREATE TABLE IF NOT EXISTS adapterdb_meta (
 	key   TEXT PRIMARY KEY,

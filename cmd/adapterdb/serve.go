@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
 
+	"github.com/adapterdb/adapterdb/engine"
 	"github.com/adapterdb/adapterdb/server"
 	"github.com/adapterdb/adapterdb/sqlfuncs"
 )
@@ -35,7 +36,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	maxConns := fs.Uint64("max-connections", 0, "most logged-in clients; the next gets error 1040 (0: no limit)")
 	connectTimeout := fs.Duration("connect-timeout", server.DefaultConnectTimeout, "how long a client has to log in (MySQL's connect_timeout)")
 	waitTimeout := fs.Duration("wait-timeout", server.DefaultWaitTimeout, "close a logged-in connection idle this long (MySQL's wait_timeout)")
-	maxText := fs.Int("max-text-bytes", 1<<20, "longest text accepted by PREDICT/EMBED, in bytes")
+	maxText := fs.Int("max-text-bytes", engine.DefaultMaxTextBytes, "longest text accepted by PREDICT/EMBED, in bytes")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long running queries may finish at shutdown")
 	maxJobs := fs.Int("max-jobs", sqlfuncs.DefaultMaxJobs, "background training jobs run at once (CREATE ADAPTER ... background = true); the others wait, queued")
 	rest, err := parseArgs(fs, args)
