@@ -357,11 +357,18 @@ func (c *Catalog) checkpoint() {
 		return
 	}
 	defer conn.Close()
-	// A busy timeout of 0 reports another process's lock at once.
+	// A busy timeout of 0 reports another process's lock at once; the
+	// connection gets its own back before it returns to the pool.
+	var timeout int
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+		c.log.Warn().Err(err).Msg("wal checkpoint on close")
+		return
+	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
 		c.log.Warn().Err(err).Msg("wal checkpoint on close")
 		return
 	}
+	defer conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(timeout))
 	var busy, walFrames, copied int
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &walFrames, &copied); err != nil {
 		c.log.Warn().Err(err).Msg("wal checkpoint on close")

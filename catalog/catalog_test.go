@@ -296,10 +296,36 @@ func TestCloseBesideWriter(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
+	// With nobody writing, Close truncates the WAL itself: an idle
+	// connection stays open (SQLite would otherwise checkpoint as the last
+	// one closes, whatever Close did).
+	idle, err := Open(path, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.db.Close()
+	if err := idle.db.Ping(); err != nil {
+		t.Fatal(err)
+	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() != 0 {
-		t.Errorf("WAL of %d bytes left after the last Close", st.Size())
+	if st, err := os.Stat(path + "-wal"); err != nil || st.Size() != 0 {
+		t.Errorf("WAL after Close with nobody writing: %v, %v; want empty", st, err)
+	}
+}
+
+// The connection a checkpoint used goes back to the pool with its busy
+// timeout, not the checkpoint's 0.
+func TestCheckpointKeepsBusyTimeout(t *testing.T) {
+	c := open(t)
+	c.db.SetMaxOpenConns(1) // the checkpoint's connection is the one asked next
+	var before, after int
+	if err := c.db.QueryRow("PRAGMA busy_timeout").Scan(&before); err != nil || before < 1000 {
+		t.Fatalf("busy timeout %d (%v)", before, err)
+	}
+	c.checkpoint()
+	if err := c.db.QueryRow("PRAGMA busy_timeout").Scan(&after); err != nil || after != before {
+		t.Errorf("busy timeout %d ms after a checkpoint, %d before (%v)", after, before, err)
 	}
 }

@@ -162,31 +162,26 @@ func (p *Provider) init() error {
 	return nil
 }
 
-// readSetUp loads the schema of a file whose tables are set up (every
-// metadata table, its format rows and, when needDB, a database), in a read
+// readSetUp loads the schema of a file set up by this release (its setup
+// row at least metaSetup and, when needDB, a database), in a read
 // transaction, which in WAL mode neither waits for writers nor blocks them.
-// It returns nil when the file still needs init's write.
+// It returns nil when the file needs init's write: a new file, or one an
+// earlier release set up.
 func readSetUp(c *sqliteConn, needDB bool) (*schemaSnap, error) {
 	if _, err := c.exec("BEGIN"); err != nil {
 		return nil, mapError(err, "adapterdb_meta")
 	}
 	defer c.exec("ROLLBACK") // it wrote nothing
 	dest := make([]driver.Value, 1)
-	names := make([]driver.Value, len(metaTables))
-	for i, n := range metaTables {
-		names[i] = n
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(metaTables)), ", ")
-	if _, err := c.queryRow(dest, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ("+marks+")", names...); err != nil {
+	found, err := c.queryRow(dest, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'adapterdb_meta'")
+	if err != nil || !found {
 		return nil, mapError(err, "adapterdb_meta")
 	}
-	if i64(dest[0]) != int64(len(metaTables)) {
-		return nil, nil
-	}
-	if _, err := c.queryRow(dest, "SELECT COUNT(*) FROM adapterdb_meta WHERE key IN ('format', 'schema_version')"); err != nil {
+	found, err = c.queryRow(dest, "SELECT value FROM adapterdb_meta WHERE key = 'setup'")
+	if err != nil {
 		return nil, mapError(err, "adapterdb_meta")
 	}
-	if i64(dest[0]) != 2 {
+	if v, ok := dest[0].(int64); !found || !ok || v < metaSetup {
 		return nil, nil
 	}
 	if needDB {

@@ -17,12 +17,6 @@ import (
 // the data (see docs/storage.md). Every DDL statement rewrites the rows it
 // touches and bumps schema_version in the same SQLite transaction, so a
 // rolled-back DDL leaves no trace and other sessions notice committed changes.
-// metaTables are the tables metaSchema creates (TestMetaTablesListed keeps
-// the two in step): a file that has them all and its format rows is set up.
-var metaTables = []string{"adapterdb_meta", "adapterdb_databases", "adapterdb_tables", "adapterdb_columns",
-	"adapterdb_indexes", "adapterdb_checks", "adapterdb_foreign_keys", "adapterdb_views", "adapterdb_triggers",
-	"adapterdb_events", "adapterdb_procedures"}
-
 const metaSchema = `
 CREATE TABLE IF NOT EXISTS adapterdb_meta (
 	key   TEXT PRIMARY KEY,
@@ -629,5 +623,14 @@ func initMeta(ctx context.Context, c *sqliteConn) error {
 	if _, err := c.execCtx(ctx, metaSchema); err != nil {
 		return err
 	}
-	return nil
+	// Recorded last, in the same transaction: a file whose setup row is at
+	// least metaSetup has all of metaSchema (readSetUp).
+	_, err := c.execCtx(ctx, "INSERT INTO adapterdb_meta (key, value) VALUES ('setup', ?) "+
+		"ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)", int64(metaSetup))
+	return err
 }
+
+// metaSetup numbers metaSchema's releases: bump it when metaSchema gains an
+// object or a row, so that files set up before it get them at their next
+// open (readSetUp reads a file whose setup row is lower as not set up).
+const metaSetup = 1
