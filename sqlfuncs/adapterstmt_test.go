@@ -182,11 +182,7 @@ func TestAdapterStatementWriteLocked(t *testing.T) {
 	}
 	execOn(t, other, "COMMIT")
 	// Training while another session writes: the lock is free meanwhile.
-	done := make(chan error, 1)
-	go func() {
-		_, err := v.c.Exec(context.Background(), "CREATE OR REPLACE ADAPTER sent OPTIONS (epochs = 400, max_length = 16, batch_size = 4, validation_fraction = 0, adapter_size = 8) AS SELECT txt, label FROM labelled", nil)
-		done <- err
-	}()
+	done := startQuery(v.c, "CREATE OR REPLACE ADAPTER sent OPTIONS (epochs = 400, max_length = 16, batch_size = 4, validation_fraction = 0, adapter_size = 8) AS SELECT txt, label FROM labelled")
 	time.Sleep(300 * time.Millisecond)
 	start = time.Now()
 	execOn(t, other, "INSERT INTO labelled VALUES (101, 'during training', 'pos', 4.0, '[]')")

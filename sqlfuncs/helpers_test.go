@@ -202,6 +202,30 @@ func near(got, want float64) bool {
 	return math.Abs(got-want) <= 1e-5*math.Max(1, math.Abs(want))
 }
 
+// startQuery runs q on c in the background (a long CREATE ADAPTER the test then
+// watches or kills) and returns where its error arrives.
+func startQuery(c *sqlfuncs.Conn, q string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Exec(context.Background(), q, nil)
+		done <- err
+	}()
+	return done
+}
+
+// waitQuery waits (up to 30 s) for a startQuery's error; the test fails
+// with stuck when it does not come.
+func (v *env) waitQuery(done <-chan error, stuck string) error {
+	v.t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		v.t.Fatal(stuck)
+		return nil
+	}
+}
+
 // trainingState waits (up to 30 s) until conn's statement reports a loss in
 // SHOW PROCESSLIST, and returns its State ("" if it never did).
 func (v *env) trainingState(conn *sqlfuncs.Conn) string {

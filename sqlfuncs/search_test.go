@@ -1,13 +1,11 @@
 package sqlfuncs_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dolthub/go-mysql-server/sql/mysql_db"
 	"github.com/dolthub/vitess/go/mysql"
@@ -130,27 +128,15 @@ func TestSearchProgressAndKill(t *testing.T) {
 	v := newEnv(t, envOpts{})
 	v.withAdapters()
 	v.texts(100)
-	conn, err := v.e.Connect(context.Background(), "searcher")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	done := make(chan error, 1)
-	go func() {
-		_, err := conn.Exec(context.Background(), "CREATE ADAPTER s OPTIONS (learning_rate = (1e-3, 1e-4), epochs = 10000, early_stopping = 0, batch_size = 4, max_length = 16) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM docs", nil)
-		done <- err
-	}()
+	conn := v.connAs("searcher")
+	done := startQuery(conn, "CREATE ADAPTER s OPTIONS (learning_rate = (1e-3, 1e-4), epochs = 10000, early_stopping = 0, batch_size = 4, max_length = 16) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM docs")
 	state := v.trainingState(conn)
 	if !strings.Contains(state, "CREATE ADAPTER s (0/2 partitions)") || !strings.Contains(state, " └─ trial 1/2, epoch ") ||
 		!strings.Contains(state, "/10000 step ") || !strings.Contains(state, " loss ") {
 		t.Errorf("processlist state %q", state)
 	}
 	v.exec("KILL QUERY " + itoa(conn.ID()))
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("KILL QUERY did not stop the search")
-	}
+	err := v.waitQuery(done, "KILL QUERY did not stop the search")
 	var se *mysql.SQLError
 	if !errors.As(err, &se) || se.Num != 1317 {
 		t.Fatalf("killed search: %v, want 1317", err)

@@ -197,16 +197,8 @@ func TestKillTraining(t *testing.T) {
 	v.withAdapters()
 	before := v.rows("SELECT name, version FROM adapterdb.adapters ORDER BY name")
 	v.texts(400)
-	conn, err := v.e.Connect(context.Background(), "trainer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	done := make(chan error, 1)
-	go func() {
-		_, err := conn.Exec(context.Background(), "CREATE OR REPLACE ADAPTER sent OPTIONS (epochs = 10000, batch_size = 4, early_stopping = 0) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM docs", nil)
-		done <- err
-	}()
+	conn := v.connAs("trainer")
+	done := startQuery(conn, "CREATE OR REPLACE ADAPTER sent OPTIONS (epochs = 10000, batch_size = 4, early_stopping = 0) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM docs")
 	// Progress shows in SHOW PROCESSLIST while it trains.
 	state := v.trainingState(conn)
 	if !strings.Contains(state, "CREATE ADAPTER sent (") || !strings.Contains(state, "/10000 partitions)") ||
@@ -219,29 +211,17 @@ func TestKillTraining(t *testing.T) {
 	}
 	// A table named like the statement's own entry leaves that entry alone.
 	v.exec("CREATE TABLE `CREATE ADAPTER z` AS SELECT id, txt FROM docs")
-	zconn, err := v.e.Connect(context.Background(), "trainer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zconn.Close()
-	zdone := make(chan error, 1)
-	go func() {
-		_, err := zconn.Exec(context.Background(), "CREATE ADAPTER z OPTIONS (epochs = 10000, batch_size = 4, early_stopping = 0) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM `CREATE ADAPTER z`", nil)
-		zdone <- err
-	}()
+	zconn := v.connAs("trainer")
+	zdone := startQuery(zconn, "CREATE ADAPTER z OPTIONS (epochs = 10000, batch_size = 4, early_stopping = 0) AS SELECT txt, IF(id % 2 = 0, 'a', 'b') FROM `CREATE ADAPTER z`")
 	if state := v.trainingState(zconn); !strings.Contains(state, "CREATE ADAPTER z (") || !strings.Contains(state, "/10000 partitions)") {
 		t.Errorf("processlist state with a table named like the entry: %q", state)
 	}
 	v.exec("KILL QUERY " + itoa(zconn.ID()))
-	if err := <-zdone; err == nil {
+	if err := v.waitQuery(zdone, "KILL QUERY did not stop training z"); err == nil {
 		t.Fatal("killed training succeeded")
 	}
 	v.exec("KILL QUERY " + itoa(conn.ID()))
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("KILL QUERY did not stop training")
-	}
+	err := v.waitQuery(done, "KILL QUERY did not stop training")
 	var se *mysql.SQLError
 	if !errors.As(err, &se) || se.Num != 1317 {
 		t.Fatalf("killed training: %v, want 1317", err)

@@ -126,9 +126,6 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeAll()
-	if err := opts.CheckModel(reg.Engine().Model()); err != nil {
-		return usageErr("%v", err)
-	}
 	mode := catalog.Create
 	if *replace {
 		mode = catalog.Replace
@@ -140,6 +137,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("training cancelled; nothing was stored")
+		}
+		// A value the base model refuses (train.Options.CheckModel, made
+		// before any training) is the command line's mistake.
+		if oe := (*train.OptionError)(nil); errors.As(err, &oe) {
+			return usageErr("%v", err)
 		}
 		return err
 	}

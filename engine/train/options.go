@@ -247,54 +247,48 @@ func (e *OptionError) Unwrap() error { return e.Err }
 
 // CheckModel makes the checks Set cannot, before any row is read: the limits
 // that depend on the base model (adapter_size at most adapter.MaxSize of its
-// hidden size, a pooling it has), for each value of a search's lists too, and
-// class_weights against a task given explicitly (an inferred task is checked
-// once the targets are read). Its errors are *OptionError.
+// hidden size, a pooling it has), on each value of a search's list where
+// the option is one, and class_weights against a task given explicitly (an
+// inferred task is checked once the targets are read). Its errors are
+// *OptionError.
 func (o Options) CheckModel(m *model.Model) error {
-	check := func(t Options, key string) error {
-		switch key {
-		case "adapter_size":
-			if max := adapter.MaxSize(m.Cfg.Hidden); t.AdapterSize > max {
-				return &OptionError{key, strconv.Itoa(t.AdapterSize), fmt.Errorf(
-					"%d is out of range [1, %d] (at most 4 × the base model's hidden size %d)", t.AdapterSize, max, m.Cfg.Hidden)}
-			}
-		case "pool":
-			if _, err := m.Resolve(t.Pool); err != nil {
-				return &OptionError{key, t.Map()["pool"], err}
-			}
-		}
-		return nil
-	}
-	listed := map[string]bool{}
-	if o.Search != nil {
-		for _, p := range o.Search.Params {
-			listed[p.Key] = true
-		}
-	}
 	for _, key := range []string{"adapter_size", "pool"} {
-		if listed[key] {
-			continue // every trial sets it from the list, checked below
-		}
-		if err := check(o, key); err != nil {
-			return err
-		}
-	}
-	if o.Search != nil {
-		for _, p := range o.Search.Params {
-			for _, v := range p.Values {
+		trials := []Options{o}
+		if vals := o.Search.values(key); vals != nil { // a list: each trial sets it
+			trials = trials[:0]
+			for _, v := range vals {
 				t := o
-				if err := t.Set(p.Key, v); err != nil {
-					return &OptionError{p.Key, v, err}
+				if err := t.Set(key, v); err != nil {
+					return &OptionError{key, v, err}
 				}
-				if err := check(t, p.Key); err != nil {
-					return err
-				}
+				trials = append(trials, t)
+			}
+		}
+		for _, t := range trials {
+			if err := t.checkModel(m, key); err != nil {
+				return err
 			}
 		}
 	}
 	if o.ClassWeights == "balanced" && o.Task != "" && o.Task != adapter.Classification {
 		return &OptionError{"class_weights", o.ClassWeights, fmt.Errorf(
 			"balanced weighs classes, so it needs a classification task; task is %s", o.Task)}
+	}
+	return nil
+}
+
+// checkModel checks one option's value against the base model.
+func (o Options) checkModel(m *model.Model, key string) error {
+	switch key {
+	case "adapter_size":
+		if max := adapter.MaxSize(m.Cfg.Hidden); o.AdapterSize > max {
+			return &OptionError{key, strconv.Itoa(o.AdapterSize), fmt.Errorf(
+				"%d is out of range [1, %d] (at most 4 × the base model's hidden size %d)", o.AdapterSize, max, m.Cfg.Hidden)}
+		}
+	case "pool":
+		if _, err := m.Resolve(o.Pool); err != nil {
+			return &OptionError{key, o.Map()["pool"], err}
+		}
 	}
 	return nil
 }

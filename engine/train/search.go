@@ -73,6 +73,20 @@ type Search struct {
 	Params []Param
 }
 
+// values is the list given for key, nil when key is not listed (or s is
+// nil).
+func (s *Search) values(key string) []string {
+	if s == nil {
+		return nil
+	}
+	for _, p := range s.Params {
+		if p.Key == key {
+			return p.Values
+		}
+	}
+	return nil
+}
+
 // Active reports whether anything asks for a search.
 func (s *Search) Active() bool {
 	return s != nil && (len(s.Params) > 0 || s.Method != "" || s.Trials > 0)
